@@ -1,0 +1,95 @@
+import { ConfigError } from '../errors.js';
+import type { Backend, CacheStore } from '../ports.js';
+import { maskUrl, schemeOf } from '../url.js';
+
+/** The broker half of a backend: everything but (optionally) the cache. */
+export type BrokerParts = Omit<Backend, 'describe' | 'close'> & { close(): Promise<void> };
+
+/**
+ * A store driver, found by URL scheme (dogpile's `register_backend`). Drivers load their
+ * client library lazily inside these functions, so `better-sqlite3`, `ioredis`/`bullmq` and
+ * `mongodb` are imported only when chosen.
+ */
+export interface StoreDriver {
+  /** Jobs, locks, pending sets, quarantine, registry, and a cache. */
+  broker?: (url: string, prefix: string) => Promise<BrokerParts>;
+  /** A cache only (e.g. MongoDB). */
+  cache?: (url: string, prefix: string) => Promise<CacheStore>;
+}
+
+const drivers = new Map<string, StoreDriver>();
+
+/** Register (or replace) a driver for a URL scheme, e.g. `registerStore('memcached', {...})`. */
+export function registerStore(scheme: string, driver: StoreDriver) {
+  drivers.set(scheme.toLowerCase(), driver);
+}
+
+export const registeredStores = () => [...drivers.keys()];
+
+registerStore('memory', {
+  broker: async (url, prefix) => {
+    const { memoryBackend } = await import('./memory/index.js');
+    return memoryBackend(url, prefix);
+  },
+  cache: async (url, prefix) => {
+    const { memoryBackend } = await import('./memory/index.js');
+    return memoryBackend(url, prefix).cache;
+  },
+});
+
+registerStore('sqlite', {
+  broker: async (url, prefix) => {
+    const { sqliteBackend } = await import('./sqlite/index.js');
+    return sqliteBackend(url, prefix);
+  },
+  cache: async (url, prefix) => {
+    const { sqliteBackend } = await import('./sqlite/index.js');
+    return (await sqliteBackend(url, prefix)).cache;
+  },
+});
+
+export const DEFAULT_BROKER = 'sqlite:.backache/backache.db';
+export const DEFAULT_PREFIX = 'backache';
+
+function driverFor(url: string, role: 'broker' | 'cache') {
+  const scheme = schemeOf(url);
+  const d = drivers.get(scheme);
+  if (!d || !d[role]) {
+    const known = [...drivers].filter(([, v]) => v[role]).map(([k]) => `${k}:`);
+    throw new ConfigError(`${role} URL "${maskUrl(url)}" has no ${role} driver for "${scheme || '?'}:"; use one of ${known.join(', ')}`);
+  }
+  return d[role]!;
+}
+
+export interface BackendOptions {
+  broker?: string;
+  cache?: string;
+  prefix?: string;
+}
+
+/** Open the stores of one deployment. The cache defaults to the broker's own store. */
+export async function openBackend(opts: BackendOptions = {}): Promise<Backend> {
+  const brokerUrl = opts.broker || DEFAULT_BROKER;
+  const prefix = opts.prefix || DEFAULT_PREFIX;
+  if (!/^[A-Za-z0-9_.:-]+$/.test(prefix)) throw new ConfigError(`prefix "${prefix}" may only contain letters, digits and _ . : -`);
+  const broker = await driverFor(brokerUrl, 'broker')(brokerUrl, prefix);
+  let cache = broker.cache;
+  const cacheUrl = opts.cache && opts.cache !== brokerUrl ? opts.cache : undefined;
+  if (cacheUrl) {
+    try {
+      cache = await driverFor(cacheUrl, 'cache')(cacheUrl, prefix);
+    } catch (e) {
+      await broker.close();
+      throw e;
+    }
+  }
+  return {
+    ...broker,
+    cache,
+    describe: () => ({ broker: maskUrl(brokerUrl), cache: maskUrl(cacheUrl ?? brokerUrl) }),
+    close: async () => {
+      if (cacheUrl) await cache.close();
+      await broker.close();
+    },
+  };
+}

@@ -1,0 +1,33 @@
+import type { Backend } from '../../ports.js';
+import { MemoryCacheStore } from './cache.js';
+import { MemoryLocker } from './locker.js';
+import { MemoryPendingSet } from './pending.js';
+import { MemoryJobQueue } from './queue.js';
+import { MemoryQuarantineStore } from './quarantine.js';
+import { MemoryRegistry } from './registry.js';
+
+export { MemoryCacheStore, MemoryLocker, MemoryPendingSet, MemoryJobQueue, MemoryQuarantineStore, MemoryRegistry };
+
+/**
+ * `memory:` is one process-wide deployment per name (`memory:` and `memory:NAME`), so a
+ * client and a worker created separately in one process share state, as they would
+ * through a real broker. Each prefix is its own deployment.
+ */
+const instances = new Map<string, Omit<Backend, 'close' | 'describe'>>();
+
+export function memoryBackend(url: string, prefix: string): Backend {
+  const name = `${url}|${prefix}`;
+  let parts = instances.get(name);
+  if (!parts) {
+    parts = {
+      cache: new MemoryCacheStore(),
+      locker: new MemoryLocker(),
+      pending: new MemoryPendingSet(),
+      queue: new MemoryJobQueue(),
+      quarantine: new MemoryQuarantineStore(),
+      registry: new MemoryRegistry(),
+    };
+    instances.set(name, parts);
+  }
+  return { ...parts, describe: () => ({ broker: url, cache: url }), close: async () => {} };
+}

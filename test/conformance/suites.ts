@@ -1,0 +1,555 @@
+/**
+ * One conformance suite per port, written once and run against every backend
+ * (memory.test.ts, sqlite.test.ts, redis.test.ts, mongodb.test.ts call these).
+ * `open` must return a fresh, isolated deployment (a unique prefix or file) each time.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Backend, CacheStore, JobOutcome, ClaimedJob, NewJob, QuarantineItem, StoredEntry } from '../../src/core/ports.js';
+
+export type OpenBackend = () => Promise<Backend>;
+
+const entry = (value: unknown, over: Partial<StoredEntry> = {}): StoredEntry => ({
+  value,
+  createdAt: Date.now(),
+  expiresAt: null,
+  staleUntil: null,
+  ...over,
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function collect(it: AsyncIterable<string>) {
+  const out: string[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+function useBackend(open: OpenBackend) {
+  const ref = {} as { b: Backend };
+  beforeEach(async () => {
+    ref.b = await open();
+  });
+  afterEach(async () => {
+    await ref.b.close();
+  });
+  return ref;
+}
+
+export function describeCacheStore(name: string, open: OpenBackend, openCache?: () => Promise<{ cache: CacheStore; close(): Promise<void> }>) {
+  describe(`CacheStore conformance: ${name}`, () => {
+    const ref = {} as { c: CacheStore; close: () => Promise<void> };
+    beforeEach(async () => {
+      if (openCache) {
+        const o = await openCache();
+        ref.c = o.cache;
+        ref.close = o.close;
+      } else {
+        const b = await open();
+        ref.c = b.cache;
+        ref.close = () => b.close();
+      }
+    });
+    afterEach(async () => ref.close());
+
+    it('getMany returns undefined for misses, in key order', async () => {
+      await ref.c.setMany([{ key: { ns: 'a', id: 'x' }, entry: entry(1) }]);
+      const got = await ref.c.getMany([{ ns: 'a', id: 'y' }, { ns: 'a', id: 'x' }, { ns: 'b', id: 'x' }]);
+      expect(got.map((e) => e?.value)).toEqual([undefined, 1, undefined]);
+    });
+
+    it('round-trips JSON values and entry times exactly', async () => {
+      const value = { s: 'é ü 😀 "q"', n: 1.5, a: [1, null, { b: true }], nul: null };
+      const e = entry(value, { createdAt: 1000, expiresAt: Date.now() + 60_000, staleUntil: Date.now() + 120_000, uri: 'final' });
+      await ref.c.setMany([{ key: { ns: 'op', id: 'u' }, entry: e }]);
+      const [got] = await ref.c.getMany([{ ns: 'op', id: 'u' }]);
+      expect(got).toEqual(e);
+    });
+
+    it('keeps any bytes of an id apart: spaces, unicode, quotes, very long, prefix-like', async () => {
+      const ids = ['a b', 'ü/😀', `q"'\\`, 'x'.repeat(10_000), 'a', 'a*', 'a%', 'a_', '*', '', 'a\u0000b', 'a\nb'];
+      await ref.c.setMany(ids.map((id, i) => ({ key: { ns: 'op', id }, entry: entry(i) })));
+      const got = await ref.c.getMany(ids.map((id) => ({ ns: 'op', id })));
+      expect(got.map((e) => e?.value)).toEqual(ids.map((_, i) => i));
+    });
+
+    it('namespaces are separate', async () => {
+      await ref.c.setMany([
+        { key: { ns: 'a', id: 'x' }, entry: entry('a') },
+        { key: { ns: 'b', id: 'x' }, entry: entry('b') },
+      ]);
+      expect((await ref.c.getMany([{ ns: 'a', id: 'x' }, { ns: 'b', id: 'x' }])).map((e) => e?.value)).toEqual(['a', 'b']);
+      expect((await ref.c.namespaces()).sort()).toEqual(['a', 'b']);
+      expect(await ref.c.count('a')).toBe(1);
+    });
+
+    it('setMany overwrites', async () => {
+      await ref.c.setMany([{ key: { ns: 'a', id: 'x' }, entry: entry(1) }]);
+      await ref.c.setMany([{ key: { ns: 'a', id: 'x' }, entry: entry(2) }]);
+      expect((await ref.c.getMany([{ ns: 'a', id: 'x' }]))[0]?.value).toBe(2);
+      expect(await ref.c.count('a')).toBe(1);
+    });
+
+    it('entries past staleUntil are misses; stale ones are still returned', async () => {
+      const now = Date.now();
+      await ref.c.setMany([
+        { key: { ns: 'a', id: 'gone' }, entry: entry(1, { expiresAt: now - 20, staleUntil: now - 10 }) },
+        { key: { ns: 'a', id: 'stale' }, entry: entry(2, { expiresAt: now - 20, staleUntil: now + 60_000 }) },
+        { key: { ns: 'a', id: 'soon' }, entry: entry(3, { expiresAt: now + 50, staleUntil: now + 50 }) },
+      ]);
+      const got = await ref.c.getMany(['gone', 'stale', 'soon'].map((id) => ({ ns: 'a', id })));
+      expect(got.map((e) => e?.value)).toEqual([undefined, 2, 3]);
+      await sleep(120);
+      expect((await ref.c.getMany([{ ns: 'a', id: 'soon' }]))[0]).toBeUndefined();
+    });
+
+    it('deleteMany removes and counts what existed', async () => {
+      await ref.c.setMany(['x', 'y'].map((id) => ({ key: { ns: 'a', id }, entry: entry(id) })));
+      expect(await ref.c.deleteMany([{ ns: 'a', id: 'x' }, { ns: 'a', id: 'nope' }])).toBe(1);
+      expect((await ref.c.getMany([{ ns: 'a', id: 'x' }, { ns: 'a', id: 'y' }])).map((e) => e?.value)).toEqual([undefined, 'y']);
+      expect(await collect(ref.c.scan('a', ''))).toEqual(['y']);
+    });
+
+    it('markStale keeps the value and ends its fresh lifetime', async () => {
+      const now = Date.now();
+      await ref.c.setMany([
+        { key: { ns: 'a', id: 'x' }, entry: entry('v', { expiresAt: null, staleUntil: null }) },
+        { key: { ns: 'a', id: 'y' }, entry: entry('w', { expiresAt: now + 60_000, staleUntil: now + 120_000 }) },
+      ]);
+      expect(await ref.c.markStale([{ ns: 'a', id: 'x' }, { ns: 'a', id: 'y' }, { ns: 'a', id: 'z' }], now)).toBe(2);
+      const [x, y] = await ref.c.getMany([{ ns: 'a', id: 'x' }, { ns: 'a', id: 'y' }]);
+      expect(x?.value).toBe('v');
+      expect(x!.expiresAt).toBeLessThanOrEqual(now);
+      expect(y?.value).toBe('w');
+      expect(y!.expiresAt).toBeLessThanOrEqual(now);
+      expect(y!.staleUntil).toBe(now + 120_000);
+    });
+
+    it('scan yields ids by literal prefix in order, never confusing wildcard characters', async () => {
+      const ids = ['https://x/users/1/feed', 'https://x/users/2/feed', 'https://x/usersX', 'https://y/', 'https://x/users%', 'https://x/users_1'];
+      await ref.c.setMany(ids.map((id) => ({ key: { ns: 'a', id }, entry: entry(1) })));
+      await ref.c.setMany([{ key: { ns: 'b', id: 'https://x/users/3' }, entry: entry(1) }]);
+      expect(await collect(ref.c.scan('a', 'https://x/users/'))).toEqual(['https://x/users/1/feed', 'https://x/users/2/feed']);
+      expect(await collect(ref.c.scan('a', 'https://x/users%'))).toEqual(['https://x/users%']);
+      expect(await collect(ref.c.scan('a', 'https://x/users_'))).toEqual(['https://x/users_1']);
+      expect((await collect(ref.c.scan('a', ''))).length).toBe(6);
+    });
+
+    it('scan goes through large namespaces in batches', async () => {
+      const ids = Array.from({ length: 2500 }, (_, i) => `u/${String(i).padStart(5, '0')}`);
+      await ref.c.setMany(ids.map((id) => ({ key: { ns: 'big', id }, entry: entry(1) })));
+      const got = await collect(ref.c.scan('big', 'u/', { batchSize: 300 }));
+      expect(got).toEqual(ids);
+    });
+
+    it('clear removes everything of this deployment', async () => {
+      await ref.c.setMany([{ key: { ns: 'a', id: 'x' }, entry: entry(1) }]);
+      await ref.c.clear();
+      expect(await ref.c.getMany([{ ns: 'a', id: 'x' }])).toEqual([undefined]);
+      expect(await ref.c.namespaces()).toEqual([]);
+    });
+  });
+}
+
+export function describeLocker(name: string, open: OpenBackend) {
+  describe(`Locker conformance: ${name}`, () => {
+    const ref = useBackend(open);
+    const key = { ns: 'op', id: 'https://x/ü "q"' };
+
+    it('excludes while held, and releases with the right token only', async () => {
+      const l = ref.b.locker;
+      const t = await l.acquire(key, 5000);
+      expect(t).toBeTruthy();
+      expect(await l.acquire(key, 5000)).toBeNull();
+      expect(await l.isLocked(key)).toBe(true);
+      expect(await l.release(key, 'not-the-token')).toBe(false);
+      expect(await l.isLocked(key)).toBe(true);
+      expect(await l.release(key, t!)).toBe(true);
+      expect(await l.isLocked(key)).toBe(false);
+      expect(await l.acquire(key, 5000)).toBeTruthy();
+    });
+
+    it('expires after its ttl, and the old token cannot extend or release the new holder', async () => {
+      const l = ref.b.locker;
+      const t1 = await l.acquire(key, 100);
+      await sleep(200);
+      const t2 = await l.acquire(key, 5000);
+      expect(t2).toBeTruthy();
+      expect(await l.extend(key, t1!, 5000)).toBe(false);
+      expect(await l.release(key, t1!)).toBe(false);
+      expect(await l.isLocked(key)).toBe(true);
+    });
+
+    it('extend keeps it held past the first ttl', async () => {
+      const l = ref.b.locker;
+      const t = await l.acquire(key, 150);
+      await sleep(80);
+      expect(await l.extend(key, t!, 400)).toBe(true);
+      await sleep(150);
+      expect(await l.acquire(key, 1000)).toBeNull();
+    });
+
+    it('only one of many concurrent acquirers wins', async () => {
+      const l = ref.b.locker;
+      const results = await Promise.all(Array.from({ length: 50 }, () => l.acquire(key, 5000)));
+      expect(results.filter(Boolean)).toHaveLength(1);
+    });
+
+    it('different keys and namespaces do not interfere', async () => {
+      const l = ref.b.locker;
+      expect(await l.acquire({ ns: 'a', id: 'x' }, 5000)).toBeTruthy();
+      expect(await l.acquire({ ns: 'b', id: 'x' }, 5000)).toBeTruthy();
+      expect(await l.acquire({ ns: 'a', id: 'y' }, 5000)).toBeTruthy();
+    });
+  });
+}
+
+export function describePendingSet(name: string, open: OpenBackend) {
+  describe(`PendingSet conformance: ${name}`, () => {
+    const ref = useBackend(open);
+    const key = { ns: 'op', id: 'u 1' };
+
+    it('the first add is first; later ones coalesce onto its job id', async () => {
+      const p = ref.b.pending;
+      expect(await p.addMany([{ key, cbArgs: { n: 1 }, jobId: 'j1' }])).toEqual([{ first: true, jobId: 'j1' }]);
+      expect(await p.addMany([{ key, cbArgs: { n: 2 }, jobId: 'j2' }])).toEqual([{ first: false, jobId: 'j1' }]);
+      expect(await p.jobIdOf(key)).toBe('j1');
+      expect(await p.count('op')).toBe(1);
+      expect(await p.takeAll(key)).toEqual([{ n: 1 }, { n: 2 }]);
+      expect(await p.takeAll(key)).toEqual([]);
+      expect(await p.jobIdOf(key)).toBeUndefined();
+      expect(await p.addMany([{ key, cbArgs: 3, jobId: 'j3' }])).toEqual([{ first: true, jobId: 'j3' }]);
+    });
+
+    it('duplicates inside one batch coalesce; other pairs are independent', async () => {
+      const p = ref.b.pending;
+      const k2 = { ns: 'op', id: 'u 2' };
+      const k3 = { ns: 'other', id: 'u 1' };
+      const res = await p.addMany([
+        { key, cbArgs: 'a', jobId: 'j1' },
+        { key: k2, cbArgs: 'b', jobId: 'j2' },
+        { key, cbArgs: 'c', jobId: 'j3' },
+        { key: k3, cbArgs: 'd', jobId: 'j4' },
+      ]);
+      expect(res).toEqual([
+        { first: true, jobId: 'j1' },
+        { first: true, jobId: 'j2' },
+        { first: false, jobId: 'j1' },
+        { first: true, jobId: 'j4' },
+      ]);
+      expect(await p.takeAll(key)).toEqual(['a', 'c']);
+      expect(await p.takeAll(k2)).toEqual(['b']);
+    });
+
+    it('keeps undefined, null and nested cbArgs', async () => {
+      const p = ref.b.pending;
+      await p.addMany([
+        { key, cbArgs: undefined, jobId: 'j' },
+        { key, cbArgs: null, jobId: 'j' },
+        { key, cbArgs: { deep: [1, { x: 'é' }] }, jobId: 'j' },
+      ]);
+      const got = await p.takeAll(key);
+      expect(got).toHaveLength(3);
+      expect(got[0] ?? null).toBeNull();
+      expect(got[1]).toBeNull();
+      expect(got[2]).toEqual({ deep: [1, { x: 'é' }] });
+    });
+
+    it('many concurrent adders: exactly one first, all cbArgs taken once', async () => {
+      const p = ref.b.pending;
+      const res = await Promise.all(Array.from({ length: 200 }, (_, i) => p.addMany([{ key, cbArgs: i, jobId: `j${i}` }])));
+      const firsts = res.flat().filter((r) => r.first);
+      expect(firsts).toHaveLength(1);
+      expect(new Set(res.flat().map((r) => r.jobId)).size).toBe(1);
+      const taken = await p.takeAll(key);
+      expect((taken as number[]).sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    });
+  });
+}
+
+export function describeJobQueue(name: string, open: OpenBackend) {
+  describe(`JobQueue conformance: ${name}`, () => {
+    const ref = useBackend(open);
+    const job = (id: string, op = 'op', over: Partial<NewJob> = {}): NewJob => ({ id, data: { op, uri: `u-${id}`, kwargs: {} }, ...over });
+    const done = (value: unknown = 1): JobOutcome => ({ type: 'completed', result: { value, cbArgs: [] } });
+
+    async function drain(ops: string[], handler: (j: ClaimedJob) => Promise<JobOutcome>, until: () => boolean, concurrency = 4, timeout = 10_000) {
+      const c = ref.b.queue.consume({ ops, concurrency: () => concurrency, handler: (j) => handler(j), leaseMs: 5000 });
+      const t0 = Date.now();
+      while (!until() && Date.now() - t0 < timeout) await sleep(20);
+      await c.stop(2000);
+    }
+
+    it('runs every job once and records its result', async () => {
+      const q = ref.b.queue;
+      await q.addMany(Array.from({ length: 50 }, (_, i) => job(`j${i}`)));
+      expect((await q.counts('op')).waiting).toBe(50);
+      const seen: string[] = [];
+      await drain(['op'], async (j) => {
+        seen.push(j.id);
+        expect(j.attempt).toBe(1);
+        return done(j.data.uri);
+      }, () => seen.length >= 50);
+      await sleep(50);
+      expect(seen.sort()).toEqual(Array.from({ length: 50 }, (_, i) => `j${i}`).sort());
+      expect(await q.getState('j7')).toEqual({ state: 'completed', result: { value: 'u-j7', cbArgs: [] } });
+      expect(await q.counts('op')).toMatchObject({ waiting: 0, active: 0, delayed: 0 });
+    });
+
+    it('adding an existing id is a no-op', async () => {
+      const q = ref.b.queue;
+      await q.addMany([job('same'), job('same')]);
+      await q.addMany([job('same')]);
+      expect((await q.counts('op')).waiting).toBe(1);
+    });
+
+    it('keeps data intact: kwargs, unicode, long uris', async () => {
+      const q = ref.b.queue;
+      const uri = `https://x/ü "q" ${'z'.repeat(10_000)}`;
+      await q.addMany([{ id: 'k', data: { op: 'op', uri, kwargs: { attempt: 2, deep: { a: [1] } }, refresh: true } }]);
+      let got: ClaimedJob | undefined;
+      await drain(['op'], async (j) => ((got = j), done()), () => !!got);
+      expect(got!.data).toEqual({ op: 'op', uri, kwargs: { attempt: 2, deep: { a: [1] } }, refresh: true });
+    });
+
+    it('only consumes the operations it is given', async () => {
+      const q = ref.b.queue;
+      await q.addMany([job('a1', 'a'), job('b1', 'b')]);
+      const seen: string[] = [];
+      await drain(['a'], async (j) => (seen.push(j.id), done()), () => seen.length >= 1);
+      await sleep(100);
+      expect(seen).toEqual(['a1']);
+      expect((await q.counts('b')).waiting).toBe(1);
+    });
+
+    it('retry runs the same job id later with new kwargs and a higher attempt', async () => {
+      const q = ref.b.queue;
+      await q.addMany([job('r')]);
+      const runs: ClaimedJob[] = [];
+      await drain(['op'], async (j) => {
+        runs.push(j);
+        if (j.attempt < 3) return { type: 'retry', delayMs: 50, kwargs: { attempt: j.attempt + 1 } };
+        return done('ok');
+      }, () => runs.length >= 3);
+      expect(runs.map((r) => [r.id, r.attempt, r.data.kwargs.attempt])).toEqual([
+        ['r', 1, undefined],
+        ['r', 2, 2],
+        ['r', 3, 3],
+      ]);
+      await sleep(50);
+      expect(await q.getState('r')).toMatchObject({ state: 'completed' });
+    });
+
+    it('delayed jobs wait, and are counted as delayed', async () => {
+      const q = ref.b.queue;
+      await q.addMany([job('d', 'op', { delayMs: 400 })]);
+      expect(await q.counts('op')).toMatchObject({ delayed: 1, waiting: 0 });
+      expect((await q.getState('d')).state).toBe('delayed');
+      const seen: number[] = [];
+      const t0 = Date.now();
+      await drain(['op'], async () => (seen.push(Date.now() - t0), done()), () => seen.length >= 1);
+      expect(seen[0]).toBeGreaterThanOrEqual(300);
+    });
+
+    it('quarantined outcome is the job state', async () => {
+      const q = ref.b.queue;
+      await q.addMany([job('qq')]);
+      let ran = false;
+      await drain(['op'], async () => ((ran = true), { type: 'quarantined', quarantineId: 'Q1', error: { name: 'Error', message: 'boom' } }), () => ran);
+      await sleep(50);
+      expect(await q.getState('qq')).toMatchObject({ state: 'quarantined', quarantineId: 'Q1', error: { message: 'boom' } });
+      expect(await q.getState('never-added')).toEqual({ state: 'unknown' });
+    });
+
+    it('respects concurrency per operation', async () => {
+      const q = ref.b.queue;
+      await q.addMany(Array.from({ length: 12 }, (_, i) => job(`c${i}`)));
+      let active = 0;
+      let peak = 0;
+      let finished = 0;
+      await drain(['op'], async () => {
+        active++;
+        peak = Math.max(peak, active);
+        await sleep(30);
+        active--;
+        finished++;
+        return done();
+      }, () => finished >= 12, 3);
+      expect(peak).toBeLessThanOrEqual(3);
+      expect(peak).toBeGreaterThanOrEqual(2);
+    });
+
+    it('priority: lower numbers run first', async () => {
+      const q = ref.b.queue;
+      await q.addMany([job('low', 'op', { priority: 10 }), job('high', 'op', { priority: 1 }), job('mid', 'op', { priority: 5 })]);
+      const order: string[] = [];
+      await drain(['op'], async (j) => (order.push(j.id), done()), () => order.length >= 3, 1);
+      expect(order).toEqual(['high', 'mid', 'low']);
+    });
+
+    it('pause stops claiming; resume goes on', async () => {
+      const q = ref.b.queue;
+      await q.pause('op');
+      expect((await q.counts('op')).paused).toBe(true);
+      await q.addMany([job('p1')]);
+      const seen: string[] = [];
+      const c = q.consume({ ops: ['op'], concurrency: () => 2, handler: async (j) => (seen.push(j.id), done()) });
+      await sleep(400);
+      expect(seen).toEqual([]);
+      await q.resume('op');
+      const t0 = Date.now();
+      while (seen.length < 1 && Date.now() - t0 < 5000) await sleep(20);
+      await c.stop();
+      expect(seen).toEqual(['p1']);
+      expect((await q.counts('op')).paused).toBe(false);
+    });
+
+    it('stop waits for running jobs to finish', async () => {
+      const q = ref.b.queue;
+      await q.addMany([job('slow')]);
+      let started = false;
+      let finished = false;
+      const c = q.consume({ ops: ['op'], concurrency: () => 1, handler: async () => {
+        started = true;
+        await sleep(300);
+        finished = true;
+        return done();
+      } });
+      while (!started) await sleep(10);
+      await c.stop(5000);
+      expect(finished).toBe(true);
+      await sleep(20);
+      expect((await q.getState('slow')).state).toBe('completed');
+    });
+
+    it('a job whose holder stopped renewing its lease is taken again, with attempt + 1', async () => {
+      const q = ref.b.queue;
+      await q.addMany([job('lease')]);
+      // First consumer claims it and never finishes (a stalled or dead process).
+      let claimed = false;
+      const hang = q.consume({ ops: ['op'], concurrency: () => 1, leaseMs: 300, handler: () => { claimed = true; return new Promise(() => {}); } });
+      while (!claimed) await sleep(10);
+      // Simulate the process dying: stop renewing by stopping with a tiny timeout.
+      await hang.stop(1);
+      await sleep(50);
+      const second: ClaimedJob[] = [];
+      const c = q.consume({ ops: ['op'], concurrency: () => 1, leaseMs: 5000, handler: async (j) => (second.push(j), done('second')) });
+      const t0 = Date.now();
+      while (second.length < 1 && Date.now() - t0 < 8000) await sleep(20);
+      await c.stop();
+      expect(second).toHaveLength(1);
+      expect(second[0]!.attempt).toBe(2);
+    });
+  });
+}
+
+export function describeQuarantineStore(name: string, open: OpenBackend) {
+  describe(`QuarantineStore conformance: ${name}`, () => {
+    const ref = useBackend(open);
+    const item = (id: string, over: Partial<QuarantineItem> = {}): QuarantineItem => ({
+      id,
+      op: 'op',
+      uri: `https://x/${id}`,
+      cbArgs: [{ id }],
+      kwargs: { attempt: 3 },
+      error: { name: 'Error', message: 'boom', stack: 'Error: boom\n at x' },
+      details: { status: 500 },
+      attempts: 1,
+      firstFailedAt: 1000,
+      lastFailedAt: 1000,
+      worker: 'w1',
+      ...over,
+    });
+
+    it('put, get and replace by id', async () => {
+      const s = ref.b.quarantine;
+      await s.put(item('a'));
+      expect(await s.get('a')).toEqual(item('a'));
+      await s.put(item('a', { attempts: 2, lastFailedAt: 2000 }));
+      expect(await s.get('a')).toMatchObject({ attempts: 2, firstFailedAt: 1000, lastFailedAt: 2000 });
+      expect(await s.get('nope')).toBeUndefined();
+    });
+
+    it('lists newest first with filters and a cursor that visits every item once', async () => {
+      const s = ref.b.quarantine;
+      for (let i = 0; i < 25; i++) await s.put(item(`i${String(i).padStart(2, '0')}`, { lastFailedAt: 1000 + (i % 5), op: i % 2 ? 'odd' : 'even' }));
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await s.list({ limit: 7, cursor });
+        seen.push(...page.items.map((x) => x.id));
+        cursor = page.cursor;
+      } while (cursor);
+      expect(seen).toHaveLength(25);
+      expect(new Set(seen).size).toBe(25);
+      const all = (await s.list({ limit: 100 })).items;
+      for (let i = 1; i < all.length; i++) expect(all[i - 1]!.lastFailedAt).toBeGreaterThanOrEqual(all[i]!.lastFailedAt);
+      expect((await s.list({ op: 'odd', limit: 100 })).items.every((x) => x.op === 'odd')).toBe(true);
+      expect((await s.list({ op: 'odd', limit: 100 })).items).toHaveLength(12);
+      expect((await s.list({ since: 1004, limit: 100 })).items).toHaveLength(5);
+      expect((await s.list({ uriPrefix: 'https://x/i1', limit: 100 })).items.map((x) => x.id).sort()).toEqual(
+        Array.from({ length: 10 }, (_, i) => `i1${i}`),
+      );
+      expect(await s.countByOp()).toEqual({ odd: 12, even: 13 });
+    });
+
+    it('deleteMany and clear', async () => {
+      const s = ref.b.quarantine;
+      await s.put(item('a'));
+      await s.put(item('b'));
+      expect(await s.deleteMany(['a', 'zz'])).toBe(1);
+      expect((await s.list({})).items.map((x) => x.id)).toEqual(['b']);
+      await s.clear();
+      expect((await s.list({})).items).toEqual([]);
+      expect(await s.countByOp()).toEqual({});
+    });
+  });
+}
+
+export function describeRegistry(name: string, open: OpenBackend) {
+  describe(`Registry conformance: ${name}`, () => {
+    const ref = useBackend(open);
+    const w = (id: string) => ({ id, host: 'h', pid: 1, ops: ['a', 'b'], concurrency: 4, startedAt: 1, lastSeen: Date.now(), processed: 0 });
+
+    it('workers are alive until their heartbeat ttl passes, and can be removed', async () => {
+      const r = ref.b.registry;
+      await r.heartbeat(w('w1'), 200);
+      await r.heartbeat(w('w2'), 10_000);
+      expect((await r.workers()).map((x) => x.id).sort()).toEqual(['w1', 'w2']);
+      await sleep(300);
+      expect((await r.workers()).map((x) => x.id)).toEqual(['w2']);
+      await r.heartbeat({ ...w('w2'), processed: 7 }, 10_000);
+      expect((await r.workers())[0]).toMatchObject({ id: 'w2', processed: 7, ops: ['a', 'b'] });
+      await r.remove('w2');
+      expect(await r.workers()).toEqual([]);
+    });
+
+    it('counters accumulate per operation', async () => {
+      const r = ref.b.registry;
+      await r.incr({ a: { hits: 2, misses: 1 }, b: { completed: 1 } });
+      await Promise.all(Array.from({ length: 20 }, () => r.incr({ a: { hits: 1 } })));
+      const c = await r.counters();
+      expect(c.a).toMatchObject({ hits: 22, misses: 1, completed: 0 });
+      expect(c.b).toMatchObject({ completed: 1, hits: 0 });
+    });
+
+    it('durations keep a bounded recent window', async () => {
+      const r = ref.b.registry;
+      await r.recordDurations('a', [1, 2, 3]);
+      for (let i = 0; i < 10; i++) await r.recordDurations('a', Array.from({ length: 100 }, () => 5));
+      const d = await r.durations();
+      expect(d.a!.length).toBeGreaterThan(100);
+      expect(d.a!.length).toBeLessThanOrEqual(1000);
+      expect(d.a!.at(-1)).toBe(5);
+    });
+  });
+}
+
+/** Every port's suite for one backend. */
+export function describeBackend(name: string, open: OpenBackend) {
+  describeCacheStore(name, open);
+  describeLocker(name, open);
+  describePendingSet(name, open);
+  describeJobQueue(name, open);
+  describeQuarantineStore(name, open);
+  describeRegistry(name, open);
+}
