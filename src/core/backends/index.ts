@@ -51,6 +51,8 @@ registerStore('sqlite', {
 export const DEFAULT_BROKER = 'sqlite:.backache/backache.db';
 export const DEFAULT_PREFIX = 'backache';
 
+function driverFor(url: string, role: 'broker'): NonNullable<StoreDriver['broker']>;
+function driverFor(url: string, role: 'cache'): NonNullable<StoreDriver['cache']>;
 function driverFor(url: string, role: 'broker' | 'cache') {
   const scheme = schemeOf(url);
   const d = drivers.get(scheme);

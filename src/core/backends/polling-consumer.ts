@@ -22,6 +22,7 @@ export function pollingConsumer(src: ClaimSource, opts: ConsumerOptions, owner: 
   let stopping = false;
   let processed = 0;
   const lost = new Set<string>();
+  const wakers = new Set<() => void>(); // loops waiting for a free slot
   const hard = new AbortController();
 
   const renewTimer = setInterval(async () => {
@@ -60,9 +61,9 @@ export function pollingConsumer(src: ClaimSource, opts: ConsumerOptions, owner: 
       if (active >= limit) {
         await new Promise<void>((r) => {
           slotFreed = r;
-          if (hard.signal.aborted) r();
-          else hard.signal.addEventListener('abort', () => r(), { once: true });
+          wakers.add(r);
         });
+        wakers.delete(slotFreed);
         continue;
       }
       const { n, waitMs } = allowance(op, limit - active);
@@ -125,6 +126,7 @@ export function pollingConsumer(src: ClaimSource, opts: ConsumerOptions, owner: 
         await Promise.race([all, sleep(Math.min(1000, timeoutMs))]);
       }
       hard.abort(new Error('worker stopped'));
+      for (const w of wakers) w();
       await Promise.allSettled(loops);
     },
   };

@@ -1,0 +1,127 @@
+import type { CacheStore, Key, StoredEntry } from '../../ports.js';
+import { fromJson, prefixEnd, SqliteStore, toJson } from './db.js';
+
+interface Row {
+  value: string | null;
+  created_at: number;
+  expires_at: number | null;
+  stale_until: number | null;
+  uri: string | null;
+}
+
+/** Sweep entries past their grace period every this many writes. */
+const SWEEP_EVERY = 1000;
+const SWEEP_BATCH = 1000;
+
+export class SqliteCacheStore extends SqliteStore implements CacheStore {
+  readonly kind = 'sqlite';
+  private writes = 0;
+  private gone: Key[] = [];
+
+  async getMany(keys: Key[]) {
+    const get = this.h.stmt('SELECT value, created_at, expires_at, stale_until, uri FROM cache WHERE prefix = ? AND ns = ? AND id = ?');
+    const now = Date.now();
+    const rows = this.h.read(() => keys.map((k) => get.get(this.prefix, k.ns, k.id) as Row | undefined));
+    return rows.map((r, i) => {
+      if (!r) return undefined;
+      if (r.stale_until !== null && r.stale_until <= now) {
+        this.forget(keys[i]!);
+        return undefined;
+      }
+      const e: StoredEntry = { value: fromJson(r.value), createdAt: r.created_at, expiresAt: r.expires_at, staleUntil: r.stale_until };
+      if (r.uri !== null) e.uri = r.uri;
+      return e;
+    });
+  }
+
+  /** Delete entries found past their grace period, soon and in one write. */
+  private forget(key: Key) {
+    if (this.gone.push(key) > 1) return;
+    setImmediate(() => {
+      const keys = this.gone;
+      this.gone = [];
+      const del = this.h.stmt('DELETE FROM cache WHERE prefix = ? AND ns = ? AND id = ? AND stale_until <= ?');
+      try {
+        const now = Date.now();
+        this.h.write(() => keys.forEach((k) => del.run(this.prefix, k.ns, k.id, now)));
+      } catch {
+        /* closed or busy: the periodic sweep or a later read gets it */
+      }
+    }).unref();
+  }
+
+  async setMany(items: { key: Key; entry: StoredEntry }[]) {
+    if (items.length === 0) return;
+    const rows = items.map(({ key, entry: e }) => [this.prefix, key.ns, key.id, toJson(e.value), e.createdAt, e.expiresAt, e.staleUntil, e.uri ?? null]);
+    const put = this.h.stmt(
+      `INSERT INTO cache (prefix, ns, id, value, created_at, expires_at, stale_until, uri) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (prefix, ns, id) DO UPDATE SET value = excluded.value, created_at = excluded.created_at,
+         expires_at = excluded.expires_at, stale_until = excluded.stale_until, uri = excluded.uri`,
+    );
+    const sweep = (this.writes += items.length) >= SWEEP_EVERY;
+    if (sweep) this.writes = 0;
+    this.h.write(() => {
+      for (const r of rows) put.run(r);
+      if (sweep) {
+        this.h
+          .stmt('DELETE FROM cache WHERE rowid IN (SELECT rowid FROM cache WHERE prefix = ? AND stale_until IS NOT NULL AND stale_until <= ? LIMIT ?)')
+          .run(this.prefix, Date.now(), SWEEP_BATCH);
+      }
+    });
+  }
+
+  async deleteMany(keys: Key[]) {
+    const del = this.h.stmt('DELETE FROM cache WHERE prefix = ? AND ns = ? AND id = ?');
+    return this.h.write(() => keys.reduce((n, k) => n + del.run(this.prefix, k.ns, k.id).changes, 0));
+  }
+
+  async markStale(keys: Key[], now: number) {
+    const mark = this.h.stmt(
+      `UPDATE cache SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > @now THEN @now ELSE expires_at END
+       WHERE prefix = @p AND ns = @ns AND id = @id AND (stale_until IS NULL OR stale_until > @now)`,
+    );
+    return this.h.write(() => keys.reduce((n, k) => n + mark.run({ p: this.prefix, ns: k.ns, id: k.id, now }).changes, 0));
+  }
+
+  async *scan(ns: string, prefix: string, opts: { batchSize?: number } = {}) {
+    const limit = Math.max(1, opts.batchSize ?? 500);
+    const end = prefixEnd(prefix);
+    const upper = end === null ? '' : 'AND id < @end';
+    const first = this.h.stmt(`SELECT id, stale_until FROM cache WHERE prefix = @p AND ns = @ns AND id >= @from ${upper} ORDER BY id LIMIT @limit`);
+    const next = this.h.stmt(`SELECT id, stale_until FROM cache WHERE prefix = @p AND ns = @ns AND id > @from ${upper} ORDER BY id LIMIT @limit`);
+    let from = prefix;
+    let stmt = first;
+    for (;;) {
+      const params: Record<string, unknown> = { p: this.prefix, ns, from, limit };
+      if (end !== null) params.end = end;
+      const rows = stmt.all(params) as { id: string; stale_until: number | null }[];
+      const now = Date.now();
+      for (const r of rows) if (r.stale_until === null || r.stale_until > now) yield r.id;
+      if (rows.length < limit) return;
+      from = rows[rows.length - 1]!.id;
+      stmt = next;
+    }
+  }
+
+  async namespaces() {
+    // Skip from one namespace to the next through the index: O(namespaces), not O(entries).
+    const rows = this.h
+      .stmt(
+        `WITH RECURSIVE n(ns) AS (
+           SELECT (SELECT min(ns) FROM cache WHERE prefix = @p)
+           UNION ALL
+           SELECT (SELECT min(ns) FROM cache WHERE prefix = @p AND ns > n.ns) FROM n WHERE n.ns IS NOT NULL
+         ) SELECT ns FROM n WHERE ns IS NOT NULL`,
+      )
+      .all({ p: this.prefix }) as { ns: string }[];
+    return rows.map((r) => r.ns);
+  }
+
+  async count(ns: string) {
+    return (this.h.stmt('SELECT count(*) AS n FROM cache WHERE prefix = ? AND ns = ?').get(this.prefix, ns) as { n: number }).n;
+  }
+
+  async clear() {
+    this.h.write(() => this.h.stmt('DELETE FROM cache WHERE prefix = ?').run(this.prefix));
+  }
+}

@@ -1,0 +1,192 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { BackendUnavailableError } from '../../errors.js';
+import { SCHEMA, SCHEMA_VERSION } from './schema.js';
+
+export const DEFAULT_SQLITE_PATH = '.backache/backache.db';
+const BUSY_TIMEOUT_MS = 5000;
+
+/** `sqlite:PATH`, `sqlite://PATH` or `sqlite:///ABS`; an empty path is the default file. */
+export function sqlitePath(url: string): string {
+  let p = url.replace(/^sqlite:/i, '');
+  if (p.startsWith('//')) p = p.slice(2);
+  if (p === '') p = DEFAULT_SQLITE_PATH;
+  return p === ':memory:' ? p : resolve(p);
+}
+
+/**
+ * One open database file, shared by every store of every deployment that uses it in
+ * this process, and reference-counted: the connection closes with its last store.
+ *
+ * Prepared statements are cached here once per connection. Every write goes through
+ * `write()`, a `BEGIN IMMEDIATE` transaction: it takes the write lock before reading, so
+ * a read-then-write never fails with SQLITE_BUSY_SNAPSHOT when another process wrote in
+ * between (it waits up to the busy timeout instead).
+ */
+export class SqliteHandle {
+  refs = 0;
+  private stmts = new Map<string, Database.Statement>();
+  private readonly tx: Database.Transaction<(fn: () => unknown) => unknown>;
+  /** In-process wake-ups for consumers waiting on `${prefix}\0${op}`. */
+  private waiters = new Map<string, Set<() => void>>();
+
+  constructor(
+    readonly path: string,
+    readonly db: Database.Database,
+  ) {
+    this.tx = db.transaction((fn: () => unknown) => fn());
+  }
+
+  stmt(sql: string): Database.Statement {
+    let s = this.stmts.get(sql);
+    if (!s) this.stmts.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
+
+  /** A cached statement that returns the first column only. */
+  pluck(sql: string): Database.Statement {
+    const key = `pluck\u0000${sql}`;
+    let s = this.stmts.get(key);
+    if (!s) this.stmts.set(key, (s = this.db.prepare(sql).pluck()));
+    return s;
+  }
+
+  /** Run `fn` inside one BEGIN IMMEDIATE transaction (nested calls become savepoints). */
+  write<T>(fn: () => T): T {
+    return this.tx.immediate(fn) as T;
+  }
+
+  /** Run `fn` inside one read transaction: a consistent snapshot for several statements. */
+  read<T>(fn: () => T): T {
+    return this.tx.deferred(fn) as T;
+  }
+
+  /** Resolve after `ms`, or earlier when `wake(key)` is called in this process. */
+  waitFor(key: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let ws = this.waiters.get(key);
+      if (!ws) this.waiters.set(key, (ws = new Set()));
+      const set = ws;
+      const done = () => {
+        clearTimeout(t);
+        set.delete(done);
+        if (set.size === 0 && this.waiters.get(key) === set) this.waiters.delete(key);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      set.add(done);
+    });
+  }
+
+  wake(key: string) {
+    const ws = this.waiters.get(key);
+    if (!ws) return;
+    this.waiters.delete(key);
+    for (const w of ws) w();
+  }
+}
+
+const handles = new Map<string, SqliteHandle>();
+
+/** Open (or share) the database at `path` and take one reference to it. */
+export function acquireHandle(path: string): SqliteHandle {
+  let h = handles.get(path);
+  if (!h || !h.db.open) {
+    h = new SqliteHandle(path, openDatabase(path));
+    handles.set(path, h);
+  }
+  h.refs++;
+  return h;
+}
+
+/** Drop one reference; the last one closes the connection. */
+export function releaseHandle(h: SqliteHandle) {
+  if (--h.refs > 0) return;
+  if (handles.get(h.path) === h) handles.delete(h.path);
+  if (h.db.open) h.db.close();
+}
+
+function openDatabase(path: string): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    retryBusy(() => db!.pragma('journal_mode = WAL'));
+    db.pragma('synchronous = NORMAL');
+    db.pragma('cache_size = -16000'); // 16 MB of page cache
+    const conn = db;
+    const version = conn.pragma('user_version', { simple: true }) as number;
+    if (version < SCHEMA_VERSION) {
+      conn.transaction(() => {
+        conn.exec(SCHEMA);
+        conn.pragma(`user_version = ${SCHEMA_VERSION}`);
+      }).immediate();
+    } else if (version > SCHEMA_VERSION) {
+      throw new Error(`it was written by a newer backache (schema ${version}, this one knows ${SCHEMA_VERSION})`);
+    }
+    return conn;
+  } catch (e) {
+    try {
+      db?.close();
+    } catch {
+      /* already failing */
+    }
+    const reason = e instanceof Error ? e.message : String(e);
+    throw new BackendUnavailableError(`cannot open SQLite database "${path}": ${reason}`, {
+      hint: 'check that the directory exists or can be created and is writable, or pass another --broker sqlite:PATH',
+      cause: e,
+    });
+  }
+}
+
+/** Switching to WAL needs a moment of exclusive access, which the busy handler does not cover. */
+function retryBusy<T>(fn: () => T): T {
+  const until = Date.now() + BUSY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      return fn();
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > until) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
+}
+
+/**
+ * The exclusive upper bound of the strings starting with `p` (in SQLite's BINARY order,
+ * which is UTF-8 byte order, which is code point order): `p` with its last code point
+ * incremented. `null` when there is none (`''`, or only U+10FFFF). Then
+ * `id >= p AND id < end` selects exactly the ids starting with `p`, through the index
+ * (unlike LIKE, which treats `%` and `_` as wildcards).
+ */
+export function prefixEnd(p: string): string | null {
+  const cps = Array.from(p);
+  while (cps.length > 0) {
+    const last = cps.pop()!.codePointAt(0)!;
+    if (last < 0x10ffff) {
+      const next = last + 1 === 0xd800 ? 0xe000 : last + 1; // skip the surrogate range
+      return cps.join('') + String.fromCodePoint(next);
+    }
+  }
+  return null;
+}
+
+/** Base of every store: one reference to the shared handle, released once on close. */
+export abstract class SqliteStore {
+  private closed = false;
+  constructor(
+    protected readonly h: SqliteHandle,
+    protected readonly prefix: string,
+  ) {}
+
+  async close() {
+    if (this.closed) return;
+    this.closed = true;
+    releaseHandle(this.h);
+  }
+}
+
+export const toJson = (v: unknown) => (v === undefined ? null : JSON.stringify(v) ?? null);
+export const fromJson = (s: string | null): unknown => (s === null ? undefined : JSON.parse(s));

@@ -1,0 +1,41 @@
+import type { CacheStore } from '../../ports.js';
+import type { BrokerParts } from '../index.js';
+import { SqliteCacheStore } from './cache.js';
+import { acquireHandle, sqlitePath } from './db.js';
+import { SqliteLocker } from './locker.js';
+import { SqlitePendingSet } from './pending.js';
+import { SqliteJobQueue, type SqliteQueueOptions } from './queue.js';
+import { SqliteQuarantineStore } from './quarantine.js';
+import { SqliteRegistry } from './registry.js';
+
+export { SqliteCacheStore, SqliteLocker, SqlitePendingSet, SqliteJobQueue, SqliteQuarantineStore, SqliteRegistry };
+export { DEFAULT_SQLITE_PATH, prefixEnd, sqlitePath } from './db.js';
+
+/**
+ * `sqlite:PATH` (relative to the working directory; parent directories are created).
+ * Every store holds one reference to the process-wide connection of that file; `close()`
+ * closes the stores, and the connection goes with the last reference.
+ * Throws `BackendUnavailableError` naming the path when the file cannot be opened.
+ */
+export async function sqliteBackend(url: string, prefix: string, opts: { queue?: SqliteQueueOptions } = {}): Promise<BrokerParts> {
+  const path = sqlitePath(url);
+  const parts = {
+    cache: new SqliteCacheStore(acquireHandle(path), prefix),
+    locker: new SqliteLocker(acquireHandle(path), prefix),
+    pending: new SqlitePendingSet(acquireHandle(path), prefix),
+    queue: new SqliteJobQueue(acquireHandle(path), prefix, opts.queue),
+    quarantine: new SqliteQuarantineStore(acquireHandle(path), prefix),
+    registry: new SqliteRegistry(acquireHandle(path), prefix),
+  };
+  return {
+    ...parts,
+    close: async () => {
+      await Promise.all(Object.values(parts).map((s) => s.close()));
+    },
+  };
+}
+
+/** A cache store alone (for `cache: 'sqlite:PATH'` next to another broker, or a region). */
+export async function sqliteCacheStore(url: string, prefix: string): Promise<CacheStore> {
+  return new SqliteCacheStore(acquireHandle(sqlitePath(url)), prefix);
+}

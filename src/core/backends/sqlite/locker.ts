@@ -1,0 +1,46 @@
+import { newId } from '../../hash.js';
+import type { Key, Locker } from '../../ports.js';
+import { SqliteStore } from './db.js';
+
+/** Delete locks that expired without being released every this many acquisitions. */
+const SWEEP_EVERY = 1000;
+
+/**
+ * Locks are rows with a token and an expiry. Acquiring inserts the row, or takes over an
+ * expired one, in one IMMEDIATE transaction, so two processes never both win.
+ */
+export class SqliteLocker extends SqliteStore implements Locker {
+  private acquired = 0;
+
+  async acquire(key: Key, ttlMs: number) {
+    const token = newId();
+    const take = this.h.stmt(
+      `INSERT INTO locks (prefix, ns, id, token, until) VALUES (@p, @ns, @id, @token, @until)
+       ON CONFLICT (prefix, ns, id) DO UPDATE SET token = excluded.token, until = excluded.until WHERE locks.until <= @now`,
+    );
+    const sweep = ++this.acquired % SWEEP_EVERY === 0;
+    const won = this.h.write(() => {
+      const now = Date.now();
+      if (sweep) this.h.stmt('DELETE FROM locks WHERE prefix = ? AND until <= ?').run(this.prefix, now);
+      return take.run({ p: this.prefix, ns: key.ns, id: key.id, token, until: now + ttlMs, now }).changes === 1;
+    });
+    return won ? token : null;
+  }
+
+  async extend(key: Key, token: string, ttlMs: number) {
+    const ext = this.h.stmt('UPDATE locks SET until = @until WHERE prefix = @p AND ns = @ns AND id = @id AND token = @token AND until > @now');
+    return this.h.write(() => {
+      const now = Date.now();
+      return ext.run({ p: this.prefix, ns: key.ns, id: key.id, token, until: now + ttlMs, now }).changes === 1;
+    });
+  }
+
+  async release(key: Key, token: string) {
+    const del = this.h.stmt('DELETE FROM locks WHERE prefix = ? AND ns = ? AND id = ? AND token = ? AND until > ?');
+    return this.h.write(() => del.run(this.prefix, key.ns, key.id, token, Date.now()).changes === 1);
+  }
+
+  async isLocked(key: Key) {
+    return this.h.stmt('SELECT 1 FROM locks WHERE prefix = ? AND ns = ? AND id = ? AND until > ?').get(this.prefix, key.ns, key.id, Date.now()) !== undefined;
+  }
+}

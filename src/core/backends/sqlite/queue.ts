@@ -1,0 +1,296 @@
+import { hostname } from 'node:os';
+import { newId } from '../../hash.js';
+import type { ClaimedJob, ConsumerOptions, JobData, JobOutcome, JobQueue, JobState, NewJob, QueueCounts } from '../../ports.js';
+import { pollingConsumer, type ClaimSource } from '../polling-consumer.js';
+import { SqliteStore, type SqliteHandle } from './db.js';
+
+/** The `jobs.state` column. Delayed jobs whose time has come count as waiting. */
+const WAITING = 0;
+const DELAYED = 1;
+const ACTIVE = 2;
+const COMPLETED = 3;
+const QUARANTINED = 4;
+const STATE_NAMES = ['waiting', 'delayed', 'active', 'completed', 'quarantined'] as const;
+
+export interface SqliteQueueOptions {
+  /** Finished jobs kept for `getState`/`waitFor`, per deployment (newest first). */
+  keepFinished?: number;
+  /** Finished jobs older than this are deleted. */
+  keepFinishedMs?: number;
+  /** Trim finished jobs every this many finishes. */
+  trimEvery?: number;
+  /**
+   * How often an idle consumer looks for jobs added by other processes. Jobs added in
+   * this process wake it at once.
+   */
+  pollMs?: number;
+}
+
+interface ClaimRow {
+  seq: number;
+  id: string;
+  data: string;
+  attempt: number;
+  created_at: number;
+}
+
+interface Finish {
+  job: ClaimedJob;
+  owner: string;
+  state: number;
+  outcome: string | null;
+  delayMs: number;
+  kwargs: string | null;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Jobs in one table, claimed with leases so several processes can share the file: a
+ * claim sets `owner` and `lease_until` in one IMMEDIATE transaction; a job whose lease
+ * ran out (its process died or stalled) is claimed again with attempt + 1. Finishes are
+ * grouped: those reported in one turn of the event loop commit in one transaction.
+ */
+export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource {
+  readonly kind = 'sqlite';
+  private readonly keepFinished: number;
+  private readonly keepFinishedMs: number;
+  private readonly trimEvery: number;
+  private readonly pollMs: number;
+  private finishes: Finish[] = [];
+  private sinceTrim = 0;
+  private timers = new Set<NodeJS.Timeout>();
+
+  constructor(h: SqliteHandle, prefix: string, opts: SqliteQueueOptions = {}) {
+    super(h, prefix);
+    this.keepFinished = opts.keepFinished ?? 10_000;
+    this.keepFinishedMs = opts.keepFinishedMs ?? 3_600_000;
+    this.trimEvery = opts.trimEvery ?? 1000;
+    this.pollMs = opts.pollMs ?? 50;
+  }
+
+  private key(op: string) {
+    return `${this.prefix}\u0000${op}`;
+  }
+
+  /** Wake this process's consumers of `op` now, or after `delayMs`. */
+  private wake(op: string, delayMs = 0) {
+    if (delayMs <= 0) return this.h.wake(this.key(op));
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.h.wake(this.key(op));
+    }, delayMs);
+    t.unref();
+    this.timers.add(t);
+  }
+
+  async addMany(jobs: NewJob[]) {
+    if (jobs.length === 0) return;
+    const now = Date.now();
+    const rows = jobs.map((j) => {
+      const delay = Math.max(0, j.delayMs ?? 0);
+      return [this.prefix, j.id, j.data.op, delay > 0 ? DELAYED : WAITING, j.priority ?? 0, now + delay, now, JSON.stringify(j.data)];
+    });
+    const ins = this.h.stmt(
+      `INSERT INTO jobs (prefix, id, op, state, priority, run_at, attempt, created_at, data) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
+       ON CONFLICT (prefix, id) DO NOTHING`,
+    );
+    this.h.write(() => {
+      for (const r of rows) ins.run(r);
+    });
+    const soonest = new Map<string, number>();
+    for (const j of jobs) soonest.set(j.data.op, Math.min(soonest.get(j.data.op) ?? Infinity, Math.max(0, j.delayMs ?? 0)));
+    for (const [op, delay] of soonest) this.wake(op, delay);
+  }
+
+  /** A read-only look before taking the write lock, so idle pollers never contend for it. */
+  private hasWork(op: string, now: number) {
+    return (
+      this.h
+        .pluck(
+          `SELECT NOT EXISTS (SELECT 1 FROM paused WHERE prefix = @p AND op = @op) AND (
+             EXISTS (SELECT 1 FROM jobs WHERE prefix = @p AND op = @op AND state = 0)
+             OR EXISTS (SELECT 1 FROM jobs WHERE prefix = @p AND op = @op AND state = 1 AND run_at <= @now)
+             OR EXISTS (SELECT 1 FROM jobs WHERE prefix = @p AND op = @op AND state = 2 AND lease_until <= @now))`,
+        )
+        .get({ p: this.prefix, op, now }) === 1
+    );
+  }
+
+  async claim(op: string, max: number, leaseMs: number, owner: string): Promise<ClaimedJob[]> {
+    if (max <= 0 || !this.hasWork(op, Date.now())) return [];
+    const h = this.h;
+    const p = this.prefix;
+    const rows = h.write(() => {
+      if (h.stmt('SELECT 1 FROM paused WHERE prefix = ? AND op = ?').get(p, op)) return [];
+      const now = Date.now();
+      h.stmt('UPDATE jobs SET state = 0 WHERE prefix = ? AND op = ? AND state = 1 AND run_at <= ?').run(p, op, now);
+      const take = h.stmt('UPDATE jobs SET state = 2, owner = ?, lease_until = ?, attempt = ? WHERE seq = ?');
+      const until = now + leaseMs;
+      // Jobs whose holder died first: they have waited longest.
+      const out = h
+        .stmt('SELECT seq, id, data, attempt, created_at FROM jobs WHERE prefix = ? AND op = ? AND state = 2 AND lease_until <= ? ORDER BY lease_until LIMIT ?')
+        .all(p, op, now, max) as ClaimRow[];
+      for (const r of out) take.run(owner, until, ++r.attempt, r.seq);
+      if (out.length < max) {
+        const waiting = h
+          .stmt('SELECT seq, id, data, attempt, created_at FROM jobs WHERE prefix = ? AND op = ? AND state = 0 ORDER BY priority, run_at, seq LIMIT ?')
+          .all(p, op, max - out.length) as ClaimRow[];
+        for (const r of waiting) take.run(owner, until, r.attempt, r.seq);
+        out.push(...waiting);
+      }
+      return out;
+    });
+    return rows.map((r) => ({ id: r.id, data: JSON.parse(r.data) as JobData, attempt: r.attempt, createdAt: r.created_at }));
+  }
+
+  async renew(ids: string[], leaseMs: number, owner: string) {
+    const ext = this.h.stmt('UPDATE jobs SET lease_until = ? WHERE prefix = ? AND id = ? AND state = 2 AND owner = ?');
+    return this.h.write(() => {
+      const until = Date.now() + leaseMs;
+      return ids.filter((id) => ext.run(until, this.prefix, id, owner).changes === 0);
+    });
+  }
+
+  finish(job: ClaimedJob, outcome: JobOutcome, owner: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let f: Finish;
+      try {
+        // Serialise now, so one bad value fails its own finish, not the whole group.
+        if (outcome.type === 'retry') {
+          const kwargs = outcome.kwargs ? JSON.stringify(outcome.kwargs) : null;
+          f = { job, owner, state: outcome.delayMs > 0 ? DELAYED : WAITING, outcome: null, delayMs: outcome.delayMs, kwargs, resolve, reject };
+        } else {
+          const state: JobState =
+            outcome.type === 'completed'
+              ? { state: 'completed', result: outcome.result }
+              : { state: 'quarantined', quarantineId: outcome.quarantineId, error: outcome.error };
+          const json = JSON.stringify(state);
+          f = { job, owner, state: outcome.type === 'completed' ? COMPLETED : QUARANTINED, outcome: json, delayMs: 0, kwargs: null, resolve, reject };
+        }
+      } catch (e) {
+        return reject(e);
+      }
+      if (this.finishes.push(f) === 1) setImmediate(() => this.flushFinishes());
+    });
+  }
+
+  private flushFinishes() {
+    const batch = this.finishes;
+    if (batch.length === 0) return;
+    this.finishes = [];
+    const h = this.h;
+    const p = this.prefix;
+    let ended = 0;
+    try {
+      h.write(() => {
+        const now = Date.now();
+        const retry = h.stmt(
+          `UPDATE jobs SET state = ?, run_at = ?, attempt = attempt + 1, owner = NULL, lease_until = NULL,
+             data = CASE WHEN ? IS NULL THEN data ELSE json_set(data, '$.kwargs', json(?)) END
+           WHERE prefix = ? AND id = ? AND state = 2 AND owner = ?`,
+        );
+        const end = h.stmt('UPDATE jobs SET state = ?, outcome = ?, finished_at = ?, owner = NULL, lease_until = NULL WHERE prefix = ? AND id = ? AND state = 2 AND owner = ?');
+        for (const f of batch) {
+          // A job that is no longer ours (lease lost and taken) is left to its new holder.
+          if (f.outcome === null) retry.run(f.state, now + f.delayMs, f.kwargs, f.kwargs, p, f.job.id, f.owner);
+          else ended += end.run(f.state, f.outcome, now, p, f.job.id, f.owner).changes;
+        }
+        if ((this.sinceTrim += ended) >= this.trimEvery) {
+          this.sinceTrim = 0;
+          this.trim(now);
+        }
+      });
+    } catch (e) {
+      for (const f of batch) f.reject(e);
+      return;
+    }
+    for (const f of batch) {
+      if (f.outcome === null) this.wake(f.job.data.op, f.delayMs);
+      f.resolve();
+    }
+  }
+
+  /** Delete finished jobs beyond the newest `keepFinished`, or older than `keepFinishedMs`. */
+  private trim(now: number) {
+    this.h.stmt('DELETE FROM jobs WHERE prefix = ? AND state >= 3 AND finished_at < ?').run(this.prefix, now - this.keepFinishedMs);
+    this.h
+      .stmt(
+        `DELETE FROM jobs WHERE prefix = @p AND state >= 3 AND finished_at < (
+           SELECT finished_at FROM jobs WHERE prefix = @p AND state >= 3 ORDER BY finished_at DESC LIMIT 1 OFFSET @keep)`,
+      )
+      .run({ p: this.prefix, keep: this.keepFinished });
+  }
+
+  waitForWork(op: string, ms: number) {
+    return this.h.waitFor(this.key(op), Math.min(ms, this.pollMs));
+  }
+
+  consume(opts: ConsumerOptions) {
+    const owner = `${hostname()}:${process.pid}:${newId()}`;
+    return pollingConsumer(this, opts, owner, opts.leaseMs ? Math.min(this.pollMs, opts.leaseMs) : this.pollMs);
+  }
+
+  async getState(id: string): Promise<JobState> {
+    const r = this.h.stmt('SELECT state, run_at, outcome FROM jobs WHERE prefix = ? AND id = ?').get(this.prefix, id) as
+      | { state: number; run_at: number; outcome: string | null }
+      | undefined;
+    if (!r) return { state: 'unknown' };
+    if (r.outcome !== null) return JSON.parse(r.outcome) as JobState;
+    if (r.state === DELAYED) return { state: r.run_at <= Date.now() ? 'waiting' : 'delayed' };
+    return { state: r.state === ACTIVE ? 'active' : 'waiting' };
+  }
+
+  async counts(op: string): Promise<QueueCounts> {
+    const r = this.h
+      .stmt(
+        `SELECT
+           (SELECT count(*) FROM jobs WHERE prefix = @p AND op = @op AND state = 0) AS waiting,
+           (SELECT count(*) FROM jobs WHERE prefix = @p AND op = @op AND state = 1 AND run_at <= @now) AS due,
+           (SELECT count(*) FROM jobs WHERE prefix = @p AND op = @op AND state = 1 AND run_at > @now) AS delayed,
+           (SELECT count(*) FROM jobs WHERE prefix = @p AND op = @op AND state = 2) AS active,
+           EXISTS (SELECT 1 FROM paused WHERE prefix = @p AND op = @op) AS paused`,
+      )
+      .get({ p: this.prefix, op, now: Date.now() }) as { waiting: number; due: number; delayed: number; active: number; paused: number };
+    return { waiting: r.waiting + r.due, active: r.active, delayed: r.delayed, paused: r.paused === 1 };
+  }
+
+  async pause(op: string) {
+    this.h.write(() => this.h.stmt('INSERT INTO paused (prefix, op) VALUES (?, ?) ON CONFLICT DO NOTHING').run(this.prefix, op));
+  }
+
+  async resume(op: string) {
+    this.h.write(() => this.h.stmt('DELETE FROM paused WHERE prefix = ? AND op = ?').run(this.prefix, op));
+    this.wake(op);
+  }
+
+  async recent(op: string, limit: number) {
+    const rows = this.h
+      .stmt(
+        `SELECT id, json_extract(data, '$.uri') AS uri, state, run_at, coalesce(finished_at, created_at) AS at
+         FROM jobs WHERE prefix = ? AND op = ? ORDER BY seq DESC LIMIT ?`,
+      )
+      .all(this.prefix, op, limit) as { id: string; uri: string; state: number; run_at: number; at: number }[];
+    const now = Date.now();
+    return rows.map((r) => ({
+      id: r.id,
+      uri: r.uri,
+      state: r.state === DELAYED && r.run_at <= now ? 'waiting' : STATE_NAMES[r.state] ?? 'unknown',
+      at: r.at,
+    }));
+  }
+
+  async clear() {
+    this.h.write(() => {
+      this.h.stmt('DELETE FROM jobs WHERE prefix = ?').run(this.prefix);
+      this.h.stmt('DELETE FROM paused WHERE prefix = ?').run(this.prefix);
+    });
+  }
+
+  override async close() {
+    if (this.finishes.length > 0) this.flushFinishes();
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await super.close();
+  }
+}

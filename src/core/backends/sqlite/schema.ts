@@ -1,0 +1,113 @@
+/**
+ * The SQLite schema. Every table carries the deployment `prefix` as the first column of
+ * its key, so several deployments share one file without seeing each other.
+ *
+ * Tables whose rows are ordered by insertion declare `seq INTEGER PRIMARY KEY`, an alias
+ * of the rowid that VACUUM keeps stable.
+ */
+export const SCHEMA_VERSION = 1;
+
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS cache (
+  prefix TEXT NOT NULL,
+  ns TEXT NOT NULL,
+  id TEXT NOT NULL,
+  value TEXT,                 -- JSON; NULL stands for undefined
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  stale_until INTEGER,
+  uri TEXT,
+  PRIMARY KEY (prefix, ns, id)
+);
+CREATE INDEX IF NOT EXISTS cache_gone ON cache (prefix, stale_until) WHERE stale_until IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS locks (
+  prefix TEXT NOT NULL,
+  ns TEXT NOT NULL,
+  id TEXT NOT NULL,
+  token TEXT NOT NULL,
+  until INTEGER NOT NULL,
+  PRIMARY KEY (prefix, ns, id)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS pending (
+  prefix TEXT NOT NULL,
+  ns TEXT NOT NULL,
+  id TEXT NOT NULL,
+  job_id TEXT NOT NULL,
+  PRIMARY KEY (prefix, ns, id)
+);
+CREATE TABLE IF NOT EXISTS pending_args (
+  seq INTEGER PRIMARY KEY,
+  prefix TEXT NOT NULL,
+  ns TEXT NOT NULL,
+  id TEXT NOT NULL,
+  cb_args TEXT NOT NULL       -- JSON
+);
+CREATE INDEX IF NOT EXISTS pending_args_pair ON pending_args (prefix, ns, id);
+
+-- state: 0 waiting, 1 delayed, 2 active, 3 completed, 4 quarantined
+CREATE TABLE IF NOT EXISTS jobs (
+  seq INTEGER PRIMARY KEY,
+  prefix TEXT NOT NULL,
+  id TEXT NOT NULL,
+  op TEXT NOT NULL,
+  state INTEGER NOT NULL,
+  priority INTEGER NOT NULL,
+  run_at INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  data TEXT NOT NULL,         -- JSON JobData
+  owner TEXT,
+  lease_until INTEGER,
+  outcome TEXT,               -- JSON JobState once finished
+  finished_at INTEGER,
+  UNIQUE (prefix, id)
+);
+CREATE INDEX IF NOT EXISTS jobs_waiting ON jobs (prefix, op, priority, run_at) WHERE state = 0;
+CREATE INDEX IF NOT EXISTS jobs_delayed ON jobs (prefix, op, run_at) WHERE state = 1;
+CREATE INDEX IF NOT EXISTS jobs_active ON jobs (prefix, op, lease_until) WHERE state = 2;
+CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (prefix, finished_at) WHERE state >= 3;
+
+CREATE TABLE IF NOT EXISTS paused (
+  prefix TEXT NOT NULL,
+  op TEXT NOT NULL,
+  PRIMARY KEY (prefix, op)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS quarantine (
+  prefix TEXT NOT NULL,
+  id TEXT NOT NULL,
+  op TEXT NOT NULL,
+  uri TEXT NOT NULL,
+  last_failed_at INTEGER NOT NULL,
+  item TEXT NOT NULL,         -- JSON QuarantineItem
+  PRIMARY KEY (prefix, id)
+);
+CREATE INDEX IF NOT EXISTS quarantine_newest ON quarantine (prefix, last_failed_at, id);
+CREATE INDEX IF NOT EXISTS quarantine_op ON quarantine (prefix, op, last_failed_at, id);
+CREATE INDEX IF NOT EXISTS quarantine_uri ON quarantine (prefix, uri);
+
+CREATE TABLE IF NOT EXISTS workers (
+  prefix TEXT NOT NULL,
+  id TEXT NOT NULL,
+  until INTEGER NOT NULL,
+  info TEXT NOT NULL,         -- JSON WorkerInfo
+  PRIMARY KEY (prefix, id)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS counters (
+  prefix TEXT NOT NULL,
+  op TEXT NOT NULL,
+  name TEXT NOT NULL,
+  value INTEGER NOT NULL,
+  PRIMARY KEY (prefix, op, name)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS durations (
+  prefix TEXT NOT NULL,
+  op TEXT NOT NULL,
+  ms TEXT NOT NULL,           -- JSON array, the most recent window
+  PRIMARY KEY (prefix, op)
+);
+`;

@@ -1,0 +1,114 @@
+/**
+ * The client side of a request: look the batch up in the cache, return hits at once,
+ * add misses to the pending set (coalescing), and enqueue one job per pair that had
+ * nothing pending. One round trip per backend per batch.
+ */
+import { isFresh, isServable } from './entry.js';
+import { hashId, newId } from './hash.js';
+import type { Operation } from './operations.js';
+import type { Backend, Key, NewJob, PendingAdd, StoredEntry } from './ports.js';
+import type { CounterBuffer } from './counters.js';
+
+export interface Request {
+  op: string;
+  uri: string;
+  cbArgs?: unknown;
+  kwargs?: Record<string, unknown>;
+  priority?: number;
+}
+
+export interface Hit {
+  op: string;
+  uri: string;
+  cbArgs: unknown;
+  value: unknown;
+  stale: boolean;
+}
+
+export interface Delegated {
+  op: string;
+  uri: string;
+  jobId: string;
+  /** True when the request joined a job already pending for the pair. */
+  coalesced: boolean;
+}
+
+export interface RequestError {
+  op: string;
+  uri: string;
+  error: string;
+}
+
+export interface BulkResult {
+  hits: Hit[];
+  delegated: Delegated[];
+  errors: RequestError[];
+}
+
+/** A refresh job's id is derived from the stale entry it replaces: many stale hits, one job. */
+export const refreshJobId = (op: string, uri: string, e: StoredEntry) => `refresh.${op}.${hashId(uri)}.${e.createdAt}.${e.expiresAt}`;
+
+export interface DelegateDeps {
+  backend: Backend;
+  ops: Map<string, Operation>;
+  counters: CounterBuffer;
+}
+
+export function validateRequest(ops: Map<string, Operation>, r: Request): string | undefined {
+  if (!r || typeof r !== 'object') return 'a request must be an object {op, uri}';
+  if (typeof r.uri !== 'string' || r.uri.length === 0) return 'uri must be a non-empty string';
+  if (typeof r.op !== 'string' || !ops.has(r.op)) return `unknown operation "${r.op}"; known operations: ${[...ops.keys()].join(', ') || '(none)'}`;
+  if (r.kwargs !== undefined && (typeof r.kwargs !== 'object' || r.kwargs === null || Array.isArray(r.kwargs))) return 'kwargs must be a JSON object';
+  return undefined;
+}
+
+export async function delegateBatch(deps: DelegateDeps, requests: Request[]): Promise<BulkResult> {
+  const { backend } = deps;
+  const out: BulkResult = { hits: [], delegated: [], errors: [] };
+  const valid: Request[] = [];
+  for (const r of requests) {
+    const err = validateRequest(deps.ops, r);
+    if (err) out.errors.push({ op: String(r?.op), uri: String(r?.uri), error: err });
+    else valid.push(r);
+  }
+  if (valid.length === 0) return out;
+
+  const keys: Key[] = valid.map((r) => ({ ns: r.op, id: r.uri }));
+  const entries = await backend.cache.getMany(keys);
+  const now = Date.now();
+  const misses: { r: Request; key: Key }[] = [];
+  const refresh = new Map<string, NewJob>();
+  for (let i = 0; i < valid.length; i++) {
+    const r = valid[i]!;
+    const e = entries[i];
+    if (isServable(e, now)) {
+      const stale = !isFresh(e, now);
+      out.hits.push({ op: r.op, uri: r.uri, cbArgs: r.cbArgs, value: e.value, stale });
+      deps.counters.add(r.op, 'hits');
+      if (stale) {
+        deps.counters.add(r.op, 'stale');
+        const id = refreshJobId(r.op, r.uri, e);
+        refresh.set(id, { id, data: { op: r.op, uri: r.uri, kwargs: r.kwargs ?? {} }, priority: r.priority });
+      }
+    } else {
+      misses.push({ r, key: keys[i]! });
+      deps.counters.add(r.op, 'misses');
+    }
+  }
+
+  const jobs: NewJob[] = [...refresh.values()];
+  if (misses.length) {
+    const adds: PendingAdd[] = misses.map(({ r, key }) => ({ key, cbArgs: r.cbArgs ?? null, jobId: newId() }));
+    const res = await backend.pending.addMany(adds);
+    for (let i = 0; i < misses.length; i++) {
+      const { r } = misses[i]!;
+      const { first, jobId } = res[i]!;
+      out.delegated.push({ op: r.op, uri: r.uri, jobId, coalesced: !first });
+      if (first) jobs.push({ id: jobId, data: { op: r.op, uri: r.uri, kwargs: r.kwargs ?? {} }, priority: r.priority });
+      else deps.counters.add(r.op, 'coalesced');
+    }
+  }
+  // Refresh ids are deterministic, so concurrent stale hits add the same job once.
+  if (jobs.length) await backend.queue.addMany(jobs);
+  return out;
+}

@@ -1,0 +1,385 @@
+/**
+ * `createBackache`: the engine of DESIGN.md §3. Client side (getOrDelegate, bulk, waitFor,
+ * call, get, invalidate, warm), worker side (startWorker → consume.ts), quarantine,
+ * autodiscovery and stats. Core never prints or exits: it returns values and throws.
+ */
+import { hostname } from 'node:os';
+import { openBackend, type BackendOptions } from './backends/index.js';
+import { sleep } from './backends/polling-consumer.js';
+import { consumeJob } from './consume.js';
+import { CounterBuffer } from './counters.js';
+import { delegateBatch, validateRequest, type BulkResult, type Delegated, type Hit, type Request } from './delegate.js';
+import { toMs, type Duration } from './duration.js';
+import { isFresh, isServable } from './entry.js';
+import { BackacheError, ConfigError, QuarantinedError, TimeoutError, UnknownOperationError } from './errors.js';
+import { newId } from './hash.js';
+import { normalizeOperations, type Logger, type Operation, type OperationsDef } from './operations.js';
+import type { Backend, Key, WorkerInfo } from './ports.js';
+import { QuarantineApi } from './quarantine-api.js';
+import { chunks, selectIds, type Selection } from './select.js';
+import { collectStats, type Stats } from './stats.js';
+
+export interface BackacheOptions extends BackendOptions {
+  operations: OperationsDef;
+  /** Use an already open backend instead of URLs (tests, embedding). */
+  backend?: Backend;
+  logger?: Logger;
+  /** Requests per cache/pending/queue round trip in bulk calls (default 1000). */
+  batchSize?: number;
+  /** Job lease and lock lease (default 30s): a dead worker's job comes back after it. */
+  leaseMs?: number;
+}
+
+export interface GetOrDelegateOptions {
+  cbArgs?: unknown;
+  kwargs?: Record<string, unknown>;
+  priority?: number;
+}
+
+export type GetOrDelegateResult = { status: 'hit'; value: unknown; stale: boolean } | { status: 'delegated'; jobId: string; coalesced: boolean };
+
+export interface BulkOptions {
+  onHits?: (hits: Hit[]) => void | Promise<void>;
+  /** Compute misses in this process (still under the lock, still coalescing). */
+  inline?: boolean | ((batchSize: number) => boolean);
+}
+
+export interface InvalidateOptions extends Selection {
+  op?: string;
+  soft?: boolean;
+  dryRun?: boolean;
+}
+
+export interface InvalidateResult {
+  matched: number;
+  invalidated: number;
+  /** With dryRun: what would be invalidated (op and uri). */
+  items?: { op: string; uri: string }[];
+}
+
+export interface WarmRequest {
+  op: string;
+  uri: string;
+  kwargs?: Record<string, unknown>;
+}
+
+export interface WorkerHandle {
+  id: string;
+  stop(timeout?: Duration): Promise<void>;
+  readonly processed: number;
+}
+
+export interface StartWorkerOptions {
+  concurrency?: number;
+  ops?: string[];
+  /**
+   * Also consume these operations although they are not defined here: their jobs are
+   * quarantined as unknown (for draining a queue after an operation was removed).
+   */
+  extraOps?: string[];
+  /** Heartbeat period (default 2s); a worker is listed until 3 periods pass without one. */
+  heartbeatMs?: number;
+}
+
+const silent: Logger = { info() {}, warn() {}, error() {} };
+
+export class Backache {
+  readonly quarantine: QuarantineApi;
+  private counters: CounterBuffer;
+  private workersRunning = new Set<WorkerHandle>();
+  private inlineResults = new Map<string, { value: unknown; cbArgs: unknown[] }>();
+  private closed = false;
+
+  constructor(
+    readonly backend: Backend,
+    readonly ops: Map<string, Operation>,
+    private opts: Omit<BackacheOptions, 'operations' | 'backend'>,
+    private ownsBackend: boolean,
+  ) {
+    this.counters = new CounterBuffer(backend.registry, (e) => this.log.error('counter flush failed', { error: String(e) }));
+    this.quarantine = new QuarantineApi(backend, () => this.knownOps());
+  }
+
+  get log(): Logger {
+    return this.opts.logger ?? silent;
+  }
+
+  private get batchSize() {
+    return this.opts.batchSize ?? 1000;
+  }
+
+  private get leaseMs() {
+    return this.opts.leaseMs ?? 30_000;
+  }
+
+  /** Names of the operations this app defines. */
+  operationNames() {
+    return [...this.ops.keys()];
+  }
+
+  private knownOps() {
+    return this.operationNames();
+  }
+
+  private requireOp(op: string) {
+    if (!this.ops.has(op)) throw new UnknownOperationError(op, this.operationNames());
+  }
+
+  async getOrDelegate(op: string, uri: string, o: GetOrDelegateOptions = {}): Promise<GetOrDelegateResult> {
+    this.requireOp(op);
+    const r = await this.bulkGetOrDelegate([{ op, uri, cbArgs: o.cbArgs, kwargs: o.kwargs, priority: o.priority }]);
+    if (r.errors.length) throw new ConfigError(r.errors[0]!.error);
+    const hit = r.hits[0];
+    if (hit) return { status: 'hit', value: hit.value, stale: hit.stale };
+    const d = r.delegated[0]!;
+    return { status: 'delegated', jobId: d.jobId, coalesced: d.coalesced };
+  }
+
+  async bulkGetOrDelegate(requests: Iterable<Request> | AsyncIterable<Request>, o: BulkOptions = {}): Promise<BulkResult> {
+    const out: BulkResult = { hits: [], delegated: [], errors: [] };
+    for await (const batch of chunks(requests, this.batchSize)) {
+      const inline = typeof o.inline === 'function' ? o.inline(batch.length) : !!o.inline;
+      const r = inline ? await this.inlineBatch(batch) : await delegateBatch(this.deps(), batch);
+      out.hits.push(...r.hits);
+      out.delegated.push(...r.delegated);
+      out.errors.push(...r.errors);
+    }
+    void this.counters.flush();
+    if (o.onHits && out.hits.length) await o.onHits(out.hits);
+    return out;
+  }
+
+  /**
+   * Backache's "mitigation": misses are computed here, but through the same path as a
+   * worker (pending set, lock, consume), so other clients still coalesce with them.
+   */
+  private async inlineBatch(batch: Request[]): Promise<BulkResult> {
+    const r = await delegateBatch({ ...this.deps(), backend: { ...this.backend, queue: inlineQueue } as Backend }, batch);
+    const firsts = r.delegated.filter((d) => !d.coalesced);
+    const consumeDeps = this.consumeDeps(`inline-${process.pid}`);
+    await Promise.all(
+      firsts.map(async (d) => {
+        const req = batch.find((b) => b.op === d.op && b.uri === d.uri);
+        const job = { id: d.jobId, data: { op: d.op, uri: d.uri, kwargs: req?.kwargs ?? {} }, attempt: 1, createdAt: Date.now() };
+        for (;;) {
+          const outcome = await consumeJob(consumeDeps, job, new AbortController().signal);
+          if (outcome.type === 'completed') {
+            this.inlineResults.set(d.jobId, outcome.result);
+            return;
+          }
+          if (outcome.type === 'quarantined') {
+            r.errors.push({ op: d.op, uri: d.uri, error: outcome.error.message });
+            return;
+          }
+          await sleep(outcome.delayMs);
+          job.attempt++;
+          if (outcome.kwargs) job.data.kwargs = outcome.kwargs;
+        }
+      }),
+    );
+    return r;
+  }
+
+  private deps() {
+    return { backend: this.backend, ops: this.ops, counters: this.counters };
+  }
+
+  private consumeDeps(workerId: string) {
+    return { backend: this.backend, ops: this.ops, counters: this.counters, log: this.log, workerId, lockMs: this.leaseMs };
+  }
+
+  /** Resolves with the value and all cbArgs once the request completes (following retries). */
+  async waitFor(jobId: string, o: { timeout?: Duration } = {}): Promise<{ value: unknown; cbArgs: unknown[] }> {
+    const deadline = o.timeout === undefined ? Infinity : Date.now() + toMs(o.timeout, 'timeout');
+    let wait = 5;
+    for (;;) {
+      const inline = this.inlineResults.get(jobId);
+      if (inline) return inline;
+      const s = await this.backend.queue.getState(jobId);
+      if (s.state === 'completed') return s.result;
+      if (s.state === 'quarantined') throw new QuarantinedError(s.error.message, s.quarantineId);
+      if (Date.now() >= deadline) throw new TimeoutError(`job ${jobId} did not complete within ${o.timeout}`);
+      await sleep(Math.min(wait, Math.max(1, deadline - Date.now())));
+      wait = Math.min(wait * 2, 100);
+    }
+  }
+
+  /** The bus-style remote call: a hit, or delegate and wait. */
+  async call(op: string, uri: string, o: GetOrDelegateOptions & { timeout?: Duration } = {}): Promise<unknown> {
+    const r = await this.getOrDelegate(op, uri, o);
+    if (r.status === 'hit') return r.value;
+    return (await this.waitFor(r.jobId, { timeout: o.timeout })).value;
+  }
+
+  async get(op: string, uri: string) {
+    const [e] = await this.backend.cache.getMany([{ ns: op, id: uri }]);
+    const now = Date.now();
+    if (!isServable(e, now)) return undefined;
+    return { value: e.value, stale: !isFresh(e, now), createdAt: e.createdAt, expiresAt: e.expiresAt, uri: e.uri ?? uri };
+  }
+
+  async getMany(op: string, uris: string[]) {
+    const entries = await this.backend.cache.getMany(uris.map((id) => ({ ns: op, id })));
+    const now = Date.now();
+    return entries.map((e, i) =>
+      isServable(e, now) ? { value: e.value, stale: !isFresh(e, now), createdAt: e.createdAt, expiresAt: e.expiresAt, uri: e.uri ?? uris[i]! } : undefined,
+    );
+  }
+
+  async invalidate(o: InvalidateOptions): Promise<InvalidateResult> {
+    if (o.op !== undefined) this.requireOpOrSeen(o.op);
+    // Every operation's entries, but never a region's that shares the store.
+    const ops = o.op !== undefined ? [o.op] : (await this.backend.cache.namespaces()).filter((ns) => !ns.startsWith('region.'));
+    const res: InvalidateResult = { matched: 0, invalidated: 0 };
+    if (o.dryRun) res.items = [];
+    for (const op of ops) {
+      for await (const ids of chunks(selectIds(this.backend.cache, op, o), this.batchSize)) {
+        const keys: Key[] = ids.map((id) => ({ ns: op, id }));
+        if (o.dryRun) {
+          const present = await this.backend.cache.getMany(keys);
+          const now = Date.now();
+          ids.forEach((id, i) => {
+            if (isServable(present[i], now)) res.items!.push({ op, uri: id });
+          });
+          res.matched = res.items!.length;
+          continue;
+        }
+        const n = o.soft ? await this.backend.cache.markStale(keys, Date.now()) : await this.backend.cache.deleteMany(keys);
+        res.matched += n;
+        res.invalidated += n;
+      }
+    }
+    return res;
+  }
+
+  private requireOpOrSeen(op: string) {
+    if (!/^[A-Za-z0-9_.-]+$/.test(op)) throw new ConfigError(`operation name "${op}" is not valid`);
+  }
+
+  /** Enqueue what is missing or stale (everything with `force`). Returns what was queued. */
+  async warm(requests: Iterable<WarmRequest> | AsyncIterable<WarmRequest>, o: { force?: boolean } = {}) {
+    const out = { queued: 0, fresh: 0, errors: [] as { op: string; uri: string; error: string }[], jobIds: [] as string[] };
+    for await (const batch of chunks(requests, this.batchSize)) {
+      const valid = batch.filter((r) => {
+        const err = validateRequest(this.ops, r);
+        if (err) out.errors.push({ op: String(r.op), uri: String(r.uri), error: err });
+        return !err;
+      });
+      const seen = new Set<string>();
+      const unique = valid.filter((r) => {
+        const k = `${r.op}\u0000${r.uri}`;
+        return seen.has(k) ? false : (seen.add(k), true);
+      });
+      const entries = o.force ? [] : await this.backend.cache.getMany(unique.map((r) => ({ ns: r.op, id: r.uri })));
+      const now = Date.now();
+      const jobs = unique.flatMap((r, i) => {
+        const e = entries[i];
+        if (!o.force && e && isServable(e, now) && isFresh(e, now)) {
+          out.fresh++;
+          return [];
+        }
+        return [{ id: newId(), data: { op: r.op, uri: r.uri, kwargs: r.kwargs ?? {}, refresh: !!o.force } }];
+      });
+      if (jobs.length) await this.backend.queue.addMany(jobs);
+      out.queued += jobs.length;
+      out.jobIds.push(...jobs.map((j) => j.id));
+    }
+    return out;
+  }
+
+  startWorker(o: StartWorkerOptions = {}): WorkerHandle {
+    const ops = [...(o.ops ?? this.operationNames())];
+    for (const op of ops) this.requireOp(op);
+    if (o.extraOps) ops.push(...o.extraOps.filter((x) => !ops.includes(x)));
+    const id = `${hostname()}:${process.pid}:${newId().slice(-6)}`;
+    const concurrency = o.concurrency ?? 8;
+    const deps = this.consumeDeps(id);
+    const consumer = this.backend.queue.consume({
+      ops,
+      concurrency: (op) => this.ops.get(op)?.concurrency ?? concurrency,
+      rateLimit: (op) => this.ops.get(op)?.rateLimit,
+      leaseMs: this.leaseMs,
+      handler: (job, signal) => consumeJob(deps, job, signal),
+    });
+    const heartbeatMs = o.heartbeatMs ?? 2000;
+    const info = (): WorkerInfo => ({ id, host: hostname(), pid: process.pid, ops, concurrency, startedAt, lastSeen: Date.now(), processed: consumer.processed });
+    const startedAt = Date.now();
+    const beat = () => this.backend.registry.heartbeat(info(), heartbeatMs * 3).catch((e) => this.log.warn('heartbeat failed', { error: String(e) }));
+    void beat();
+    const timer = setInterval(beat, heartbeatMs);
+    timer.unref();
+    const handle: WorkerHandle = {
+      id,
+      get processed() {
+        return consumer.processed;
+      },
+      stop: async (timeout: Duration = '10s') => {
+        clearInterval(timer);
+        await consumer.stop(toMs(timeout, 'stop timeout'));
+        await this.counters.flush();
+        await this.backend.registry.remove(id).catch(() => {});
+        this.workersRunning.delete(handle);
+      },
+    };
+    this.workersRunning.add(handle);
+    return handle;
+  }
+
+  /** Workers alive now (from their heartbeats). */
+  workers() {
+    return this.backend.registry.workers();
+  }
+
+  /** Operations that live workers serve (autodiscovery). */
+  async operations() {
+    const byOp = new Map<string, { op: string; workers: number; concurrency: number }>();
+    for (const w of await this.workers()) {
+      for (const op of w.ops) {
+        const e = byOp.get(op) ?? { op, workers: 0, concurrency: 0 };
+        e.workers++;
+        e.concurrency += w.concurrency;
+        byOp.set(op, e);
+      }
+    }
+    return [...byOp.values()].sort((a, b) => a.op.localeCompare(b.op));
+  }
+
+  async stats(): Promise<Stats> {
+    await this.counters.flush();
+    return collectStats(this.backend, this.operationNames());
+  }
+
+  async pause(op: string) {
+    await this.backend.queue.pause(op);
+  }
+
+  async resume(op: string) {
+    await this.backend.queue.resume(op);
+  }
+
+  /** Remove everything of this deployment (cache, jobs, pending, quarantine, registry). */
+  async cleanup() {
+    const b = this.backend;
+    await Promise.all([b.cache.clear(), b.queue.clear(), b.pending.clear(), b.quarantine.clear(), b.registry.clear()]);
+  }
+
+  async close() {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.workersRunning].map((w) => w.stop()));
+    await this.counters.close();
+    if (this.ownsBackend) await this.backend.close();
+  }
+}
+
+const inlineQueue = { addMany: async () => {} } as unknown as Backend['queue'];
+
+export async function createBackache(o: BackacheOptions): Promise<Backache> {
+  if (!o || !o.operations) throw new ConfigError('createBackache needs { operations }');
+  const ops = normalizeOperations(o.operations);
+  const backend = o.backend ?? (await openBackend(o));
+  return new Backache(backend, ops, o, !o.backend);
+}
+
+export type { Request, Hit, Delegated, BulkResult };
+export { BackacheError };

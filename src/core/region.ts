@@ -1,0 +1,360 @@
+/**
+ * Regions (dogpile.cache with django-cacheback's background refresh): a key/value cache
+ * over any CacheStore, with `getOrCreate` under a lock so that at most one creator runs
+ * per key across every process sharing the store, soft/hard invalidation, decorators.
+ */
+import { createHash } from 'node:crypto';
+import { openBackend } from './backends/index.js';
+import { sleep } from './backends/polling-consumer.js';
+import { toMs, type Duration } from './duration.js';
+import { isFresh, isServable, makeEntry, toJsonValue } from './entry.js';
+import { ConfigError, NotSerializableError } from './errors.js';
+import type { Backend, CacheStore, Key, Locker, StoredEntry } from './ports.js';
+import { chunks, selectIds } from './select.js';
+import type { TemplateVars } from './template.js';
+
+export type KeyMangler = (key: string) => string;
+
+/** dogpile's sha1_mangle_key: fixed-length keys for stores that limit key size. */
+export const sha1KeyMangler: KeyMangler = (key) => createHash('sha1').update(key).digest('hex');
+
+/**
+ * A proxy around a CacheStore (dogpile's ProxyBackend): subclass and override what you
+ * want to observe or change; everything else passes through.
+ */
+export class ProxyStore implements CacheStore {
+  constructor(protected inner: CacheStore) {}
+  get kind() {
+    return this.inner.kind;
+  }
+  getMany(keys: Key[]) {
+    return this.inner.getMany(keys);
+  }
+  setMany(items: { key: Key; entry: StoredEntry }[]) {
+    return this.inner.setMany(items);
+  }
+  deleteMany(keys: Key[]) {
+    return this.inner.deleteMany(keys);
+  }
+  markStale(keys: Key[], now: number) {
+    return this.inner.markStale(keys, now);
+  }
+  scan(ns: string, prefix: string, opts?: { batchSize?: number }) {
+    return this.inner.scan(ns, prefix, opts);
+  }
+  namespaces() {
+    return this.inner.namespaces();
+  }
+  count(ns: string) {
+    return this.inner.count(ns);
+  }
+  clear() {
+    return this.inner.clear();
+  }
+  close() {
+    return this.inner.close();
+  }
+}
+
+export interface RegionOptions {
+  /** A store URL (`memory:`, `sqlite:PATH`, `redis://…`), an open Backend, or a cache and a locker. */
+  store?: string | Backend | { cache: CacheStore; locker: Locker };
+  /** Namespace of this region inside the store (default 'region'). */
+  name?: string;
+  prefix?: string;
+  /** Fresh lifetime of entries; absent = forever. */
+  ttl?: Duration;
+  /** How long after ttl a stale value is still served while one creator runs; absent = until replaced. */
+  grace?: Duration;
+  keyMangler?: KeyMangler;
+  /** Proxies applied around the store, innermost first. */
+  wrap?: ((store: CacheStore) => CacheStore)[];
+  /** How long a creator may hold the lock before another process may take over (default 30s; extended while it runs). */
+  lockTimeout?: Duration;
+}
+
+export interface RegionEntry<T = unknown> {
+  value: T;
+  stale: boolean;
+  createdAt: number;
+  expiresAt: number | null;
+}
+
+interface Meta {
+  hardAt?: number;
+  softAt?: number;
+}
+
+const META_ID = 'invalidated';
+
+export interface CachedFunction<A extends unknown[], R> {
+  (...args: A): Promise<R>;
+  invalidate(...args: A): Promise<void>;
+  refresh(...args: A): Promise<R>;
+  set(value: R, ...args: A): Promise<void>;
+  get(...args: A): Promise<R | undefined>;
+  original: (...args: A) => Promise<R> | R;
+}
+
+export class Region {
+  readonly ns: string;
+  private metaKey: Key;
+  private ttlMs: number | null;
+  private graceMs: number | null;
+  private lockMs: number;
+  private background = new Set<Promise<unknown>>();
+
+  constructor(
+    readonly store: CacheStore,
+    private locker: Locker,
+    private opts: RegionOptions,
+    private onClose: () => Promise<void>,
+  ) {
+    this.ns = `region.${opts.name ?? 'default'}`;
+    this.metaKey = { ns: `${this.ns}.meta`, id: META_ID };
+    this.ttlMs = opts.ttl === undefined ? null : toMs(opts.ttl, 'region ttl');
+    this.graceMs = opts.grace === undefined ? null : toMs(opts.grace, 'region grace');
+    this.lockMs = opts.lockTimeout === undefined ? 30_000 : toMs(opts.lockTimeout, 'lockTimeout');
+  }
+
+  private key(k: string): Key {
+    if (typeof k !== 'string') throw new ConfigError(`region keys are strings, got ${typeof k}`);
+    return { ns: this.ns, id: this.opts.keyMangler ? this.opts.keyMangler(k) : k };
+  }
+
+  /** Entries with the region-wide invalidation applied; one round trip with the marker. */
+  private async entries(keys: string[]): Promise<(RegionEntry | undefined)[]> {
+    const got = await this.store.getMany([this.metaKey, ...keys.map((k) => this.key(k))]);
+    const meta = (got[0]?.value ?? {}) as Meta;
+    const now = Date.now();
+    return got.slice(1).map((e) => {
+      if (!isServable(e, now)) return undefined;
+      if (meta.hardAt !== undefined && e.createdAt <= meta.hardAt) return undefined;
+      const softened = meta.softAt !== undefined && e.createdAt <= meta.softAt;
+      return { value: e.value, stale: softened || !isFresh(e, now), createdAt: e.createdAt, expiresAt: e.expiresAt };
+    });
+  }
+
+  async getEntry<T = unknown>(key: string): Promise<RegionEntry<T> | undefined> {
+    return (await this.entries([key]))[0] as RegionEntry<T> | undefined;
+  }
+
+  /** The fresh value, or undefined (a miss, expired or invalidated). */
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    const e = await this.getEntry<T>(key);
+    return e && !e.stale ? e.value : undefined;
+  }
+
+  async getMany<T = unknown>(keys: string[]): Promise<(T | undefined)[]> {
+    return (await this.entries(keys)).map((e) => (e && !e.stale ? (e.value as T) : undefined));
+  }
+
+  private entryFor(value: unknown, ttl?: Duration) {
+    let json: unknown;
+    try {
+      json = toJsonValue(value);
+    } catch (e) {
+      throw new NotSerializableError(`region values must be JSON-serialisable: ${(e as Error).message}`);
+    }
+    const ttlMs = ttl === undefined ? this.ttlMs : toMs(ttl, 'ttl');
+    return makeEntry(json, Date.now(), ttlMs, this.graceMs);
+  }
+
+  async set(key: string, value: unknown, o: { ttl?: Duration } = {}) {
+    await this.store.setMany([{ key: this.key(key), entry: this.entryFor(value, o.ttl) }]);
+  }
+
+  async setMany(values: Record<string, unknown>, o: { ttl?: Duration } = {}) {
+    await this.store.setMany(Object.entries(values).map(([k, v]) => ({ key: this.key(k), entry: this.entryFor(v, o.ttl) })));
+  }
+
+  async delete(key: string) {
+    await this.store.deleteMany([this.key(key)]);
+  }
+
+  async deleteMany(keys: string[]) {
+    await this.store.deleteMany(keys.map((k) => this.key(k)));
+  }
+
+  /**
+   * The value for `key`, creating it when missing or stale. At most one creator runs per
+   * key across all processes sharing the store; while it runs, other callers get the stale
+   * value if there is one, otherwise they wait for the new one.
+   */
+  async getOrCreate<T>(key: string, creator: () => Promise<T> | T, o: { ttl?: Duration; shouldCache?: (value: T) => boolean } = {}): Promise<T> {
+    let wait = 5;
+    for (;;) {
+      const e = await this.getEntry<T>(key);
+      if (e && !e.stale) return e.value;
+      const k = this.key(key);
+      const token = await this.locker.acquire(k, this.lockMs);
+      if (token) {
+        try {
+          // Someone may have finished creating it between our read and the lock.
+          const again = await this.getEntry<T>(key);
+          if (again && !again.stale) return again.value;
+          return await this.create(key, k, token, creator, o);
+        } finally {
+          await this.locker.release(k, token).catch(() => {});
+        }
+      }
+      if (e) return e.value; // stale while another caller recreates it
+      await sleep(wait);
+      wait = Math.min(wait * 2, 100);
+    }
+  }
+
+  private async create<T>(key: string, k: Key, token: string, creator: () => Promise<T> | T, o: { ttl?: Duration; shouldCache?: (value: T) => boolean }) {
+    const keeper = setInterval(() => void this.locker.extend(k, token, this.lockMs).catch(() => {}), Math.max(100, this.lockMs / 3));
+    keeper.unref();
+    try {
+      const value = await creator();
+      if (!o.shouldCache || o.shouldCache(value)) await this.set(key, value, { ttl: o.ttl });
+      return value;
+    } finally {
+      clearInterval(keeper);
+    }
+  }
+
+  /**
+   * Values for many keys; `creator` gets the keys that need creating (those whose lock we
+   * hold) and returns their values in order. Keys another caller is creating are awaited.
+   */
+  async getOrCreateMany<T>(keys: string[], creator: (keys: string[]) => Promise<T[]> | T[], o: { ttl?: Duration } = {}): Promise<T[]> {
+    const entries = await this.entries(keys);
+    const out: (T | undefined)[] = entries.map((e) => (e && !e.stale ? (e.value as T) : undefined));
+    const missing = keys.map((k, i) => ({ k, i })).filter(({ i }) => out[i] === undefined);
+    const mine: { k: string; i: number; token: string }[] = [];
+    const others: { k: string; i: number }[] = [];
+    for (const m of missing) {
+      const token = await this.locker.acquire(this.key(m.k), this.lockMs);
+      if (token) mine.push({ ...m, token });
+      else if (entries[m.i]) out[m.i] = entries[m.i]!.value as T; // stale while someone else creates
+      else others.push(m);
+    }
+    try {
+      if (mine.length) {
+        const values = await creator(mine.map((m) => m.k));
+        if (values.length !== mine.length) throw new ConfigError(`getOrCreateMany creator returned ${values.length} values for ${mine.length} keys`);
+        await this.setMany(Object.fromEntries(mine.map((m, j) => [m.k, values[j]])), o);
+        mine.forEach((m, j) => (out[m.i] = values[j]));
+      }
+    } finally {
+      await Promise.all(mine.map((m) => this.locker.release(this.key(m.k), m.token).catch(() => {})));
+    }
+    await Promise.all(others.map(async (m) => (out[m.i] = await this.getOrCreate(m.k, async () => (await creator([m.k]))[0]!, o))));
+    return out as T[];
+  }
+
+  /**
+   * A function cached on its arguments (dogpile's cache_on_arguments). With
+   * `fetchOnMiss: false` a miss returns undefined and creates the value in the background,
+   * and a stale hit returns the stale value and refreshes it (cacheback).
+   */
+  cacheOnArguments<A extends unknown[], R>(
+    fn: (...args: A) => Promise<R> | R,
+    o: { namespace?: string; keyGenerator?: (...args: A) => string; ttl?: Duration; fetchOnMiss?: boolean; shouldCache?: (v: R) => boolean } = {},
+  ): CachedFunction<A, R> {
+    const ns = o.namespace ?? fn.name ?? 'fn';
+    const keyOf = o.keyGenerator ?? ((...args: A) => `${ns}:${args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join('|')}`);
+    const create = (args: A) => () => fn(...args);
+    const cached = (async (...args: A) => {
+      const key = keyOf(...args);
+      if (o.fetchOnMiss === false) {
+        const e = await this.getEntry<R>(key);
+        if (e && !e.stale) return e.value;
+        this.inBackground(this.getOrCreate(key, create(args), { ttl: o.ttl, shouldCache: o.shouldCache }));
+        return e?.value as R;
+      }
+      return this.getOrCreate(key, create(args), { ttl: o.ttl, shouldCache: o.shouldCache });
+    }) as CachedFunction<A, R>;
+    cached.invalidate = (...args) => this.delete(keyOf(...args));
+    cached.refresh = async (...args) => {
+      const value = await fn(...args);
+      await this.set(keyOf(...args), value, { ttl: o.ttl });
+      return value;
+    };
+    cached.set = (value, ...args) => this.set(keyOf(...args), value, { ttl: o.ttl });
+    cached.get = (...args) => this.get<R>(keyOf(...args));
+    cached.original = fn;
+    return cached;
+  }
+
+  /** For functions of many keys: `fn(keys)` returns values in order; only missing keys are computed. */
+  cacheMultiOnArguments<R>(fn: (...keys: string[]) => Promise<R[]> | R[], o: { namespace?: string; ttl?: Duration } = {}) {
+    const ns = o.namespace ?? fn.name ?? 'fn';
+    const keyOf = (k: string) => `${ns}:${k}`;
+    const cached = (...keys: string[]) =>
+      this.getOrCreateMany(
+        keys.map(keyOf),
+        async (missing) => fn(...missing.map((m) => m.slice(ns.length + 1))),
+        { ttl: o.ttl },
+      );
+    return Object.assign(cached, {
+      invalidate: (...keys: string[]) => this.deleteMany(keys.map(keyOf)),
+      original: fn,
+    });
+  }
+
+  private inBackground(p: Promise<unknown>) {
+    const tracked = p.catch(() => {}).finally(() => this.background.delete(tracked));
+    this.background.add(tracked);
+  }
+
+  /** Wait for background creations (fetchOnMiss: false) to settle. */
+  async settle() {
+    while (this.background.size) await Promise.all([...this.background]);
+  }
+
+  /**
+   * Without a template: the whole region (hard: nobody sees old values; soft: they are
+   * served stale while one creator refreshes). With a template: that group of keys
+   * (exact keys when every placeholder is bound, otherwise a prefix scan).
+   */
+  async invalidate(o: { soft?: boolean; template?: string; vars?: TemplateVars; match?: string } = {}) {
+    if (o.template === undefined && o.match === undefined) {
+      const [cur] = await this.store.getMany([this.metaKey]);
+      const meta = { ...((cur?.value as Meta) ?? {}) };
+      const now = Date.now();
+      if (o.soft) meta.softAt = now;
+      else meta.hardAt = now;
+      await this.store.setMany([{ key: this.metaKey, entry: makeEntry(meta, now, null, null) }]);
+      // Entries written in this same millisecond must count as newer than the marker.
+      await sleep(1);
+      return { invalidated: -1 };
+    }
+    let n = 0;
+    const mangle = this.opts.keyMangler;
+    const sel = o.template !== undefined ? { template: o.template, vars: o.vars } : { match: o.match };
+    if (mangle && !(o.template !== undefined && !/\{/.test(o.template.replace(/\{[^}]*\}/g, (m) => (o.vars?.[m.slice(1, -1)] !== undefined ? '' : m))))) {
+      throw new ConfigError('group invalidation by pattern needs raw keys: it cannot scan a region with a keyMangler (bind every placeholder instead)');
+    }
+    for await (const ids of chunks(selectIds(this.store, this.ns, sel), 1000)) {
+      const keys = ids.map((id) => (mangle ? this.key(id) : { ns: this.ns, id }));
+      n += o.soft ? await this.store.markStale(keys, Date.now()) : await this.store.deleteMany(keys);
+    }
+    return { invalidated: n };
+  }
+
+  async close() {
+    await this.settle();
+    await this.onClose();
+  }
+}
+
+export async function createRegion(o: RegionOptions = {}): Promise<Region> {
+  let cache: CacheStore;
+  let locker: Locker;
+  let close = async () => {};
+  if (o.store === undefined || typeof o.store === 'string') {
+    const b = await openBackend({ broker: o.store ?? 'memory:', prefix: o.prefix });
+    cache = b.cache;
+    locker = b.locker;
+    close = () => b.close();
+  } else {
+    cache = o.store.cache;
+    locker = o.store.locker;
+  }
+  for (const w of o.wrap ?? []) cache = w(cache);
+  return new Region(cache, locker, o, close);
+}

@@ -1,0 +1,51 @@
+import { ConfigError } from './errors.js';
+import type { CacheStore } from './ports.js';
+import { expandTemplate, globMatcher, templateMatcher, type TemplateVars } from './template.js';
+
+export interface Selection {
+  uris?: string[];
+  template?: string;
+  vars?: TemplateVars;
+  match?: string;
+}
+
+/**
+ * The ids a selection names in one namespace. Exact URIs (or a fully bound template) are
+ * returned without scanning; unbound placeholders and globs scan through the index from
+ * their literal prefix.
+ */
+export async function* selectIds(cache: CacheStore, ns: string, sel: Selection): AsyncGenerator<string> {
+  const given = [sel.uris !== undefined, sel.template !== undefined, sel.match !== undefined].filter(Boolean).length;
+  if (given > 1) throw new ConfigError('choose one of uris, template or match');
+  if (sel.uris) {
+    yield* sel.uris;
+    return;
+  }
+  let m: { prefix: string; test: (id: string) => boolean };
+  if (sel.template !== undefined) {
+    const exact = expandTemplate(sel.template, sel.vars);
+    if (exact.bound) {
+      yield* exact.uris;
+      return;
+    }
+    m = templateMatcher(sel.template, sel.vars);
+  } else if (sel.match !== undefined) {
+    m = globMatcher(sel.match);
+  } else {
+    m = { prefix: '', test: () => true };
+  }
+  for await (const id of cache.scan(ns, m.prefix)) if (m.test(id)) yield id;
+}
+
+/** Group an async stream in arrays of `size`. */
+export async function* chunks<T>(src: AsyncIterable<T> | Iterable<T>, size: number): AsyncGenerator<T[]> {
+  let buf: T[] = [];
+  for await (const x of src) {
+    buf.push(x);
+    if (buf.length >= size) {
+      yield buf;
+      buf = [];
+    }
+  }
+  if (buf.length) yield buf;
+}

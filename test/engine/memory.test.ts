@@ -1,0 +1,4 @@
+import { randomUUID } from 'node:crypto';
+import { describeEngineScenarios } from './scenarios.js';
+
+describeEngineScenarios('memory', async () => ({ broker: `memory:${randomUUID()}` }));

@@ -1,0 +1,356 @@
+/**
+ * The engine scenarios of the original Backache suite, written once and run on every
+ * backend (memory.test.ts, sqlite.test.ts, redis.test.ts in this folder).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createBackache, defineOperations, type Backache, type OperationsDef } from '../../src/index.js';
+import { QuarantinedError } from '../../src/core/errors.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
+
+/** Returns broker (and optional cache) URLs for a fresh, isolated deployment. */
+export type Deployment = () => Promise<{ broker: string; cache?: string; prefix?: string }>;
+
+export function describeEngineScenarios(name: string, deployment: Deployment) {
+  describe(`engine scenarios: ${name}`, () => {
+    const apps: Backache[] = [];
+    const open = async (operations: OperationsDef, leaseMs?: number) => {
+      const d = await deployment();
+      const app = await createBackache({ operations, ...d, leaseMs });
+      apps.push(app);
+      return app;
+    };
+    afterEach(async () => {
+      await Promise.all(apps.splice(0).map((a) => a.close()));
+    });
+
+    it('bulk: first call all misses with callbacks per request; second call hits and delegates only the new pair', async () => {
+      const results: { op: string; value: unknown; cbArgs: unknown[] }[] = [];
+      const ops = defineOperations({
+        len: { run: async (uri) => uri.length, onResult: (value, cbArgs) => void results.push({ op: 'len', value, cbArgs }) },
+        upper: { run: async (uri) => uri.toUpperCase(), onResult: (value, cbArgs) => void results.push({ op: 'upper', value, cbArgs }) },
+      });
+      const app = await open(ops);
+      const first = await app.bulkGetOrDelegate([
+        { op: 'len', uri: 'abc', cbArgs: { req: 1 } },
+        { op: 'upper', uri: 'abc', cbArgs: { req: 2 } },
+        { op: 'len', uri: 'hello', cbArgs: { req: 3 } },
+      ]);
+      expect(first.hits).toEqual([]);
+      expect(first.errors).toEqual([]);
+      expect(first.delegated.map((d) => [d.op, d.uri, d.coalesced])).toEqual([
+        ['len', 'abc', false],
+        ['upper', 'abc', false],
+        ['len', 'hello', false],
+      ]);
+      const w = app.startWorker({ concurrency: 4 });
+      await waitUntil(() => results.length === 3, 'three callbacks');
+      expect(results).toEqual(
+        expect.arrayContaining([
+          { op: 'len', value: 3, cbArgs: [{ req: 1 }] },
+          { op: 'upper', value: 'ABC', cbArgs: [{ req: 2 }] },
+          { op: 'len', value: 5, cbArgs: [{ req: 3 }] },
+        ]),
+      );
+      let onHits: unknown[] | undefined;
+      const second = await app.bulkGetOrDelegate(
+        [
+          { op: 'len', uri: 'abc', cbArgs: 'a' },
+          { op: 'upper', uri: 'abc', cbArgs: 'b' },
+          { op: 'upper', uri: 'new', cbArgs: 'c' },
+        ],
+        { onHits: (h) => void (onHits = h) },
+      );
+      expect(second.hits).toEqual([
+        { op: 'len', uri: 'abc', cbArgs: 'a', value: 3, stale: false },
+        { op: 'upper', uri: 'abc', cbArgs: 'b', value: 'ABC', stale: false },
+      ]);
+      expect(onHits).toEqual(second.hits);
+      expect(second.delegated.map((d) => [d.op, d.uri])).toEqual([['upper', 'new']]);
+      await waitUntil(() => results.length === 4, 'the fourth callback');
+      expect(results[3]).toEqual({ op: 'upper', value: 'NEW', cbArgs: ['c'] });
+      await w.stop();
+      const s = await app.stats();
+      const len = s.ops.find((o) => o.op === 'len')!;
+      expect(len).toMatchObject({ hits: 1, misses: 2, completed: 2, entries: 2 });
+    });
+
+    it('bulk: duplicates inside one batch coalesce; bad requests are errors that do not stop the batch', async () => {
+      const results: unknown[][] = [];
+      const app = await open({ id: { run: async (u) => u, onResult: (_v, cb) => void results.push(cb) } });
+      const r = await app.bulkGetOrDelegate([
+        { op: 'id', uri: 'x', cbArgs: 1 },
+        { op: 'nope', uri: 'x' },
+        { op: 'id', uri: 'x', cbArgs: 2 },
+        { op: 'id', uri: '' },
+      ]);
+      expect(r.delegated.map((d) => d.coalesced)).toEqual([false, true]);
+      expect(r.delegated[0]!.jobId).toBe(r.delegated[1]!.jobId);
+      expect(r.errors.map((e) => e.error)).toEqual([expect.stringContaining('unknown operation "nope"; known operations: id'), expect.stringContaining('uri')]);
+      const w = app.startWorker();
+      expect(await app.waitFor(r.delegated[0]!.jobId, { timeout: 10_000 })).toEqual({ value: 'x', cbArgs: [1, 2] });
+      expect(results).toEqual([[1, 2]]);
+      await w.stop();
+    });
+
+    it('quarantine: retry with kwargs until attempt 3, then quarantine keeping kwargs and details', async () => {
+      const seen: unknown[] = [];
+      const quarantined: unknown[] = [];
+      const app = await open({
+        flaky: {
+          run: async (_uri, ctx) => {
+            const attempt = (ctx.kwargs.attempt as number | undefined) ?? 1;
+            seen.push(attempt);
+            if (attempt !== 3) throw ctx.retry({ delay: 10, kwargs: { attempt: attempt + 1 } });
+            throw ctx.quarantine({ reason: 'gave up', attempt });
+          },
+          onQuarantine: (item) => void quarantined.push(item.id),
+        },
+      });
+      const d = await app.getOrDelegate('flaky', 'https://x/1', { cbArgs: { who: 'me' } });
+      expect(d.status).toBe('delegated');
+      const w = app.startWorker();
+      const err = await app.waitFor((d as { jobId: string }).jobId, { timeout: 10_000 }).catch((e) => e);
+      expect(err).toBeInstanceOf(QuarantinedError);
+      expect(seen).toEqual([1, 2, 3]);
+      const { items } = await app.quarantine.list({ op: 'flaky' });
+      expect(items).toHaveLength(1);
+      expect(items[0]).toMatchObject({ op: 'flaky', uri: 'https://x/1', kwargs: { attempt: 3 }, details: { reason: 'gave up', attempt: 3 }, cbArgs: [{ who: 'me' }], attempts: 3 });
+      expect(quarantined).toEqual([items[0]!.id]);
+      expect(await app.quarantine.get(items[0]!.id)).toEqual(items[0]);
+      await w.stop();
+    });
+
+    it('quarantine: at once; unexpected error after the retry policy; retry then succeed; replay (dry and real) and purge', async () => {
+      let failUnexpected = true;
+      let flakyRuns = 0;
+      const delivered: unknown[] = [];
+      const app = await open({
+        now: async (_u, ctx) => ctx.quarantine({ status: 404 }),
+        boom: {
+          retries: 2,
+          backoff: { type: 'fixed', delay: 10 },
+          run: async (uri) => {
+            if (failUnexpected) throw new TypeError(`cannot parse ${uri}`);
+            return 'fixed';
+          },
+          onResult: (_v, cb) => void delivered.push(...cb),
+        },
+        eventually: async (_u, ctx) => {
+          flakyRuns++;
+          if (ctx.attempt < 2) throw ctx.retry({ delay: 10 });
+          return 'ok';
+        },
+      });
+      const w = app.startWorker();
+      const a = (await app.getOrDelegate('now', 'u1')) as { jobId: string };
+      const b = (await app.getOrDelegate('boom', 'u2', { cbArgs: 'cb-b' })) as { jobId: string };
+      const c = (await app.getOrDelegate('eventually', 'u3')) as { jobId: string };
+      await expect(app.waitFor(a.jobId, { timeout: 10_000 })).rejects.toThrow(/quarantined by the operation/);
+      await expect(app.waitFor(b.jobId, { timeout: 10_000 })).rejects.toThrow('cannot parse u2');
+      expect(await app.waitFor(c.jobId, { timeout: 10_000 })).toEqual({ value: 'ok', cbArgs: [null] });
+      expect(flakyRuns).toBe(2);
+
+      const boomItem = (await app.quarantine.list({ op: 'boom' })).items[0]!;
+      expect(boomItem).toMatchObject({ error: { name: 'TypeError', message: 'cannot parse u2' }, attempts: 3, cbArgs: ['cb-b'] });
+      expect(boomItem.error.stack).toContain('TypeError');
+      expect((await app.quarantine.list({ op: 'now' })).items[0]).toMatchObject({ details: { status: 404 }, attempts: 1 });
+      expect((await app.quarantine.list({})).items).toHaveLength(2);
+      expect((await app.quarantine.list({ match: 'u*' })).items).toHaveLength(2);
+      expect((await app.quarantine.list({ since: '1h' })).items).toHaveLength(2);
+      expect((await app.quarantine.list({ since: Date.now() + 1000 })).items).toHaveLength(0);
+
+      const dry = await app.quarantine.replay({ op: 'boom' }, { dryRun: true });
+      expect(dry).toMatchObject({ matched: 1, replayed: 0 });
+      expect((await app.quarantine.list({ op: 'boom' })).items).toHaveLength(1);
+
+      // Fails again after the replay: the same item, attempts accumulated, firstFailedAt kept.
+      await app.quarantine.replay({ ids: [boomItem.id] });
+      await waitUntil(async () => (await app.quarantine.get(boomItem.id))?.attempts === 6, 'the replayed item to fail again');
+      const again = (await app.quarantine.get(boomItem.id))!;
+      expect(again.firstFailedAt).toBe(boomItem.firstFailedAt);
+      expect(again.lastFailedAt).toBeGreaterThanOrEqual(boomItem.lastFailedAt);
+
+      // Now it works: the replay delivers the original cbArgs.
+      failUnexpected = false;
+      const r = await app.quarantine.replay({ ids: [boomItem.id] });
+      expect(r.replayed).toBe(1);
+      expect(await app.waitFor(r.jobIds[0]!, { timeout: 10_000 })).toEqual({ value: 'fixed', cbArgs: ['cb-b'] });
+      expect(delivered).toEqual(['cb-b']);
+      expect(await app.quarantine.get(boomItem.id)).toBeUndefined();
+
+      expect((await app.quarantine.purge({ op: 'now', dryRun: true })).matched).toBe(1);
+      expect((await app.quarantine.purge({ op: 'now' })).purged).toBe(1);
+      expect((await app.quarantine.list({})).items).toEqual([]);
+      await expect(app.quarantine.purge({})).rejects.toThrow(/say which/);
+      await w.stop();
+    });
+
+    it('quarantine: non-serialisable results, timeouts and unknown operations say so', async () => {
+      const app = await open({
+        fn: async () => ({ f: () => 1 }),
+        big: async () => BigInt(1),
+        slow: { timeout: 50, run: (_u, ctx) => new Promise((r) => ctx.signal.addEventListener('abort', () => r('late'))) },
+      });
+      const w = app.startWorker();
+      const ids = await Promise.all(['fn', 'big', 'slow'].map(async (op) => ((await app.getOrDelegate(op, 'u')) as { jobId: string }).jobId));
+      for (const id of ids) await app.waitFor(id, { timeout: 10_000 }).catch(() => {});
+      const items = (await app.quarantine.list({})).items;
+      const byOp = Object.fromEntries(items.map((i) => [i.op, i.error.message]));
+      expect(byOp.fn).toMatch(/not JSON-serialisable: f is a function/);
+      expect(byOp.big).toMatch(/not JSON-serialisable: .*BigInt/);
+      expect(byOp.slow).toMatch(/timed out after 50 ms/);
+      await w.stop();
+      expect(() => app.startWorker({ ops: ['ghost'] })).toThrow('unknown operation "ghost"; known operations: fn, big, slow');
+      // A job for an operation this process does not define (queued by another version of
+      // the operations module) is quarantined with an error that says so.
+      await app.backend.queue.addMany([{ id: 'ghost-1', data: { op: 'ghost', uri: 'u', kwargs: {} } }]);
+      const w2 = app.startWorker({ ops: ['fn'], extraOps: ['ghost'] });
+      await expect(app.waitFor('ghost-1', { timeout: 10_000 })).rejects.toThrow('unknown operation "ghost": this worker knows fn, big, slow');
+      await w2.stop();
+    });
+
+    it('redirects: chains A→B→C→D and F→E→B compute once, then every name is a hit', async () => {
+      const chain: Record<string, string> = { A: 'B', B: 'C', C: 'D', F: 'E', E: 'B' };
+      let computed = 0;
+      const app = await open({
+        resolve: async (uri, ctx) => {
+          let cur = uri;
+          while (chain[cur]) {
+            cur = chain[cur]!;
+            const cached = await ctx.getOrAddRedirect(cur);
+            if (cached !== undefined) return cached;
+          }
+          computed++;
+          return { final: cur };
+        },
+      });
+      const w = app.startWorker({ concurrency: 1 });
+      expect(await app.call('resolve', 'A', { timeout: 10_000 })).toEqual({ final: 'D' });
+      for (const u of ['A', 'B', 'C', 'D']) expect(await app.get('resolve', u)).toMatchObject({ value: { final: 'D' }, uri: 'A' });
+      expect(await app.call('resolve', 'F', { timeout: 10_000 })).toEqual({ final: 'D' });
+      expect(computed).toBe(1);
+      const r = await app.bulkGetOrDelegate(['A', 'B', 'C', 'D', 'E', 'F'].map((uri) => ({ op: 'resolve', uri })));
+      expect(r.hits).toHaveLength(6);
+      expect(r.delegated).toHaveLength(0);
+      await w.stop();
+    });
+
+    it('coalescing: many concurrent requests for one pair make one job, one computation, one onResult with every cbArg', async () => {
+      let runs = 0;
+      const calls: unknown[][] = [];
+      const app = await open({
+        slow: {
+          run: async (uri) => {
+            runs++;
+            await sleep(200);
+            return uri;
+          },
+          onResult: (_v, cbArgs) => void calls.push(cbArgs),
+        },
+      });
+      const w = app.startWorker({ concurrency: 8 });
+      const first = await Promise.all(Array.from({ length: 100 }, (_, i) => app.getOrDelegate('slow', 'https://x/one', { cbArgs: i })));
+      await sleep(50); // the job is running now; more requests still coalesce
+      const later = await Promise.all(Array.from({ length: 100 }, (_, i) => app.getOrDelegate('slow', 'https://x/one', { cbArgs: 100 + i })));
+      const all = [...first, ...later];
+      const ids = new Set(all.map((r) => (r as { jobId: string }).jobId));
+      expect(all.every((r) => r.status === 'delegated')).toBe(true);
+      expect(ids.size).toBe(1);
+      expect(all.filter((r) => r.status === 'delegated' && !r.coalesced)).toHaveLength(1);
+      await waitUntil(() => calls.length === 1, 'onResult');
+      await sleep(100);
+      expect(runs).toBe(1);
+      expect(calls).toHaveLength(1);
+      expect((calls[0] as number[]).sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+      const s = (await app.stats()).ops.find((o) => o.op === 'slow')!;
+      expect(s).toMatchObject({ misses: 200, coalesced: 199, completed: 1 });
+      await w.stop();
+    });
+
+    it('stale refresh: many stale hits serve the old value and enqueue exactly one refresh', async () => {
+      let runs = 0;
+      const app = await open({
+        clock: {
+          ttl: 100,
+          grace: '1h',
+          run: async () => {
+            runs++;
+            await sleep(100);
+            return runs;
+          },
+        },
+      });
+      const w = app.startWorker({ concurrency: 8 });
+      expect(await app.call('clock', 'u', { timeout: 10_000 })).toBe(1);
+      await sleep(150);
+      const hits = await Promise.all(Array.from({ length: 50 }, () => app.getOrDelegate('clock', 'u')));
+      expect(hits.every((h) => h.status === 'hit' && h.value === 1 && h.stale)).toBe(true);
+      const bulk = await app.bulkGetOrDelegate(Array.from({ length: 20 }, () => ({ op: 'clock', uri: 'u' })));
+      expect(bulk.hits.every((h) => h.stale && h.value === 1)).toBe(true);
+      await waitUntil(async () => (await app.get('clock', 'u'))?.value === 2, 'the refreshed value');
+      await sleep(200);
+      expect(runs).toBe(2);
+      await w.stop();
+    });
+
+    it('ttl 0 grace: an expired entry is a miss; invalidate soft and hard, by uris, template and glob, with dry run', async () => {
+      let n = 0;
+      const app = await open({ v: { ttl: 80, grace: 0, run: async (u) => `${u}#${++n}` }, w: async (u) => u });
+      const wk = app.startWorker();
+      await app.call('v', 'a', { timeout: 10_000 });
+      await sleep(120);
+      expect(await app.get('v', 'a')).toBeUndefined();
+      expect((await app.getOrDelegate('v', 'a')).status).toBe('delegated');
+
+      for (const id of [1, 2, 3]) await app.call('w', `https://x/users/${id}/feed`, { timeout: 10_000 });
+      await app.call('w', 'https://x/users/1/other', { timeout: 10_000 });
+      await app.call('w', 'https://y/users/1/feed', { timeout: 10_000 });
+
+      const dry = await app.invalidate({ op: 'w', template: 'https://x/users/{id}/feed', dryRun: true });
+      expect(dry.items!.map((i) => i.uri).sort()).toEqual([1, 2, 3].map((i) => `https://x/users/${i}/feed`));
+      expect(await app.get('w', 'https://x/users/1/feed')).toBeDefined();
+
+      expect(await app.invalidate({ op: 'w', template: 'https://x/users/{id}/feed', vars: { id: ['1', '2'] }, soft: true })).toMatchObject({ matched: 2, invalidated: 2 });
+      expect(await app.get('w', 'https://x/users/1/feed')).toMatchObject({ stale: true });
+      expect(await app.get('w', 'https://x/users/3/feed')).toMatchObject({ stale: false });
+
+      expect(await app.invalidate({ op: 'w', match: 'https://x/users/*' })).toMatchObject({ invalidated: 4 });
+      expect(await app.get('w', 'https://x/users/1/other')).toBeUndefined();
+      expect(await app.get('w', 'https://y/users/1/feed')).toBeDefined();
+      expect(await app.invalidate({ op: 'w', uris: ['https://y/users/1/feed', 'nope'] })).toMatchObject({ invalidated: 1 });
+      await wk.stop();
+    });
+
+    it('warm fills what is missing, force refreshes everything; inline computes in the caller', async () => {
+      let runs = 0;
+      const got: unknown[][] = [];
+      const app = await open({ c: { run: async (u) => (runs++, u.length), onResult: (_v, cb) => void got.push(cb) } });
+      const w = app.startWorker();
+      await app.call('c', 'aa', { timeout: 10_000 });
+      const r = await app.warm([{ op: 'c', uri: 'aa' }, { op: 'c', uri: 'bbb' }, { op: 'c', uri: 'bbb' }]);
+      expect(r).toMatchObject({ queued: 1, fresh: 1 });
+      await waitUntil(async () => (await app.get('c', 'bbb')) !== undefined, 'warmed entry');
+      const f = await app.warm([{ op: 'c', uri: 'aa' }], { force: true });
+      expect(f.queued).toBe(1);
+      await waitUntil(() => runs === 3, 'forced refresh');
+      await w.stop();
+      const inline = await app.bulkGetOrDelegate([{ op: 'c', uri: 'zzzz', cbArgs: 'inline' }], { inline: true });
+      expect(inline.delegated).toHaveLength(1);
+      expect(await app.waitFor(inline.delegated[0]!.jobId, { timeout: 1000 })).toEqual({ value: 4, cbArgs: ['inline'] });
+      expect(await app.get('c', 'zzzz')).toMatchObject({ value: 4 });
+      expect(got.at(-1)).toEqual(['inline']);
+    });
+
+    it('workers and operations come from heartbeats; stats costs O(operations)', async () => {
+      const app = await open({ a: async () => 1, b: async () => 2 });
+      const w = app.startWorker({ concurrency: 3, ops: ['a'] });
+      await waitUntil(async () => (await app.workers()).length === 1, 'worker heartbeat');
+      expect(await app.operations()).toEqual([{ op: 'a', workers: 1, concurrency: 3 }]);
+      const s = await app.stats();
+      expect(s.ops.map((o) => o.op)).toEqual(['a', 'b']);
+      expect(s.workers[0]).toMatchObject({ ops: ['a'], concurrency: 3, pid: process.pid });
+      await w.stop();
+      expect(await app.workers()).toEqual([]);
+    });
+  });
+}
