@@ -1,0 +1,108 @@
+import { hashId } from '../../hash.js';
+
+/**
+ * The Redis key layout of one deployment (prefix `P`). Every key of an operation (or
+ * region namespace) `N` carries the hash tag `{P:N}`, so an operation's keys share one
+ * slot and operations spread over a Redis Cluster; keys of the deployment as a whole
+ * carry `{P}`. URIs never appear in keys: they are hashed (`hashId`) and kept as data.
+ *
+ *   {P:N}:c:e:<hash>     cache entry (HASH: i id, v value JSON, c createdAt, e expiresAt, s staleUntil, u uri)
+ *   {P:N}:c:ids          cache index (ZSET, score 0, member = raw id; ZRANGEBYLEX for prefix scans)
+ *   {P:N}:l:<hash>       lock (STRING token, PX ttl)
+ *   {P:N}:p:j:<hash>     pending job id of a pair (STRING)
+ *   {P:N}:p:a:<hash>     pending cbArgs of a pair (LIST)
+ *   {P:N}:p:ids          pairs with pending requests (SET of hashes)
+ *   {P:N}:stats          cumulative counters (HASH, HINCRBY)
+ *   {P:N}:durations      recent run times (LIST, trimmed)
+ *   {P:N}:jobs:*         the operation's BullMQ queue (prefix `{P:N}`, queue name `jobs`)
+ *   {P}:ns:<kind>        namespaces known to a port (SET; kind = cache, pending, queue, stats)
+ *   {P}:q:*              quarantine (items, time index, per-op index, meta, counts)
+ *   {P}:w:*              live workers (expiry ZSET + info HASH)
+ */
+
+/** Namespaces that may appear in a key as they are; anything else is hashed (`#<hash>`). */
+const PLAIN_NS = /^[A-Za-z0-9_.-]{1,100}$/;
+/** A namespace part as it appears in a key: plain, or `#` + hash. Never contains `:` or `}`. */
+const NS_PART = /^(?:[A-Za-z0-9_.-]{1,100}|#[A-Za-z0-9_-]+)$/;
+
+export const nsPart = (ns: string) => (PLAIN_NS.test(ns) ? ns : `#${hashId(ns)}`);
+
+/** Escape Redis glob metacharacters for SCAN MATCH. */
+export const globEscape = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&');
+
+export type NsKind = 'cache' | 'pending' | 'queue' | 'stats';
+
+/** Which part of an operation's keys a port owns (for `clear()` by SCAN). */
+export type KeyArea = 'c' | 'p' | 'l' | 'jobs';
+
+export class RedisKeys {
+  readonly global: string;
+  constructor(readonly prefix: string) {
+    this.global = `{${prefix}}`;
+  }
+
+  /** `{P:N}`: the hash tag of one operation/namespace (also BullMQ's queue prefix). */
+  tag(ns: string) {
+    return `{${this.prefix}:${nsPart(ns)}}`;
+  }
+
+  entry(ns: string, id: string) {
+    return `${this.tag(ns)}:c:e:${hashId(id)}`;
+  }
+  cacheIndex(ns: string) {
+    return `${this.tag(ns)}:c:ids`;
+  }
+  lock(ns: string, id: string) {
+    return `${this.tag(ns)}:l:${hashId(id)}`;
+  }
+  pendingJob(ns: string, hash: string) {
+    return `${this.tag(ns)}:p:j:${hash}`;
+  }
+  pendingArgs(ns: string, hash: string) {
+    return `${this.tag(ns)}:p:a:${hash}`;
+  }
+  pendingIndex(ns: string) {
+    return `${this.tag(ns)}:p:ids`;
+  }
+  stats(ns: string) {
+    return `${this.tag(ns)}:stats`;
+  }
+  durations(ns: string) {
+    return `${this.tag(ns)}:durations`;
+  }
+  /** BullMQ job hash of queue `jobs` under the operation's prefix. */
+  job(ns: string, bullId: string) {
+    return `${this.tag(ns)}:jobs:${bullId}`;
+  }
+
+  namespaces(kind: NsKind) {
+    return `${this.global}:ns:${kind}`;
+  }
+
+  quarantine() {
+    const g = this.global;
+    return { items: `${g}:q:items`, time: `${g}:q:time`, byOp: `${g}:q:byop`, meta: `${g}:q:meta`, count: `${g}:q:count` };
+  }
+
+  workers() {
+    return { expiry: `${this.global}:w:expiry`, info: `${this.global}:w:info` };
+  }
+
+  /** SCAN MATCH pattern for one area of every namespace of this deployment. */
+  areaPattern(area: KeyArea) {
+    return `{${globEscape(this.prefix)}:*}:${area}:*`;
+  }
+
+  /**
+   * Whether a key found by `areaPattern` belongs to this deployment: its hash tag must be
+   * exactly `{P:<ns part>}` (a deployment with prefix `P:x` has tags `{P:x:…}`, whose
+   * namespace part contains `:` and so is never one of ours).
+   */
+  ownsKey(key: string, area: KeyArea) {
+    const head = `{${this.prefix}:`;
+    if (!key.startsWith(head)) return false;
+    const close = key.indexOf('}', head.length);
+    if (close < 0) return false;
+    return NS_PART.test(key.slice(head.length, close)) && key.startsWith(`}:${area}:`, close);
+  }
+}

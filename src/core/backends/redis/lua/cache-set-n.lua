@@ -1,0 +1,39 @@
+--[[
+  Store cache entries of one namespace and index their ids (setMany for one namespace).
+
+  Input:
+    KEYS[1]       the namespace's id index (ZSET, score 0, member = raw id)
+    KEYS[2..]     one entry key (HASH) per item, in ARGV order
+    ARGV[1]       now, epoch ms (entries whose expiry is not after it are deleted instead)
+    ARGV[2..]     8 values per item:
+                    id, value JSON, createdAt, expiresAt ('' = null), staleUntil ('' = null),
+                    expiry for PEXPIREAT ('' = none; integer ms), has uri ('1'/'0'), uri
+
+  Output:
+    number of entries stored
+]]
+local rcall = redis.call
+local index = KEYS[1]
+local now = tonumber(ARGV[1])
+local stored = 0
+for i = 2, #KEYS do
+  local a = 2 + (i - 2) * 8
+  local key = KEYS[i]
+  local id = ARGV[a]
+  local pxat = ARGV[a + 5]
+  rcall("DEL", key)
+  if pxat ~= "" and tonumber(pxat) <= now then
+    rcall("ZREM", index, id)
+  else
+    rcall("HSET", key, "i", id, "v", ARGV[a + 1], "c", ARGV[a + 2], "e", ARGV[a + 3], "s", ARGV[a + 4])
+    if ARGV[a + 6] == "1" then
+      rcall("HSET", key, "u", ARGV[a + 7])
+    end
+    if pxat ~= "" then
+      rcall("PEXPIREAT", key, pxat)
+    end
+    rcall("ZADD", index, 0, id)
+    stored = stored + 1
+  end
+end
+return stored

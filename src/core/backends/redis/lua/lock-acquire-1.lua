@@ -1,0 +1,15 @@
+--[[
+  Take a lock if nobody holds it.
+
+  Input:
+    KEYS[1]       the lock key
+    ARGV[1]       our token
+    ARGV[2]       ttl, ms (integer >= 1)
+
+  Output:
+    1 acquired, 0 held by someone else
+]]
+if redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then
+  return 1
+end
+return 0
