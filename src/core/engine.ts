@@ -14,7 +14,7 @@ import { isFresh, isServable } from './entry.js';
 import { BackacheError, ConfigError, QuarantinedError, TimeoutError, UnknownOperationError } from './errors.js';
 import { newId } from './hash.js';
 import { normalizeOperations, type Logger, type Operation, type OperationsDef } from './operations.js';
-import type { Backend, Key, WorkerInfo } from './ports.js';
+import type { Backend, ClaimedJob, JobOutcome, Key, WorkerInfo } from './ports.js';
 import { QuarantineApi } from './quarantine-api.js';
 import { chunks, selectIds, type Selection } from './select.js';
 import { collectStats, type Stats } from './stats.js';
@@ -48,6 +48,8 @@ export interface InvalidateOptions extends Selection {
   op?: string;
   soft?: boolean;
   dryRun?: boolean;
+  /** Called after each batch with the running count of matched entries (progress). */
+  onProgress?: (matched: number) => void;
 }
 
 export interface InvalidateResult {
@@ -79,6 +81,8 @@ export interface StartWorkerOptions {
   extraOps?: string[];
   /** Heartbeat period (default 2s); a worker is listed until 3 periods pass without one. */
   heartbeatMs?: number;
+  /** Told of every job this worker finishes (completed, retry or quarantined), e.g. for `work --debug`. */
+  onOutcome?: (job: ClaimedJob, outcome: JobOutcome) => void;
 }
 
 const silent: Logger = { info() {}, warn() {}, error() {} };
@@ -242,11 +246,13 @@ export class Backache {
             if (isServable(present[i], now)) res.items!.push({ op, uri: id });
           });
           res.matched = res.items!.length;
+          o.onProgress?.(res.matched);
           continue;
         }
         const n = o.soft ? await this.backend.cache.markStale(keys, Date.now()) : await this.backend.cache.deleteMany(keys);
         res.matched += n;
         res.invalidated += n;
+        o.onProgress?.(res.matched);
       }
     }
     return res;
@@ -256,9 +262,18 @@ export class Backache {
     if (!/^[A-Za-z0-9_.-]+$/.test(op)) throw new ConfigError(`operation name "${op}" is not valid`);
   }
 
-  /** Enqueue what is missing or stale (everything with `force`). Returns what was queued. */
-  async warm(requests: Iterable<WarmRequest> | AsyncIterable<WarmRequest>, o: { force?: boolean } = {}) {
-    const out = { queued: 0, fresh: 0, errors: [] as { op: string; uri: string; error: string }[], jobIds: [] as string[] };
+  /**
+   * Enqueue what is missing or stale (everything with `force`). Returns what was queued.
+   * With `dryRun` nothing is enqueued: `queued` counts what would be, and `items` lists it.
+   */
+  async warm(requests: Iterable<WarmRequest> | AsyncIterable<WarmRequest>, o: { force?: boolean; dryRun?: boolean } = {}) {
+    const out = {
+      queued: 0,
+      fresh: 0,
+      errors: [] as { op: string; uri: string; error: string }[],
+      jobIds: [] as string[],
+      items: [] as { op: string; uri: string }[],
+    };
     for await (const batch of chunks(requests, this.batchSize)) {
       const valid = batch.filter((r) => {
         const err = validateRequest(this.ops, r);
@@ -280,8 +295,12 @@ export class Backache {
         }
         return [{ id: newId(), data: { op: r.op, uri: r.uri, kwargs: r.kwargs ?? {}, refresh: !!o.force } }];
       });
-      if (jobs.length) await this.backend.queue.addMany(jobs);
       out.queued += jobs.length;
+      if (o.dryRun) {
+        out.items.push(...jobs.map((j) => ({ op: j.data.op, uri: j.data.uri })));
+        continue;
+      }
+      if (jobs.length) await this.backend.queue.addMany(jobs);
       out.jobIds.push(...jobs.map((j) => j.id));
     }
     return out;
@@ -299,7 +318,17 @@ export class Backache {
       concurrency: (op) => this.ops.get(op)?.concurrency ?? concurrency,
       rateLimit: (op) => this.ops.get(op)?.rateLimit,
       leaseMs: this.leaseMs,
-      handler: (job, signal) => consumeJob(deps, job, signal),
+      handler: async (job, signal) => {
+        const outcome = await consumeJob(deps, job, signal);
+        if (o.onOutcome) {
+          try {
+            o.onOutcome(job, outcome);
+          } catch (e) {
+            this.log.error('onOutcome failed', { error: String(e) });
+          }
+        }
+        return outcome;
+      },
     });
     const heartbeatMs = o.heartbeatMs ?? 2000;
     const info = (): WorkerInfo => ({ id, host: hostname(), pid: process.pid, ops, concurrency, startedAt, lastSeen: Date.now(), processed: consumer.processed });
@@ -347,6 +376,14 @@ export class Backache {
   async stats(): Promise<Stats> {
     await this.counters.flush();
     return collectStats(this.backend, this.operationNames());
+  }
+
+  /**
+   * Recent jobs of an operation, newest first (the dashboard's detail view); `[]` when the
+   * queue backend cannot list them.
+   */
+  async recentJobs(op: string, limit = 20): Promise<{ id: string; uri: string; state: string; at: number }[]> {
+    return (await this.backend.queue.recent?.(op, limit)) ?? [];
   }
 
   async pause(op: string) {

@@ -89,7 +89,7 @@ export class QuarantineApi {
    * Queue each item again (its cbArgs rejoin the pending set, so the callback still gets
    * them), then remove it: an item is removed only once its job is queued.
    */
-  async replay(sel: QuarantineSelector, o: { kwargs?: Record<string, unknown>; dryRun?: boolean } = {}) {
+  async replay(sel: QuarantineSelector, o: { kwargs?: Record<string, unknown>; dryRun?: boolean; onProgress?: (replayed: number) => void } = {}) {
     const items: QuarantineItem[] = [];
     for await (const it of this.select(sel)) items.push(it);
     if (o.dryRun) return { matched: items.length, replayed: 0, items, jobIds: [] as string[] };
@@ -121,6 +121,7 @@ export class QuarantineApi {
       }
       if (jobs.length) await this.backend.queue.addMany(jobs);
       await this.backend.quarantine.deleteMany(batch.map((b) => b.id));
+      o.onProgress?.(Math.min(items.length, i + batch.length));
     }
     return { matched: items.length, replayed: items.length, items, jobIds };
   }

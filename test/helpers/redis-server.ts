@@ -8,8 +8,8 @@
  *   await redis.restart();   // same port and dir: appendonly data survives
  *   await redis.stop();      // shuts down and removes the dir
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,8 @@ export interface RedisServerOptions {
   user?: { name: string; password: string; rules?: string[] };
   /** Extra command-line arguments, e.g. `['--maxmemory', '64mb']`. */
   args?: string[];
+  /** Also listen with TLS (`rediss://`) on a second free port, with these PEM files. */
+  tls?: { certFile: string; keyFile: string; caFile: string };
   /** Milliseconds to wait for the first PING answer. */
   startTimeoutMs?: number;
 }
@@ -36,6 +38,9 @@ export interface RedisServer {
   plainUrl: string;
   host: string;
   port: number;
+  /** With `tls`: the TLS port and `rediss://` URL (credentials as in `url`). */
+  tlsPort?: number;
+  tlsUrl?: string;
   dir: string;
   pid(): number | undefined;
   /** Graceful shutdown (SIGTERM) and removal of the temp dir. Idempotent. */
@@ -101,6 +106,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
   const host = '127.0.0.1';
   const dir = mkdtempSync(join(tmpdir(), 'backache-redis-'));
   let port = 0;
+  let tlsPort = 0;
   let proc: ChildProcess | undefined;
   let removed = false;
 
@@ -117,6 +123,10 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
       '--appendonly', opts.appendonly ? 'yes' : 'no',
       '--appendfsync', 'everysec',
     ];
+    if (opts.tls) {
+      a.push('--tls-port', String(tlsPort), '--tls-cert-file', opts.tls.certFile, '--tls-key-file', opts.tls.keyFile);
+      a.push('--tls-ca-cert-file', opts.tls.caFile, '--tls-auth-clients', 'no');
+    }
     if (opts.requirepass !== undefined) a.push('--requirepass', opts.requirepass);
     if (opts.user) a.push('--user', opts.user.name, 'on', `>${opts.user.password}`, ...(opts.user.rules ?? ['~*', '&*', '+@all']));
     return [...a, ...(opts.args ?? [])];
@@ -186,6 +196,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
   let lastOut = '';
   for (let tries = 0; ; tries++) {
     port = await freePort(host);
+    if (opts.tls) tlsPort = await freePort(host);
     const r = await launch();
     if (r.ok) break;
     lastOut = r.out;
@@ -196,17 +207,19 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
   }
 
   const plainUrl = `redis://${host}:${port}`;
-  const url = opts.user
-    ? `redis://${enc(opts.user.name)}:${enc(opts.user.password)}@${host}:${port}`
+  const auth = opts.user
+    ? `${enc(opts.user.name)}:${enc(opts.user.password)}@`
     : opts.requirepass !== undefined
-      ? `redis://:${enc(opts.requirepass)}@${host}:${port}`
-      : plainUrl;
+      ? `:${enc(opts.requirepass)}@`
+      : '';
+  const url = `redis://${auth}${host}:${port}`;
 
   return {
     url,
     plainUrl,
     host,
     port,
+    ...(opts.tls ? { tlsPort, tlsUrl: `rediss://${auth}${host}:${tlsPort}` } : {}),
     dir,
     pid: () => proc?.pid,
     start,
@@ -225,4 +238,77 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
       await shutdown('SIGKILL');
     },
   };
+}
+
+export interface RedisSentinel {
+  /** `redis+sentinel://127.0.0.1:PORT/MASTER` */
+  url: string;
+  port: number;
+  masterName: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Start one `redis-server --sentinel` watching `master` (quorum 1), for `redis+sentinel://`
+ * tests. The sentinel rewrites its config file, so it lives in its own temp dir.
+ */
+export async function startRedisSentinel(master: { host: string; port: number }, masterName = 'mymaster', opts: { masterPassword?: string } = {}): Promise<RedisSentinel> {
+  installExitHook();
+  const host = '127.0.0.1';
+  const dir = mkdtempSync(join(tmpdir(), 'backache-sentinel-'));
+  const port = await freePort(host);
+  const conf = [
+    `port ${port}`,
+    `bind ${host}`,
+    `dir ${dir}`,
+    'protected-mode no',
+    `sentinel monitor ${masterName} ${master.host} ${master.port} 1`,
+    `sentinel down-after-milliseconds ${masterName} 5000`,
+    ...(opts.masterPassword ? [`sentinel auth-pass ${masterName} ${opts.masterPassword}`] : []),
+    '',
+  ].join('\n');
+  const file = join(dir, 'sentinel.conf');
+  writeFileSync(file, conf);
+  const p = spawn(REDIS_SERVER_BIN, [file, '--sentinel'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(p);
+  let out = '';
+  p.stdout!.on('data', (d) => (out = (out + d).slice(-4000)));
+  p.stderr!.on('data', (d) => (out = (out + d).slice(-4000)));
+  p.on('exit', () => live.delete(p));
+  const t0 = Date.now();
+  while (!(await ping(host, port))) {
+    if (p.exitCode !== null || Date.now() - t0 > 10_000) {
+      p.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`redis sentinel failed to start on ${host}:${port}:\n${out}`);
+    }
+    await sleep(20);
+  }
+  return {
+    url: `redis+sentinel://${host}:${port}/${masterName}`,
+    port,
+    masterName,
+    async stop() {
+      if (p.exitCode === null && p.signalCode === null) {
+        const gone = new Promise((r) => p.once('exit', r));
+        p.kill('SIGTERM');
+        await gone;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A throwaway CA and a server certificate for 127.0.0.1/localhost (needs `openssl`). */
+export function makeTlsFiles(dir = mkdtempSync(join(tmpdir(), 'backache-tls-'))) {
+  const f = (n: string) => join(dir, n);
+  const run = (args: string[]) => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
+  };
+  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=backache test CA', '-keyout', f('ca.key'), '-out', f('ca.crt')]);
+  run(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', f('server.key'), '-out', f('server.csr')]);
+  writeFileSync(f('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  run(['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', f('ext.cnf'), '-out', f('server.crt')]);
+  return { dir, caFile: f('ca.crt'), certFile: f('server.crt'), keyFile: f('server.key') };
 }

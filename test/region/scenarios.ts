@@ -1,4 +1,5 @@
 /** Region behaviour, written once and run on every store (memory.test.ts, sqlite.test.ts, …). */
+import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRegion, ProxyStore, sha1KeyMangler, type Region, type RegionOptions } from '../../src/index.js';
 import type { Key } from '../../src/core/ports.js';
@@ -11,7 +12,7 @@ export function describeRegion(name: string, storeUrl: StoreUrl) {
   describe(`region: ${name}`, () => {
     const regions: Region[] = [];
     const open = async (o: Omit<RegionOptions, 'store'> = {}) => {
-      const r = await createRegion({ store: await storeUrl(), ...o });
+      const r = await createRegion({ store: await storeUrl(), name: `t${randomUUID().slice(0, 8)}`, ...o });
       regions.push(r);
       return r;
     };
@@ -193,7 +194,7 @@ export function describeRegion(name: string, storeUrl: StoreUrl) {
           return super.getMany(keys);
         }
       }
-      const r = await open({ wrap: [(s) => new Logging(s)], keyMangler: sha1KeyMangler, name: 'mangled' });
+      const r = await open({ wrap: [(s) => new Logging(s)], keyMangler: sha1KeyMangler });
       await r.set('hello', 'world');
       expect(await r.get('hello')).toBe('world');
       expect(seen).toContain(sha1KeyMangler('hello'));

@@ -48,6 +48,30 @@ registerStore('sqlite', {
   },
 });
 
+// Redis: BullMQ for jobs, ioredis for the rest; the cache alone when only `cache` points here.
+for (const scheme of ['redis', 'rediss', 'redis+sentinel']) {
+  registerStore(scheme, {
+    broker: async (url, prefix) => {
+      const { redisBackend } = await import('./redis/index.js');
+      return redisBackend(url, prefix);
+    },
+    cache: async (url, prefix) => {
+      const { redisCache } = await import('./redis/index.js');
+      return redisCache(url, prefix);
+    },
+  });
+}
+
+// MongoDB: a cache only (`cache: mongodb://…/db`).
+for (const scheme of ['mongodb', 'mongodb+srv']) {
+  registerStore(scheme, {
+    cache: async (url, prefix) => {
+      const { mongoCache } = await import('./mongodb/index.js');
+      return mongoCache(url, prefix);
+    },
+  });
+}
+
 export const DEFAULT_BROKER = 'sqlite:.backache/backache.db';
 export const DEFAULT_PREFIX = 'backache';
 

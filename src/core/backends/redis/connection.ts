@@ -86,7 +86,7 @@ export function parseRedisUrl(url: string): RedisOptions {
     host,
     port,
     db: dbOf(path.split('/')[0], url),
-    ...(scheme === 'rediss' ? { tls: { servername: host } } : {}),
+    ...(scheme === 'rediss' ? { tls: {} } : {}),
   };
 }
 
@@ -97,7 +97,13 @@ const reconnectDelay = (times: number) => Math.min(times * 50, 2000);
 export function connectError(url: string, err: unknown): BackendUnavailableError {
   const masked = maskUrl(url);
   const raw = err instanceof Error ? err.message : String(err);
-  const msg = maskText(raw).split(url).join(masked);
+  let msg = maskText(raw).split(url).join(masked);
+  try {
+    const { password, sentinelPassword } = parseRedisUrl(url);
+    for (const secret of [password, sentinelPassword]) if (secret) msg = msg.split(String(secret)).join('***');
+  } catch {
+    /* a bad URL has no password to hide */
+  }
   const code = (err as { code?: string })?.code;
   if (/WRONGPASS|invalid password|invalid username-password/i.test(msg)) {
     return new RedisAuthError(`redis at ${masked} refused the credentials: wrong user name or password (${msg.split(' ')[0]})`, {
@@ -118,8 +124,15 @@ export function connectError(url: string, err: unknown): BackendUnavailableError
     });
   }
   const reason = code && !msg.includes(code) ? `${code} ${msg}` : msg;
+  if (/certificate|SSL|TLS/i.test(reason)) {
+    return new BackendUnavailableError(`cannot connect to redis at ${masked}: ${reason}`, {
+      hint: 'the TLS handshake failed: for a private CA, start with NODE_EXTRA_CA_CERTS=/path/to/ca.pem; rediss:// needs a TLS port',
+      cause: err,
+    });
+  }
+  const tls = /^rediss:/i.test(url);
   return new BackendUnavailableError(`cannot connect to redis at ${masked}: ${reason || 'connection failed'}`, {
-    hint: 'is redis-server running, and are host and port right?',
+    hint: tls ? 'is redis-server running with TLS on that port (rediss:// needs a TLS port; redis:// is plain)?' : 'is redis-server running, and are host and port right?',
     cause: err,
   });
 }
@@ -150,7 +163,7 @@ export async function openRedis(url: string, opts: OpenOptions = {}): Promise<Re
     maxRetriesPerRequest: opts.blocking ? null : 20,
     retryStrategy: (times) => (opened ? reconnectDelay(times) : null),
     sentinelRetryStrategy: (times) => (opened ? reconnectDelay(times) : null),
-    // Fail fast while opening; afterwards ioredis re-sends pending commands on reconnect.
+    // Commands issued while reconnecting wait in the offline queue and are sent on reconnect.
     enableOfflineQueue: true,
   });
   client.on('error', (e: Error) => {

@@ -4,7 +4,9 @@ import { hashId } from '../../hash.js';
  * The Redis key layout of one deployment (prefix `P`). Every key of an operation (or
  * region namespace) `N` carries the hash tag `{P:N}`, so an operation's keys share one
  * slot and operations spread over a Redis Cluster; keys of the deployment as a whole
- * carry `{P}`. URIs never appear in keys: they are hashed (`hashId`) and kept as data.
+ * carry `{P:}` (an empty namespace part: prefixes may contain `:`, so `{P}` could be the
+ * tag of an operation of another deployment, e.g. prefix `a` and op `b` vs prefix `a:b`).
+ * URIs never appear in keys: they are hashed (`hashId`) and kept as data.
  *
  *   {P:N}:c:e:<hash>     cache entry (HASH: i id, v value JSON, c createdAt, e expiresAt, s staleUntil, u uri)
  *   {P:N}:c:ids          cache index (ZSET, score 0, member = raw id; ZRANGEBYLEX for prefix scans)
@@ -15,9 +17,9 @@ import { hashId } from '../../hash.js';
  *   {P:N}:stats          cumulative counters (HASH, HINCRBY)
  *   {P:N}:durations      recent run times (LIST, trimmed)
  *   {P:N}:jobs:*         the operation's BullMQ queue (prefix `{P:N}`, queue name `jobs`)
- *   {P}:ns:<kind>        namespaces known to a port (SET; kind = cache, pending, queue, stats)
- *   {P}:q:*              quarantine (items, time index, per-op index, meta, counts)
- *   {P}:w:*              live workers (expiry ZSET + info HASH)
+ *   {P:}:ns:<kind>       namespaces known to a port (SET; kind = cache, pending, queue, stats)
+ *   {P:}:q:*             quarantine (items, time index, per-op index, meta, counts)
+ *   {P:}:w:*             live workers (expiry ZSET + info HASH)
  */
 
 /** Namespaces that may appear in a key as they are; anything else is hashed (`#<hash>`). */
@@ -38,7 +40,7 @@ export type KeyArea = 'c' | 'p' | 'l' | 'jobs';
 export class RedisKeys {
   readonly global: string;
   constructor(readonly prefix: string) {
-    this.global = `{${prefix}}`;
+    this.global = `{${prefix}:}`;
   }
 
   /** `{P:N}`: the hash tag of one operation/namespace (also BullMQ's queue prefix). */

@@ -34,6 +34,9 @@ interface ClaimRow {
   created_at: number;
 }
 
+/** How often a busy consumer also looks for expired leases and due delayed jobs. */
+const LOOK_EVERY_MS = 250;
+
 interface Finish {
   job: ClaimedJob;
   owner: string;
@@ -60,6 +63,8 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
   private finishes: Finish[] = [];
   private sinceTrim = 0;
   private timers = new Set<NodeJS.Timeout>();
+  /** Per op: when this process last looked beyond the waiting jobs, and whether its last claim found any. */
+  private lastLook = new Map<string, { at: number; found: boolean }>();
 
   constructor(h: SqliteHandle, prefix: string, opts: SqliteQueueOptions = {}) {
     super(h, prefix);
@@ -118,29 +123,45 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
   }
 
   async claim(op: string, max: number, leaseMs: number, owner: string): Promise<ClaimedJob[]> {
-    if (max <= 0 || !this.hasWork(op, Date.now())) return [];
+    if (max <= 0) return [];
+    const now = Date.now();
+    const seen = this.lastLook.get(op);
+    // While jobs flow, skip the read-only look: the claim itself will find them.
+    if (!(seen && seen.found) && !this.hasWork(op, now)) return [];
+    // Expired leases and due delayed jobs are looked for when the waiting jobs do not fill
+    // the batch, and at least every LOOK_EVERY_MS, so they never starve behind a backlog.
+    const lookAround = !seen || now - seen.at >= LOOK_EVERY_MS;
     const h = this.h;
     const p = this.prefix;
     const rows = h.write(() => {
       if (h.stmt('SELECT 1 FROM paused WHERE prefix = ? AND op = ?').get(p, op)) return [];
       const now = Date.now();
-      h.stmt('UPDATE jobs SET state = 0 WHERE prefix = ? AND op = ? AND state = 1 AND run_at <= ?').run(p, op, now);
-      const take = h.stmt('UPDATE jobs SET state = 2, owner = ?, lease_until = ?, attempt = ? WHERE seq = ?');
       const until = now + leaseMs;
-      // Jobs whose holder died first: they have waited longest.
-      const out = h
-        .stmt('SELECT seq, id, data, attempt, created_at FROM jobs WHERE prefix = ? AND op = ? AND state = 2 AND lease_until <= ? ORDER BY lease_until LIMIT ?')
-        .all(p, op, now, max) as ClaimRow[];
-      for (const r of out) take.run(owner, until, ++r.attempt, r.seq);
-      if (out.length < max) {
-        const waiting = h
+      const take = h.stmt('UPDATE jobs SET state = 2, owner = ?, lease_until = ?, attempt = ? WHERE seq = ?');
+      const out: ClaimRow[] = [];
+      const takeWaiting = () => {
+        const rows = h
           .stmt('SELECT seq, id, data, attempt, created_at FROM jobs WHERE prefix = ? AND op = ? AND state = 0 ORDER BY priority, run_at, seq LIMIT ?')
           .all(p, op, max - out.length) as ClaimRow[];
-        for (const r of waiting) take.run(owner, until, r.attempt, r.seq);
-        out.push(...waiting);
+        for (const r of rows) take.run(owner, until, r.attempt, r.seq);
+        out.push(...rows);
+      };
+      if (!lookAround) takeWaiting();
+      if (out.length < max) {
+        // Jobs whose holder died (their lease ran out) go first: they have waited longest.
+        const expired = h
+          .stmt('SELECT seq, id, data, attempt, created_at FROM jobs WHERE prefix = ? AND op = ? AND state = 2 AND lease_until <= ? ORDER BY lease_until LIMIT ?')
+          .all(p, op, now, max - out.length) as ClaimRow[];
+        for (const r of expired) take.run(owner, until, ++r.attempt, r.seq);
+        out.push(...expired);
+        h.stmt('UPDATE jobs SET state = 0 WHERE prefix = ? AND op = ? AND state = 1 AND run_at <= ?').run(p, op, now);
+        this.lastLook.set(op, { at: now, found: true });
+        if (out.length < max) takeWaiting();
       }
       return out;
     });
+    const look = this.lastLook.get(op);
+    if (look) look.found = rows.length > 0;
     return rows.map((r) => ({ id: r.id, data: JSON.parse(r.data) as JobData, attempt: r.attempt, createdAt: r.created_at }));
   }
 

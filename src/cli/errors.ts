@@ -1,0 +1,71 @@
+/**
+ * The one place where errors become exit codes and stderr text (DESIGN.md §4):
+ * 0 success, 1 some items failed, 2 usage or configuration, 3 a backend cannot be reached.
+ * One line `backache: <message>` (plus a hint line), passwords in URLs masked, the stack
+ * only with --verbose.
+ */
+import { maskText } from '../core/url.js';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, unavailable: 3 } as const;
+
+interface OclifLike {
+  oclif?: { exit?: number };
+  code?: string;
+  exitCode?: number;
+  hint?: string;
+  parse?: unknown;
+}
+
+export interface Described {
+  exitCode: number;
+  /** The error line(s) for stderr, ending with a newline; '' for a silent exit. */
+  text: string;
+  /** For --json: `{ error: { code, message, exitCode, hint? } }`. */
+  json: { error: { code: string; message: string; exitCode: number; hint?: string } };
+}
+
+const isBackacheError = (e: unknown): e is Error & { exitCode: number; code: string; hint?: string } =>
+  e instanceof Error && typeof (e as OclifLike).exitCode === 'number' && typeof (e as OclifLike).code === 'string' && (e as OclifLike).code!.startsWith('E_');
+
+export function describeError(err: unknown, o: { verbose?: boolean; bin?: string; command?: string } = {}): Described {
+  const bin = o.bin ?? 'backache';
+  const e = err as Error & OclifLike;
+  // oclif's this.exit(n): a silent exit with that code.
+  if (e?.code === 'EEXIT') {
+    const exitCode = e.oclif?.exit ?? 0;
+    return { exitCode, text: '', json: { error: { code: 'EEXIT', message: 'exit', exitCode } } };
+  }
+  let exitCode: number = EXIT.failed;
+  let code = 'E_UNEXPECTED';
+  let hint: string | undefined;
+  if (isBackacheError(err)) {
+    exitCode = err.exitCode;
+    code = err.code;
+    hint = err.hint;
+  } else if (e && typeof e === 'object' && e.oclif && typeof e.oclif.exit === 'number') {
+    // Flag and argument parse errors, this.error(...): usage errors.
+    exitCode = e.oclif.exit === 1 || e.oclif.exit === 0 ? EXIT.usage : e.oclif.exit;
+    code = 'E_USAGE';
+    hint = `see ${bin}${o.command ? ` ${o.command}` : ''} --help`;
+  }
+  const raw = err instanceof Error ? err.message : String(err);
+  // oclif messages can span lines ("…\nSee more help with --help"): keep the first real one.
+  const message = maskText(
+    raw
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !/^See more help with/i.test(l))
+      .join('; ') || (err instanceof Error ? err.name : 'error'),
+  );
+  let text = `${bin}: ${message}\n`;
+  if (hint) text += `  hint: ${maskText(hint)}\n`;
+  if (o.verbose && err instanceof Error && err.stack) {
+    text += `${maskText(err.stack)}\n`;
+    let cause = (err as { cause?: unknown }).cause;
+    while (cause instanceof Error) {
+      text += `caused by: ${maskText(cause.stack ?? cause.message)}\n`;
+      cause = (cause as { cause?: unknown }).cause;
+    }
+  }
+  return { exitCode, text, json: { error: { code, message, exitCode, ...(hint ? { hint: maskText(hint) } : {}) } } };
+}

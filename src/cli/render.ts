@@ -1,0 +1,142 @@
+/**
+ * Human renderings of the data commands return (the same data `--json` prints).
+ * Pure functions of their input, so they are unit-tested as strings.
+ */
+import type { QuarantineItem, WorkerInfo } from '../core/ports.js';
+import type { Stats } from '../core/stats.js';
+import { maskText } from '../core/url.js';
+import { ago, iso, ms, pct, table, truncate } from './output.js';
+
+export function renderStats(s: Stats): string {
+  const lines = [`broker ${maskText(s.broker)}${s.cache !== s.broker ? `   cache ${maskText(s.cache)}` : ''}`, ''];
+  if (s.ops.length === 0) lines.push('no operations yet (nothing submitted, no worker running)');
+  else {
+    lines.push(
+      table(s.ops, [
+        { header: 'OP', get: (o) => o.op + (o.paused ? ' (paused)' : '') },
+        { header: 'WAITING', get: (o) => o.waiting },
+        { header: 'ACTIVE', get: (o) => o.active },
+        { header: 'DELAYED', get: (o) => o.delayed },
+        { header: 'DONE', get: (o) => o.completed },
+        { header: 'FAILED', get: (o) => o.failed },
+        { header: 'QUARANTINED', get: (o) => o.quarantined },
+        { header: 'HITS', get: (o) => o.hits },
+        { header: 'MISSES', get: (o) => o.misses },
+        { header: 'COALESCED', get: (o) => o.coalesced },
+        { header: 'HIT%', get: (o) => pct(o.hitRatio), align: 'right' },
+        { header: 'P50', get: (o) => ms(o.p50), align: 'right' },
+        { header: 'P95', get: (o) => ms(o.p95), align: 'right' },
+        { header: 'ENTRIES', get: (o) => o.entries },
+      ]),
+    );
+  }
+  lines.push('');
+  lines.push(`${s.workers.length} worker${s.workers.length === 1 ? '' : 's'} alive${s.workers.length ? `: ${s.workers.map((w) => `${w.host}:${w.pid}`).join(', ')}` : ''}`);
+  return lines.join('\n');
+}
+
+export function renderWorkers(ws: WorkerInfo[], now = Date.now()): string {
+  if (ws.length === 0) return 'no worker alive (start one with: backache work)';
+  return table(ws, [
+    { header: 'ID', get: (w) => w.id },
+    { header: 'HOST', get: (w) => w.host },
+    { header: 'PID', get: (w) => String(w.pid), align: 'right' },
+    { header: 'OPS', get: (w) => w.ops.join(','), max: 40 },
+    { header: 'CONCURRENCY', get: (w) => w.concurrency },
+    { header: 'PROCESSED', get: (w) => w.processed },
+    { header: 'STARTED', get: (w) => ago(w.startedAt, now) },
+    { header: 'LAST SEEN', get: (w) => ago(w.lastSeen, now) },
+  ]);
+}
+
+export interface OpRow {
+  op: string;
+  workers: number;
+  concurrency: number;
+  /** Defined in the local operations module. */
+  local: boolean;
+}
+
+export function renderOps(rows: OpRow[]): string {
+  if (rows.length === 0) return 'no operation seen (no worker alive, no operations module configured)';
+  return table(rows, [
+    { header: 'OP', get: (r) => r.op },
+    { header: 'WORKERS', get: (r) => r.workers },
+    { header: 'CONCURRENCY', get: (r) => r.concurrency },
+    { header: 'LOCAL', get: (r) => (r.local ? 'yes' : 'no') },
+  ]);
+}
+
+export function renderQuarantineList(items: QuarantineItem[], now = Date.now()): string {
+  if (items.length === 0) return 'quarantine is empty (for this selection)';
+  return table(items, [
+    { header: 'ID', get: (i) => i.id },
+    { header: 'OP', get: (i) => i.op },
+    { header: 'URI', get: (i) => i.uri, max: 50 },
+    { header: 'ATTEMPTS', get: (i) => i.attempts },
+    { header: 'LAST FAILED', get: (i) => ago(i.lastFailedAt, now) },
+    { header: 'ERROR', get: (i) => maskText(`${i.error.name}: ${i.error.message}`), max: 70 },
+  ]);
+}
+
+export interface QuarantineGroup {
+  error: string;
+  count: number;
+  ops: string[];
+  firstFailedAt: number;
+  lastFailedAt: number;
+  /** A few item ids, to `show` one. */
+  sample: string[];
+}
+
+/** Group items by error message (`quarantine list --group`), biggest group first. */
+export function groupQuarantine(items: Iterable<QuarantineItem>, sampleSize = 3): QuarantineGroup[] {
+  const groups = new Map<string, QuarantineGroup>();
+  for (const it of items) addToGroups(groups, it, sampleSize);
+  return sortGroups(groups);
+}
+
+export function addToGroups(groups: Map<string, QuarantineGroup>, it: QuarantineItem, sampleSize = 3) {
+  const key = `${it.error.name}: ${it.error.message}`;
+  let g = groups.get(key);
+  if (!g) groups.set(key, (g = { error: maskText(key), count: 0, ops: [], firstFailedAt: it.firstFailedAt, lastFailedAt: it.lastFailedAt, sample: [] }));
+  g.count++;
+  if (!g.ops.includes(it.op)) g.ops.push(it.op);
+  g.firstFailedAt = Math.min(g.firstFailedAt, it.firstFailedAt);
+  g.lastFailedAt = Math.max(g.lastFailedAt, it.lastFailedAt);
+  if (g.sample.length < sampleSize) g.sample.push(it.id);
+}
+
+export const sortGroups = (groups: Map<string, QuarantineGroup>) => [...groups.values()].sort((a, b) => b.count - a.count || b.lastFailedAt - a.lastFailedAt);
+
+export function renderQuarantineGroups(groups: QuarantineGroup[], now = Date.now()): string {
+  if (groups.length === 0) return 'quarantine is empty (for this selection)';
+  return table(groups, [
+    { header: 'COUNT', get: (g) => g.count },
+    { header: 'OPS', get: (g) => g.ops.join(','), max: 30 },
+    { header: 'LAST FAILED', get: (g) => ago(g.lastFailedAt, now) },
+    { header: 'ERROR', get: (g) => g.error, max: 80 },
+    { header: 'E.G.', get: (g) => g.sample[0] },
+  ]);
+}
+
+export function renderQuarantineItem(it: QuarantineItem): string {
+  const j = (v: unknown) => JSON.stringify(v, null, 2);
+  const lines = [
+    `id            ${it.id}`,
+    `op            ${it.op}`,
+    `uri           ${it.uri}`,
+    `attempts      ${it.attempts}`,
+    `first failed  ${iso(it.firstFailedAt)}`,
+    `last failed   ${iso(it.lastFailedAt)}`,
+    `worker        ${it.worker ?? '-'}`,
+    `kwargs        ${j(it.kwargs)}`,
+    `cbArgs        ${j(it.cbArgs)}`,
+  ];
+  if (it.details !== undefined) lines.push(`details       ${j(it.details)}`);
+  lines.push(`error         ${maskText(`${it.error.name}: ${it.error.message}`)}`);
+  if (it.error.stack) lines.push('', maskText(it.error.stack));
+  return lines.join('\n');
+}
+
+export { truncate };

@@ -1,0 +1,56 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand, env } from './base.js';
+
+export default class Submit extends BaseCommand<typeof Submit> {
+  static override summary = 'Submit requests from a file or stdin: hits come back at once, misses go to the workers.';
+  static override description = `Reads one URI a line (with --op), or JSON lines {"op","uri","cbArgs","kwargs"}, streaming and in batches, so any input length runs in flat memory. Blank lines are skipped and whitespace trimmed; a bad line is reported with its number on stderr and the other lines are still submitted (exit 1 at the end).
+Prints a summary on stderr (hits, delegated, coalesced, errors) and a progress line on a terminal. With --wait, prints one JSON line per request on stdout as results come back: {"op","uri","status","value"|"error"} with status hit, stale, computed or quarantined.`;
+  static override examples = [
+    { description: 'Submit a file of URIs for one operation', command: '<%= config.bin %> submit urls.txt --op title' },
+    { description: 'From stdin, with callback arguments for every request', command: `cat urls.txt | <%= config.bin %> submit --op title --cb-args '{"notify":"team-a"}'` },
+    { description: 'JSON lines naming their own operation and kwargs', command: `echo '{"op":"thumbnail","uri":"https://example.com/a.png","kwargs":{"width":200}}' | <%= config.bin %> submit` },
+    { description: 'Wait for the results (a worker must be running: backache work)', command: '<%= config.bin %> submit urls.txt --op title --wait > results.jsonl' },
+  ];
+  static override enableJsonFlag = true;
+  static override args = {
+    file: Args.string({ description: 'File of URIs or JSON lines (default: stdin; "-" for stdin).' }),
+  };
+  static override flags = {
+    op: Flags.string({ summary: 'Operation of plain URI lines (and default "op" of JSON lines).', env: env('op') }),
+    wait: Flags.boolean({ summary: 'Wait for every result and print it as a JSON line on stdout.', env: env('wait') }),
+    'cb-args': Flags.string({ summary: 'Callback arguments (JSON) of every request; a JSON line\'s own "cbArgs" wins.', env: env('cb-args') }),
+    kwargs: Flags.string({ summary: 'Keyword arguments (a JSON object) of every request; merged under a JSON line\'s own "kwargs".', env: env('kwargs') }),
+    timeout: Flags.string({ summary: 'With --wait: give up on a request after this long (e.g. 30s, 5m); default: wait as long as it takes.', env: env('timeout') }),
+    'batch-size': Flags.integer({ summary: 'Requests per round trip.', default: 1000, min: 1, max: 100_000, env: env('batch-size') }),
+    quiet: Flags.boolean({ char: 'q', summary: 'No summary on stderr.', env: env('quiet') }),
+  };
+
+  async run() {
+    const [{ parseJsonFlag }, { openInput }, { submitStream, summaryText, summaryFailed }, { toMs }] = await Promise.all([
+      import('../cli/operations.js'),
+      import('../cli/input.js'),
+      import('../cli/submit.js'),
+      import('../core/duration.js'),
+    ]);
+    const f = this.flags;
+    const cbArgs = parseJsonFlag('cb-args', f['cb-args']);
+    const kwargs = parseJsonFlag('kwargs', f.kwargs, { object: true });
+    const timeoutMs = f.timeout === undefined ? undefined : toMs(f.timeout, '--timeout');
+    const app = await this.openApp({ operations: 'required' });
+    if (f.op !== undefined && !app.operationNames().includes(f.op)) {
+      const { UnknownOperationError } = await import('../core/errors.js');
+      throw new UnknownOperationError(f.op, app.operationNames());
+    }
+    const input = await openInput(this.args.file);
+    if (input === process.stdin && process.stdin.isTTY) this.diag('reading URIs from the terminal, one a line (Ctrl-D to end)…');
+    const started = Date.now();
+    const summary = await submitStream(
+      { app, out: process.stdout, status: this.status, diag: (l) => this.diag(l) },
+      { input, op: f.op, cbArgs, kwargs, wait: f.wait, waitTimeoutMs: timeoutMs, batchSize: f['batch-size'], label: 'submit' },
+    );
+    this.status.stop();
+    if (!f.quiet && !this.jsonEnabled()) this.diag(summaryText('submit', summary, f.wait, Date.now() - started));
+    if (summaryFailed(summary)) this.markFailed();
+    return summary;
+  }
+}

@@ -1,0 +1,152 @@
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { CacheStore, Key, StoredEntry } from '../../ports.js';
+import type { RedisKeys } from './keys.js';
+import { clearArea } from './scan.js';
+import { queueScript, results, runScript } from './scripts.js';
+
+/** Items per script call: big batches still go in one round trip, as several calls of one pipeline. */
+const CHUNK = 500;
+
+const num = (s: string | null | undefined) => (s === '' || s === null || s === undefined ? null : Number(s));
+const str = (n: number | null) => (n === null ? '' : String(n));
+
+function groupByNs<T extends { ns: string }>(items: T[]) {
+  const groups = new Map<string, { item: T; i: number }[]>();
+  items.forEach((item, i) => {
+    let g = groups.get(item.ns);
+    if (!g) groups.set(item.ns, (g = []));
+    g.push({ item, i });
+  });
+  return groups;
+}
+
+function chunks<T>(xs: T[], n = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
+
+/**
+ * Cache entries in Redis: one HASH per entry (`{P:N}:c:e:<hash>`) expiring at `staleUntil`,
+ * and per namespace a ZSET of raw ids (`{P:N}:c:ids`) for prefix scans with ZRANGEBYLEX.
+ * The index is cleaned lazily: a scan drops ids whose entry is gone.
+ */
+export class RedisCacheStore implements CacheStore {
+  readonly kind = 'redis';
+
+  constructor(
+    private readonly client: Redis,
+    private readonly keys: RedisKeys,
+    private readonly onClose: () => Promise<void> = async () => {},
+  ) {}
+
+  async getMany(keys: Key[]) {
+    if (keys.length === 0) return [];
+    const p = this.client.pipeline();
+    for (const k of keys) p.hmget(this.keys.entry(k.ns, k.id), 'i', 'v', 'c', 'e', 's', 'u');
+    const replies = results(await p.exec()) as (string | null)[][];
+    const now = Date.now();
+    return replies.map((r, n): StoredEntry | undefined => {
+      const [id, v, c, e, s, u] = r;
+      if (id === null || id === undefined || v === null || v === undefined) return undefined;
+      if (id !== keys[n]!.id) return undefined; // a hash collision: not our entry
+      const staleUntil = num(s);
+      if (staleUntil !== null && staleUntil <= now) return undefined;
+      const entry: StoredEntry = { value: JSON.parse(v), createdAt: Number(c), expiresAt: num(e), staleUntil };
+      if (u !== null && u !== undefined) entry.uri = u;
+      return entry;
+    });
+  }
+
+  async setMany(items: { key: Key; entry: StoredEntry }[]) {
+    if (items.length === 0) return;
+    const now = Date.now();
+    const p = this.client.pipeline();
+    const groups = groupByNs(items.map((it) => ({ ns: it.key.ns, it })));
+    for (const [ns, group] of groups) {
+      for (const part of chunks(group)) {
+        const keys = [this.keys.cacheIndex(ns)];
+        const args: (string | number)[] = [now];
+        for (const { item } of part) {
+          const { key, entry } = item.it;
+          const json = JSON.stringify(entry.value);
+          if (json === undefined) throw new TypeError(`cache value for ${key.ns} is not JSON-serialisable`);
+          keys.push(this.keys.entry(ns, key.id));
+          args.push(
+            key.id,
+            json,
+            String(entry.createdAt),
+            str(entry.expiresAt),
+            str(entry.staleUntil),
+            entry.staleUntil === null ? '' : String(Math.ceil(entry.staleUntil)),
+            entry.uri === undefined ? '0' : '1',
+            entry.uri ?? '',
+          );
+        }
+        queueScript(p, 'cache-set-n', keys, args);
+      }
+    }
+    p.sadd(this.keys.namespaces('cache'), ...groups.keys());
+    results(await p.exec());
+  }
+
+  private async perNs(keys: Key[], add: (p: ChainableCommander, ns: string, part: Key[]) => void) {
+    if (keys.length === 0) return [] as unknown[];
+    const p = this.client.pipeline();
+    for (const [ns, group] of groupByNs(keys)) for (const part of chunks(group.map((g) => g.item))) add(p, ns, part);
+    return results(await p.exec());
+  }
+
+  async deleteMany(keys: Key[]) {
+    const r = await this.perNs(keys, (p, ns, part) =>
+      queueScript(p, 'cache-delete-n', [this.keys.cacheIndex(ns), ...part.map((k) => this.keys.entry(ns, k.id))], part.map((k) => k.id)),
+    );
+    return r.reduce<number>((a, b) => a + Number(b), 0);
+  }
+
+  async markStale(keys: Key[], now: number) {
+    const r = await this.perNs(keys, (p, ns, part) =>
+      queueScript(p, 'cache-mark-stale-n', part.map((k) => this.keys.entry(ns, k.id)), [now]),
+    );
+    return r.reduce<number>((a, b) => a + Number(b), 0);
+  }
+
+  async *scan(ns: string, prefix: string, opts: { batchSize?: number } = {}) {
+    const batch = Math.max(1, opts.batchSize ?? 500);
+    const index = this.keys.cacheIndex(ns);
+    // Ids are compared as UTF-8 bytes; no id contains the byte 0xFF, so [prefix, prefix+0xFF] is
+    // exactly the ids starting with the literal prefix (no wildcard characters exist in LEX ranges).
+    const max: string | Buffer = prefix === '' ? '+' : Buffer.concat([Buffer.from(`[${prefix}`), Buffer.from([0xff])]);
+    let min: string | Buffer = prefix === '' ? '-' : `[${prefix}`;
+    for (;;) {
+      const ids: string[] = await this.client.zrangebylex(index, min, max, 'LIMIT', 0, batch);
+      if (ids.length === 0) return;
+      const alive = await runScript<number[]>(this.client, 'cache-prune-n', [index, ...ids.map((id) => this.keys.entry(ns, id))], ids);
+      for (let i = 0; i < ids.length; i++) if (alive[i] === 1) yield ids[i]!;
+      if (ids.length < batch) return;
+      min = `(${ids[ids.length - 1]}`;
+    }
+  }
+
+  async namespaces() {
+    const all = await this.client.smembers(this.keys.namespaces('cache'));
+    if (all.length === 0) return [];
+    const p = this.client.pipeline();
+    for (const ns of all) p.zcard(this.keys.cacheIndex(ns));
+    const counts = results(await p.exec()) as number[];
+    return all.filter((_, i) => counts[i]! > 0).sort();
+  }
+
+  async count(ns: string) {
+    return this.client.zcard(this.keys.cacheIndex(ns));
+  }
+
+  async clear() {
+    await clearArea(this.client, this.keys, 'c');
+    await this.client.del(this.keys.namespaces('cache'));
+  }
+
+  async close() {
+    await this.onClose();
+  }
+}

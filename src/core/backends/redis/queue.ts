@@ -1,0 +1,314 @@
+import { DelayedError, Queue, Worker, type Job, type JobsOptions, type KeepJobs } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { ClaimedJob, Consumer, ConsumerOptions, JobData, JobOutcome, JobQueue, JobResult, JobState, NewJob, SerializedError } from '../../ports.js';
+import type { RedisKeys } from './keys.js';
+import { clearArea } from './scan.js';
+import { results } from './scripts.js';
+
+/**
+ * The job queue on BullMQ: one BullMQ queue per operation, named `jobs` with the prefix
+ * `{P:N}`, so every key of an operation's queue carries the operation's hash tag.
+ *
+ * - Job ids are ours (BullMQ custom job ids): adding an id that exists is a no-op.
+ * - `attempt` is BullMQ's `attemptsStarted`: it grows by one every time the job becomes
+ *   active, so a retry (moved to delayed with the same id) and a re-take after a stall (a
+ *   worker that died or stopped renewing its lock) both come back with attempt + 1.
+ * - The lease is BullMQ's lock (`lockDuration = leaseMs`, renewed every leaseMs/2); a job
+ *   whose lock expired is moved back to wait by the stalled-job checker of any worker of
+ *   the operation, every `stalledInterval` (default leaseMs/4). A job marked at one check
+ *   and still without a lock at the next is moved, so a dead worker's job is taken again
+ *   within about leaseMs + 2 × stalledInterval.
+ * - Outcomes: completed → the BullMQ job completes with `{ backache: 'completed', result }`;
+ *   quarantined → it completes with `{ backache: 'quarantined', quarantineId, error }`
+ *   (the marker `getState` reads); retry → `updateData` with the new kwargs, then
+ *   `moveToDelayed` and `DelayedError`, keeping the id.
+ */
+
+export interface RedisQueueOptions {
+  /** Stalled-job check period; default leaseMs / 4 (bounded to 50 ms … 15 s). */
+  stalledIntervalMs?: number;
+  /** Finished jobs kept for `getState`/`waitFor`, as BullMQ's removeOnComplete. */
+  keepFinished?: KeepJobs;
+  /** Approximate bound of each operation's BullMQ events stream. */
+  eventsMaxLen?: number;
+  /** How to make the connection a consumer's workers share (maxRetriesPerRequest: null). */
+  workerConnection: () => Redis;
+}
+
+const DEFAULT_KEEP: KeepJobs = { count: 10_000, age: 3600 };
+const MAX_PRIORITY = 2_097_152;
+/** A job re-taken after stalls is never failed by BullMQ for stalling (memory/SQLite behave alike). */
+const MAX_STALLED = 1_000_000_000;
+
+type Marker =
+  | { backache: 'completed'; result: JobResult }
+  | { backache: 'quarantined'; quarantineId: string; error: SerializedError };
+
+/**
+ * BullMQ refuses custom ids that are integers or contain `:`; such ids (and ids that look
+ * encoded) are stored as `~` + base64url, reversibly.
+ */
+export const toBullId = (id: string) => (`${parseInt(id, 10)}` === id || id.includes(':') || id.startsWith('~') ? `~${Buffer.from(id).toString('base64url')}` : id);
+export const fromBullId = (id: string) => (id.startsWith('~') ? Buffer.from(id.slice(1), 'base64url').toString() : id);
+
+function stateOfMarker(m: unknown): JobState | undefined {
+  if (!m || typeof m !== 'object') return undefined;
+  const v = m as Marker;
+  if (v.backache === 'completed') return { state: 'completed', result: v.result };
+  if (v.backache === 'quarantined') return { state: 'quarantined', quarantineId: v.quarantineId, error: v.error };
+  return undefined;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
+
+export class RedisJobQueue implements JobQueue {
+  readonly kind = 'bullmq';
+  private queues = new Map<string, Queue>();
+  /** Where recently seen ids live (so getState needs no probe); bounded. */
+  private opOf = new Map<string, string>();
+  private consumers = new Set<Consumer>();
+  private readonly keep: KeepJobs;
+
+  constructor(
+    private readonly client: Redis,
+    private readonly keys: RedisKeys,
+    private readonly opts: RedisQueueOptions,
+  ) {
+    this.keep = opts.keepFinished ?? DEFAULT_KEEP;
+  }
+
+  /** The BullMQ queue of an operation (created once, sharing our connection). */
+  queue(op: string): Queue {
+    let q = this.queues.get(op);
+    if (!q) {
+      q = new Queue('jobs', {
+        connection: this.client,
+        prefix: this.keys.tag(op),
+        streams: { events: { maxLen: this.opts.eventsMaxLen ?? 1000 } },
+        defaultJobOptions: { removeOnComplete: this.keep, removeOnFail: this.keep },
+      });
+      q.on('error', () => {}); // connection errors: ioredis reconnects; callers see failed commands
+      this.queues.set(op, q);
+    }
+    return q;
+  }
+
+  private remember(id: string, op: string) {
+    this.opOf.set(id, op);
+    if (this.opOf.size > 100_000) this.opOf.delete(this.opOf.keys().next().value!);
+  }
+
+  async addMany(jobs: NewJob[]) {
+    if (jobs.length === 0) return;
+    const byOp = new Map<string, NewJob[]>();
+    for (const j of jobs) {
+      let g = byOp.get(j.data.op);
+      if (!g) byOp.set(j.data.op, (g = []));
+      g.push(j);
+    }
+    const known = this.client.sadd(this.keys.namespaces('queue'), ...byOp.keys());
+    // One addBulk (one MULTI) per operation, all sent at once.
+    await Promise.all([
+      known,
+      ...[...byOp].map(([op, list]) =>
+        this.queue(op).addBulk(
+          list.map((j) => {
+            const opts: JobsOptions = { jobId: toBullId(j.id) };
+            const p = Math.floor(j.priority ?? 0);
+            if (p > 0) opts.priority = Math.min(p, MAX_PRIORITY);
+            if ((j.delayMs ?? 0) > 0) opts.delay = Math.ceil(j.delayMs!);
+            this.remember(j.id, op);
+            return { name: op, data: j.data, opts };
+          }),
+        ),
+      ),
+    ]);
+  }
+
+  consume(opts: ConsumerOptions): Consumer {
+    const leaseMs = Math.max(100, Math.round(opts.leaseMs ?? 30_000));
+    const stalledInterval = this.opts.stalledIntervalMs ?? Math.min(15_000, Math.max(50, Math.floor(leaseMs / 4)));
+    const connection = this.opts.workerConnection();
+    connection.on('error', () => {});
+    const running = new Map<string, { ctl: AbortController; abandon: () => void; lost: boolean }>();
+    let processed = 0;
+
+    const processor = async (job: Job, token?: string): Promise<Marker> => {
+      const bullId = job.id!;
+      const ctl = new AbortController();
+      let abandon!: () => void;
+      const abandoned = new Promise<'abandoned'>((r) => (abandon = () => r('abandoned')));
+      const entry = { ctl, abandon, lost: false };
+      running.set(bullId, entry);
+      const claimed: ClaimedJob = {
+        id: fromBullId(bullId),
+        data: job.data as JobData,
+        attempt: Math.max(1, job.attemptsStarted),
+        createdAt: job.timestamp,
+      };
+      this.remember(claimed.id, claimed.data.op);
+      let outcome: JobOutcome | 'abandoned';
+      try {
+        outcome = await Promise.race([opts.handler(claimed, ctl.signal), abandoned]);
+      } catch {
+        // The handler must not throw; if it does, the job comes back later, as if its lease ran out.
+        outcome = { type: 'retry', delayMs: leaseMs };
+      } finally {
+        running.delete(bullId);
+      }
+      // Lease lost, or abandoned by a stop past its timeout: the job now belongs to whoever
+      // takes it next. DelayedError leaves it untouched (its lock simply runs out).
+      if (outcome === 'abandoned' || entry.lost) throw new DelayedError();
+      processed++;
+      if (outcome.type === 'completed') return { backache: 'completed', result: outcome.result };
+      if (outcome.type === 'quarantined') return { backache: 'quarantined', quarantineId: outcome.quarantineId, error: outcome.error };
+      if (outcome.kwargs) await job.updateData({ ...claimed.data, kwargs: outcome.kwargs });
+      await job.moveToDelayed(Date.now() + Math.max(0, outcome.delayMs), token);
+      throw new DelayedError();
+    };
+
+    const workers = opts.ops.map((op) => {
+      const rl = opts.rateLimit?.(op);
+      const w = new Worker('jobs', processor, {
+        connection,
+        prefix: this.keys.tag(op),
+        concurrency: Math.max(1, opts.concurrency(op)),
+        limiter: rl ? { max: rl.max, duration: rl.perMs } : undefined,
+        lockDuration: leaseMs,
+        stalledInterval,
+        maxStalledCount: MAX_STALLED,
+        removeOnComplete: this.keep,
+        removeOnFail: this.keep,
+      });
+      w.on('error', () => {}); // lock renewal / connection errors are handled below or retried by BullMQ
+      w.on('lockRenewalFailed', (ids: string[]) => {
+        for (const id of ids) {
+          const r = running.get(id);
+          if (!r) continue;
+          r.lost = true;
+          r.ctl.abort(new Error('lease lost'));
+        }
+      });
+      return w;
+    });
+
+    let stopping: Promise<void> | undefined;
+    const consumer: Consumer = {
+      get processed() {
+        return processed;
+      },
+      stop: (timeoutMs = 10_000) =>
+        (stopping ??= (async () => {
+          // Graceful: stop taking jobs, let running ones finish (up to the timeout).
+          const closing = Promise.all(workers.map((w) => w.close().catch(() => {})));
+          const finished = await Promise.race([closing.then(() => true), sleep(timeoutMs).then(() => false)]);
+          if (!finished) {
+            // Past the bound: abort and abandon what still runs; its lock runs out and
+            // another worker takes the job again. Our late outcome is dropped.
+            for (const r of running.values()) {
+              r.ctl.abort(new Error('worker stopped'));
+              r.abandon();
+            }
+            await Promise.race([closing, sleep(Math.max(1000, Math.min(5000, timeoutMs)))]);
+          }
+          connection.disconnect();
+          this.consumers.delete(consumer);
+        })()),
+    };
+    this.consumers.add(consumer);
+    return consumer;
+  }
+
+  /** Which operation's queue holds a job id (one pipelined probe over the known operations). */
+  private async locate(bullId: string, id: string): Promise<{ op: string; fields: (string | null)[] } | undefined> {
+    const cached = this.opOf.get(id);
+    const ops = cached ? [cached] : await this.client.smembers(this.keys.namespaces('queue'));
+    if (ops.length === 0) return undefined;
+    const p = this.client.pipeline();
+    for (const op of ops) p.hmget(this.keys.job(op, bullId), 'timestamp', 'finishedOn', 'returnvalue');
+    const all = results(await p.exec()) as (string | null)[][];
+    const i = all.findIndex((f) => f[0] !== null);
+    if (i < 0) {
+      if (cached) {
+        this.opOf.delete(id);
+        return this.locate(bullId, id);
+      }
+      return undefined;
+    }
+    return { op: ops[i]!, fields: all[i]! };
+  }
+
+  async getState(id: string): Promise<JobState> {
+    const bullId = toBullId(id);
+    const found = await this.locate(bullId, id);
+    if (!found) return { state: 'unknown' };
+    const [, finishedOn, returnvalue] = found.fields;
+    if (finishedOn && returnvalue) return stateOfMarker(JSON.parse(returnvalue)) ?? { state: 'unknown' };
+    const s = await this.queue(found.op).getJobState(bullId);
+    switch (s) {
+      case 'active':
+        return { state: 'active' };
+      case 'delayed':
+        return { state: 'delayed' };
+      case 'waiting':
+      case 'prioritized':
+      case 'waiting-children':
+        return { state: 'waiting' };
+      case 'completed': {
+        // Finished between our two reads.
+        const rv = await this.client.hget(this.keys.job(found.op, bullId), 'returnvalue');
+        return (rv && stateOfMarker(JSON.parse(rv))) || { state: 'unknown' };
+      }
+      default:
+        return { state: 'unknown' };
+    }
+  }
+
+  async counts(op: string) {
+    const q = this.queue(op);
+    const [c, paused] = await Promise.all([q.getJobCounts('wait', 'paused', 'prioritized', 'waiting-children', 'active', 'delayed'), q.isPaused()]);
+    return {
+      waiting: (c.wait ?? 0) + (c.paused ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0),
+      active: c.active ?? 0,
+      delayed: c.delayed ?? 0,
+      paused,
+    };
+  }
+
+  async pause(op: string) {
+    await this.client.sadd(this.keys.namespaces('queue'), op);
+    await this.queue(op).pause();
+  }
+
+  async resume(op: string) {
+    await this.queue(op).resume();
+  }
+
+  async recent(op: string, limit: number) {
+    const q = this.queue(op);
+    const types = ['active', 'waiting', 'prioritized', 'delayed', 'completed', 'failed'] as const;
+    const lists = await Promise.all(types.map((t) => q.getJobs([t], 0, Math.max(0, limit - 1), false)));
+    const out: { id: string; uri: string; state: string; at: number }[] = [];
+    lists.forEach((jobs, i) => {
+      for (const j of jobs) {
+        if (!j?.id) continue;
+        let state: string = types[i] === 'prioritized' ? 'waiting' : types[i]!;
+        if (state === 'completed') state = stateOfMarker(j.returnvalue)?.state ?? 'completed';
+        out.push({ id: fromBullId(j.id), uri: (j.data as JobData).uri, state, at: j.finishedOn ?? j.processedOn ?? j.timestamp });
+      }
+    });
+    return out.sort((a, b) => b.at - a.at).slice(0, limit);
+  }
+
+  async clear() {
+    await clearArea(this.client, this.keys, 'jobs');
+    await this.client.del(this.keys.namespaces('queue'));
+    this.opOf.clear();
+  }
+
+  async close() {
+    await Promise.all([...this.consumers].map((c) => c.stop(0)));
+    await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => {})));
+    this.queues.clear();
+  }
+}

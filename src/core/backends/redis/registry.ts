@@ -1,0 +1,102 @@
+import type { Redis } from 'ioredis';
+import { emptyCounters, type CounterName, type OpCounters, type Registry, type WorkerInfo } from '../../ports.js';
+import type { RedisKeys } from './keys.js';
+import { results, runScript } from './scripts.js';
+
+/** Recent run times kept per operation. */
+export const DURATION_WINDOW = 500;
+
+/**
+ * Workers (a ZSET by heartbeat expiry plus a HASH of info, under `{P:}:w:`), cumulative
+ * counters per operation (`{P:N}:stats`, HINCRBY) and a trimmed list of run times.
+ */
+export class RedisRegistry implements Registry {
+  constructor(
+    private readonly client: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  async heartbeat(worker: WorkerInfo, ttlMs: number) {
+    const { expiry, info } = this.keys.workers();
+    const now = Date.now();
+    await runScript(this.client, 'registry-heartbeat-2', [expiry, info], [worker.id, JSON.stringify(worker), now + ttlMs, now]);
+  }
+
+  async remove(workerId: string) {
+    const { expiry, info } = this.keys.workers();
+    await runScript(this.client, 'registry-remove-2', [expiry, info], [workerId]);
+  }
+
+  async workers() {
+    const { expiry, info } = this.keys.workers();
+    const all = await runScript<string[]>(this.client, 'registry-workers-2', [expiry, info], [Date.now()]);
+    return all.map((s) => JSON.parse(s) as WorkerInfo);
+  }
+
+  async incr(deltas: Record<string, Partial<OpCounters>>) {
+    const ops = Object.keys(deltas);
+    if (ops.length === 0) return;
+    const p = this.client.pipeline();
+    for (const op of ops) {
+      for (const [name, v] of Object.entries(deltas[op]!) as [CounterName, number][]) {
+        if (v) p.hincrby(this.keys.stats(op), name, v);
+      }
+    }
+    p.sadd(this.keys.namespaces('stats'), ...ops);
+    results(await p.exec());
+  }
+
+  private async ops() {
+    return this.client.smembers(this.keys.namespaces('stats'));
+  }
+
+  async counters() {
+    const ops = await this.ops();
+    if (ops.length === 0) return {};
+    const p = this.client.pipeline();
+    for (const op of ops) p.hgetall(this.keys.stats(op));
+    const all = results(await p.exec()) as Record<string, string>[];
+    const out: Record<string, OpCounters> = {};
+    ops.forEach((op, i) => {
+      const c = emptyCounters();
+      for (const [name, v] of Object.entries(all[i] ?? {})) if (name in c) c[name as CounterName] = Number(v);
+      out[op] = c;
+    });
+    return out;
+  }
+
+  async recordDurations(op: string, ms: number[]) {
+    if (ms.length === 0) return;
+    const key = this.keys.durations(op);
+    // Push then trim, back to back in one round trip (a concurrent push is trimmed by the next).
+    const p = this.client.pipeline();
+    p.rpush(key, ...ms.map(String));
+    p.ltrim(key, -DURATION_WINDOW, -1);
+    p.sadd(this.keys.namespaces('stats'), op);
+    results(await p.exec());
+  }
+
+  async durations() {
+    const ops = await this.ops();
+    if (ops.length === 0) return {};
+    const p = this.client.pipeline();
+    for (const op of ops) p.lrange(this.keys.durations(op), 0, -1);
+    const all = results(await p.exec()) as string[][];
+    const out: Record<string, number[]> = {};
+    ops.forEach((op, i) => {
+      if (all[i]!.length > 0) out[op] = all[i]!.map(Number);
+    });
+    return out;
+  }
+
+  async clear() {
+    const ops = await this.ops();
+    const { expiry, info } = this.keys.workers();
+    const p = this.client.pipeline();
+    p.del(expiry, info, this.keys.namespaces('stats'));
+    for (const op of ops) p.del(this.keys.stats(op), this.keys.durations(op));
+    results(await p.exec());
+  }
+
+  async close() {}
+}

@@ -1,0 +1,21 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll } from 'vitest';
+import { openBackend } from '../../src/core/backends/index.js';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { describeBackend, describeCacheStore } from './suites.js';
+
+// One real redis-server for this file; every open gets its own prefix (its own deployment).
+let server: RedisServer;
+beforeAll(async () => {
+  server = await startRedisServer();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+const prefix = () => `t-${randomUUID().slice(0, 8)}`;
+
+describeBackend('redis', () => openBackend({ broker: server.url, prefix: prefix() }));
+
+// The Redis cache on its own connection, next to another broker.
+describeCacheStore('redis (cache only)', async () => openBackend({ broker: `memory:${randomUUID()}`, cache: server.url, prefix: prefix() }));
