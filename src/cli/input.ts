@@ -1,6 +1,8 @@
 /**
  * Streaming input for `submit`, `run` and `warm`: one URI a line (with `--op`), or JSON
  * lines `{"op","uri","cbArgs","kwargs"}`. Blank lines are skipped and whitespace trimmed.
+ * A line starting with `{` or `[` is JSON (and must be an object); one starting with `"`
+ * is a JSON string holding the URI (for URIs with leading spaces or newlines).
  * A bad line becomes an `InputError` naming its line number; the lines around it are still
  * read. Memory stays flat: lines are yielded as they are read (readline).
  */
@@ -37,11 +39,29 @@ export interface ParseOptions {
 
 const preview = (s: string) => (s.length > 60 ? `${s.slice(0, 57)}...` : s);
 
+function plainRequest(op: string, uri: string, line: number, o: ParseOptions): InputRequest {
+  const req: InputRequest = { op, uri, line };
+  if (o.cbArgs !== undefined) req.cbArgs = o.cbArgs;
+  if (o.kwargs) req.kwargs = { ...o.kwargs };
+  return req;
+}
+
 /** Parse one line (already known to be non-blank after trimming). */
 export function parseLine(text: string, line: number, o: ParseOptions): InputItem {
   const fail = (message: string): InputItem => ({ ok: false, error: { line, message: `line ${line}: ${message}` } });
   let req: InputRequest;
-  if (text.startsWith('{')) {
+  if (text.startsWith('"')) {
+    // A JSON string is a URI with any characters (leading spaces, newlines…).
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch (e) {
+      return fail(`not a valid JSON string (${(e as Error).message.split('\n')[0]}): ${preview(text)}`);
+    }
+    if (typeof v !== 'string' || v === '') return fail('a quoted URI must be a non-empty JSON string');
+    if (o.op === undefined) return fail(`a plain URI needs --op (or write JSON lines {"op","uri"}): ${preview(text)}`);
+    req = plainRequest(o.op, v, line, o);
+  } else if (text.startsWith('{') || text.startsWith('[')) {
     let v: unknown;
     try {
       v = JSON.parse(text);
@@ -62,9 +82,7 @@ export function parseLine(text: string, line: number, o: ParseOptions): InputIte
     if (kwargs) req.kwargs = kwargs;
   } else {
     if (o.op === undefined) return fail(`a plain URI needs --op (or write JSON lines {"op","uri"}): ${preview(text)}`);
-    req = { op: o.op, uri: text, line };
-    if (o.cbArgs !== undefined) req.cbArgs = o.cbArgs;
-    if (o.kwargs) req.kwargs = { ...o.kwargs };
+    req = plainRequest(o.op, text, line, o);
   }
   const err = o.validate?.(req);
   return err ? fail(err) : { ok: true, req };

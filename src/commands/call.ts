@@ -11,7 +11,7 @@ Exit 1 when the request ends in quarantine or does not complete within --timeout
   ];
   static override enableJsonFlag = true;
   static override args = {
-    uri: Args.string({ required: true, description: 'The URI.' }),
+    uri: Args.string({ ignoreStdin: true, required: true, description: 'The URI.' }),
   };
   static override flags = {
     op: Flags.string({ required: true, summary: 'Operation to call.', env: env('op') }),

@@ -12,7 +12,8 @@ Exit 0 when nothing failed (warnings allowed), 2 for a configuration problem, 3 
     const report = await runDoctor(this.flags, this.argv, (c) => {
       if (!this.jsonEnabled()) this.log(formatCheck(c));
     });
-    if (!this.jsonEnabled()) this.log(report.ok ? '\nall good' : '\nsome checks failed: see "fix:" above');
+    const warnings = report.checks.filter((c) => c.status === 'warn').length;
+    if (!this.jsonEnabled()) this.log(report.ok ? `\n${warnings ? `no failure (${warnings} warning${warnings === 1 ? '' : 's'})` : 'all good'}` : '\nsome checks failed: see "fix:" above');
     if (report.exitCode) process.exitCode = report.exitCode;
     return report;
   }

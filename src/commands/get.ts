@@ -12,7 +12,7 @@ Exit 0 when every URI has a value, 1 when some are missing.`;
   static override enableJsonFlag = true;
   static override strict = false;
   static override args = {
-    uri: Args.string({ required: true, description: 'One or more URIs.' }),
+    uri: Args.string({ ignoreStdin: true, required: true, description: 'One or more URIs.' }),
   };
   static override flags = {
     op: Flags.string({ required: true, summary: 'Operation whose results to read.', env: env('op') }),

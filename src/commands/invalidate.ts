@@ -19,7 +19,7 @@ Without --op, every operation's entries are considered. --dry-run prints what wo
   static override enableJsonFlag = true;
   static override strict = false;
   static override args = {
-    uri: Args.string({ description: 'URIs to invalidate.' }),
+    uri: Args.string({ ignoreStdin: true, description: 'URIs to invalidate.' }),
   };
   static override flags = {
     op: Flags.string({ summary: 'Operation whose entries to invalidate (default: every operation).', env: env('op') }),

@@ -13,7 +13,7 @@ Exit 0 when every line got a value; 1 when some lines were bad or quarantined; 2
     { description: 'Into a file, keeping the summary on the terminal', command: '<%= config.bin %> run urls.txt --op title > results.jsonl' },
   ];
   static override args = {
-    file: Args.string({ description: 'File of URIs or JSON lines (default: stdin; "-" for stdin).' }),
+    file: Args.string({ ignoreStdin: true, description: 'File of URIs or JSON lines (default: stdin; "-" for stdin).' }),
   };
   static override flags = {
     op: Flags.string({ summary: 'Operation of plain URI lines (and default "op" of JSON lines).', env: env('op') }),

@@ -13,7 +13,7 @@ Prints a summary on stderr (hits, delegated, coalesced, errors) and a progress l
   ];
   static override enableJsonFlag = true;
   static override args = {
-    file: Args.string({ description: 'File of URIs or JSON lines (default: stdin; "-" for stdin).' }),
+    file: Args.string({ ignoreStdin: true, description: 'File of URIs or JSON lines (default: stdin; "-" for stdin).' }),
   };
   static override flags = {
     op: Flags.string({ summary: 'Operation of plain URI lines (and default "op" of JSON lines).', env: env('op') }),

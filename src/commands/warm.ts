@@ -18,7 +18,7 @@ Entries that are fresh are skipped unless --force. --dry-run prints what would b
   ];
   static override enableJsonFlag = true;
   static override args = {
-    file: Args.string({ description: 'File of URIs, JSON lines, or (with an unbound --template) JSON objects of variables (default: stdin; "-" for stdin).' }),
+    file: Args.string({ ignoreStdin: true, description: 'File of URIs, JSON lines, or (with an unbound --template) JSON objects of variables (default: stdin; "-" for stdin).' }),
   };
   static override flags = {
     op: Flags.string({ summary: 'Operation to warm.', env: env('op') }),

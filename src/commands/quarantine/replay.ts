@@ -14,7 +14,7 @@ export default class QuarantineReplay extends BaseCommand<typeof QuarantineRepla
   static override enableJsonFlag = true;
   static override strict = false;
   static override args = {
-    id: Args.string({ description: 'Item ids.' }),
+    id: Args.string({ ignoreStdin: true, description: 'Item ids.' }),
   };
   static override flags = {
     op: Flags.string({ summary: 'Items of this operation.', env: env('op') }),

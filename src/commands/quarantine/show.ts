@@ -7,7 +7,7 @@ export default class QuarantineShow extends BaseCommand<typeof QuarantineShow> {
   static override examples = ['<%= config.bin %> quarantine show 0m3x1k2a9f4e1b2c3d4e5f', '<%= config.bin %> quarantine show 0m3x1k2a9f4e1b2c3d4e5f --json'];
   static override enableJsonFlag = true;
   static override args = {
-    id: Args.string({ required: true, description: 'Item id (from quarantine list).' }),
+    id: Args.string({ ignoreStdin: true, required: true, description: 'Item id (from quarantine list).' }),
   };
 
   async run() {

@@ -6,9 +6,22 @@ import { queueScript, results, runScript } from './scripts.js';
 
 /** Items per script call: big batches still go in one round trip, as several calls of one pipeline. */
 const CHUNK = 500;
+/** Keys per cache-get-n call (reads are cheap on the server; one call serves a 1,000-request batch). */
+const GET_CHUNK = 1000;
 
 const num = (s: string | null | undefined) => (s === '' || s === null || s === undefined ? null : Number(s));
 const str = (n: number | null) => (n === null ? '' : String(n));
+
+/** One entry as cache-get-n.lua answers it (header `createdAt,expiresAt,staleUntil,uri part` and the value JSON). */
+function parseEntry(header: string | null | undefined, v: string | null | undefined, id: string): StoredEntry | undefined {
+  if (header === null || header === undefined || v === null || v === undefined) return undefined;
+  const a = header.indexOf(',');
+  const b = header.indexOf(',', a + 1);
+  const c = header.indexOf(',', b + 1);
+  const entry: StoredEntry = { value: JSON.parse(v), createdAt: Number(header.slice(0, a)), expiresAt: num(header.slice(a + 1, b)), staleUntil: num(header.slice(b + 1, c)) };
+  if (c + 1 < header.length) entry.uri = header[c + 1] === '=' ? id : header.slice(c + 2);
+  return entry;
+}
 
 function groupByNs<T extends { ns: string }>(items: T[]) {
   const groups = new Map<string, { item: T; i: number }[]>();
@@ -42,20 +55,35 @@ export class RedisCacheStore implements CacheStore {
 
   async getMany(keys: Key[]) {
     if (keys.length === 0) return [];
-    const p = this.client.pipeline();
-    for (const k of keys) p.hmget(this.keys.entry(k.ns, k.id), 'i', 'v', 'c', 'e', 's', 'u');
-    const replies = results(await p.exec()) as (string | null)[][];
     const now = Date.now();
-    return replies.map((r, n): StoredEntry | undefined => {
-      const [id, v, c, e, s, u] = r;
-      if (id === null || id === undefined || v === null || v === undefined) return undefined;
-      if (id !== keys[n]!.id) return undefined; // a hash collision: not our entry
-      const staleUntil = num(s);
-      if (staleUntil !== null && staleUntil <= now) return undefined;
-      const entry: StoredEntry = { value: JSON.parse(v), createdAt: Number(c), expiresAt: num(e), staleUntil };
-      if (u !== null && u !== undefined) entry.uri = u;
-      return entry;
+    const out: (StoredEntry | undefined)[] = new Array(keys.length);
+    // One script call per namespace and chunk (usually one for a whole batch), pipelined.
+    const calls: { idx: number[] | undefined; keys: string[]; args: string[] }[] = [];
+    const ns0 = keys[0]!.ns;
+    if (keys.length <= GET_CHUNK && keys.every((k) => k.ns === ns0)) {
+      calls.push({ idx: undefined, keys: keys.map((k) => this.keys.entry(ns0, k.id)), args: [String(now), ...keys.map((k) => k.id)] });
+    } else {
+      for (const [ns, group] of groupByNs(keys)) {
+        for (const part of chunks(group, GET_CHUNK)) {
+          calls.push({ idx: part.map((g) => g.i), keys: part.map((g) => this.keys.entry(ns, g.item.id)), args: [String(now), ...part.map((g) => g.item.id)] });
+        }
+      }
+    }
+    let replies: string[][];
+    if (calls.length === 1) replies = [await runScript<string[]>(this.client, 'cache-get-n', calls[0]!.keys, calls[0]!.args)];
+    else {
+      const p = this.client.pipeline();
+      for (const c of calls) queueScript(p, 'cache-get-n', c.keys, c.args);
+      replies = results(await p.exec()) as string[][];
+    }
+    calls.forEach((c, n) => {
+      const r = replies[n]!;
+      for (let j = 0; j < c.keys.length; j++) {
+        const i = c.idx ? c.idx[j]! : j;
+        out[i] = parseEntry(r[2 * j], r[2 * j + 1], keys[i]!.id);
+      }
     });
+    return out;
   }
 
   async setMany(items: { key: Key; entry: StoredEntry }[]) {

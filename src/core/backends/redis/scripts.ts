@@ -10,6 +10,7 @@ import type { ChainableCommander, Redis } from 'ioredis';
  * `dist/` (`npm run build` copies the .lua files).
  */
 export type ScriptName =
+  | 'cache-get-n'
   | 'cache-set-n'
   | 'cache-delete-n'
   | 'cache-mark-stale-n'

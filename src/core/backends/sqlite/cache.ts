@@ -40,8 +40,8 @@ export class SqliteCacheStore extends SqliteStore implements CacheStore {
     setImmediate(() => {
       const keys = this.gone;
       this.gone = [];
-      const del = this.h.stmt('DELETE FROM cache WHERE prefix = ? AND ns = ? AND id = ? AND stale_until <= ?');
       try {
+        const del = this.h.stmt('DELETE FROM cache WHERE prefix = ? AND ns = ? AND id = ? AND stale_until <= ?');
         const now = Date.now();
         this.h.write(() => keys.forEach((k) => del.run(this.prefix, k.ns, k.id, now)));
       } catch {
@@ -53,15 +53,16 @@ export class SqliteCacheStore extends SqliteStore implements CacheStore {
   async setMany(items: { key: Key; entry: StoredEntry }[]) {
     if (items.length === 0) return;
     const rows = items.map(({ key, entry: e }) => [this.prefix, key.ns, key.id, toJson(e.value), e.createdAt, e.expiresAt, e.staleUntil, e.uri ?? null]);
-    const put = this.h.stmt(
-      `INSERT INTO cache (prefix, ns, id, value, created_at, expires_at, stale_until, uri) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (prefix, ns, id) DO UPDATE SET value = excluded.value, created_at = excluded.created_at,
-         expires_at = excluded.expires_at, stale_until = excluded.stale_until, uri = excluded.uri`,
-    );
     const sweep = (this.writes += items.length) >= SWEEP_EVERY;
     if (sweep) this.writes = 0;
     this.h.write(() => {
-      for (const r of rows) put.run(r);
+      this.h.many(
+        'INSERT INTO cache (prefix, ns, id, value, created_at, expires_at, stale_until, uri)',
+        '(?, ?, ?, ?, ?, ?, ?, ?)',
+        `ON CONFLICT (prefix, ns, id) DO UPDATE SET value = excluded.value, created_at = excluded.created_at,
+           expires_at = excluded.expires_at, stale_until = excluded.stale_until, uri = excluded.uri`,
+        rows,
+      );
       if (sweep) {
         this.h
           .stmt('DELETE FROM cache WHERE rowid IN (SELECT rowid FROM cache WHERE prefix = ? AND stale_until IS NOT NULL AND stale_until <= ? LIMIT ?)')

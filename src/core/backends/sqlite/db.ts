@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { BackendUnavailableError } from '../../errors.js';
-import { SCHEMA, SCHEMA_VERSION } from './schema.js';
+import { MIGRATE_FROM_1, SCHEMA, SCHEMA_VERSION } from './schema.js';
 
 export const DEFAULT_SQLITE_PATH = '.backache/backache.db';
 const BUSY_TIMEOUT_MS = 5000;
@@ -149,6 +149,10 @@ function openDatabase(path: string): Database.Database {
     const version = conn.pragma('user_version', { simple: true }) as number;
     if (version < SCHEMA_VERSION) {
       conn.transaction(() => {
+        // Read again under the write lock: another process may have just done this.
+        const v = conn.pragma('user_version', { simple: true }) as number;
+        if (v >= SCHEMA_VERSION) return;
+        if (v === 1) conn.exec(MIGRATE_FROM_1);
         conn.exec(SCHEMA);
         conn.pragma(`user_version = ${SCHEMA_VERSION}`);
       }).immediate();

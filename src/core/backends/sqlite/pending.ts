@@ -2,36 +2,64 @@ import type { Key, PendingAdd, PendingAddResult, PendingSet } from '../../ports.
 import { SqliteStore } from './db.js';
 
 /**
- * A pair's pending requests: one `pending` row (whose presence means "a job is pending",
- * with its id) and one `pending_args` row per request, in arrival order.
+ * A map key for a pair, equal for what was bound and what SQLite hands back (SQLite
+ * stores UTF-8, so a lone surrogate comes back as U+FFFD).
+ */
+const wellFormed = (s: string) => ((s as unknown as { isWellFormed(): boolean }).isWellFormed() ? s : (s as unknown as { toWellFormed(): string }).toWellFormed());
+const pairKey = (ns: string, id: string) => `${ns.length}:${wellFormed(ns)}${wellFormed(id)}`;
+
+/**
+ * A pair's pending requests: one `pending` row (its presence means "a job is pending")
+ * with the job id, the first request's cbArgs and the number of requests `n`; requests
+ * 2..n are `pending_args` rows numbered in arrival order.
  */
 export class SqlitePendingSet extends SqliteStore implements PendingSet {
   async addMany(items: PendingAdd[]): Promise<PendingAddResult[]> {
     if (items.length === 0) return [];
-    const args = items.map((it) => JSON.stringify(it.cbArgs) ?? 'null');
-    const claim = this.h.stmt('INSERT INTO pending (prefix, ns, id, job_id) VALUES (?, ?, ?, ?) ON CONFLICT (prefix, ns, id) DO NOTHING');
-    const jobOf = this.h.pluck('SELECT job_id FROM pending WHERE prefix = ? AND ns = ? AND id = ?');
-    const append = this.h.stmt('INSERT INTO pending_args (prefix, ns, id, cb_args) VALUES (?, ?, ?, ?)');
-    return this.h.write(() =>
-      items.map(({ key, jobId }, i) => {
-        append.run(this.prefix, key.ns, key.id, args[i]);
-        if (claim.run(this.prefix, key.ns, key.id, jobId).changes === 1) return { first: true, jobId };
-        return { first: false, jobId: jobOf.get(this.prefix, key.ns, key.id) as string };
-      }),
-    );
+    // Group the batch by pair (duplicates coalesce), in order of first appearance.
+    const groups = new Map<string, { ns: string; id: string; jobId: string; idx: number[]; args: string[] }>();
+    items.forEach((it, i) => {
+      const k = pairKey(it.key.ns, it.key.id);
+      let g = groups.get(k);
+      if (!g) groups.set(k, (g = { ns: it.key.ns, id: it.key.id, jobId: it.jobId, idx: [], args: [] }));
+      g.idx.push(i);
+      g.args.push(JSON.stringify(it.cbArgs) ?? 'null');
+    });
+    const out = new Array<PendingAddResult>(items.length);
+    this.h.write(() => {
+      // One upsert per pair: a new row holds request 1; an existing one just counts more.
+      const rows = [...groups.values()].map((g) => [this.prefix, g.ns, g.id, g.jobId, g.idx.length, g.args[0]]);
+      const got = this.h.many(
+        'INSERT INTO pending (prefix, ns, id, job_id, n, cb_args)',
+        '(?, ?, ?, ?, ?, ?)',
+        'ON CONFLICT (prefix, ns, id) DO UPDATE SET n = n + excluded.n RETURNING ns, id, job_id, n',
+        rows,
+      ) as { ns: string; id: string; job_id: string; n: number }[];
+      const extra: unknown[][] = [];
+      for (const r of got) {
+        const g = groups.get(pairKey(r.ns, r.id))!;
+        const k = g.idx.length;
+        const fresh = r.n === k; // inserted now: an existing row had n >= 1 before adding k
+        g.idx.forEach((i, j) => {
+          out[i] = { first: fresh && j === 0, jobId: r.job_id };
+          if (!(fresh && j === 0)) extra.push([this.prefix, g.ns, g.id, r.n - k + 1 + j, g.args[j]]);
+        });
+      }
+      if (extra.length) this.h.many('INSERT INTO pending_args (prefix, ns, id, n, cb_args)', '(?, ?, ?, ?, ?)', '', extra);
+    });
+    return out;
   }
 
   async takeAll(key: Key) {
-    const list = this.h.pluck('SELECT cb_args FROM pending_args WHERE prefix = ? AND ns = ? AND id = ? ORDER BY seq');
-    const dropArgs = this.h.stmt('DELETE FROM pending_args WHERE prefix = ? AND ns = ? AND id = ?');
-    const drop = this.h.stmt('DELETE FROM pending WHERE prefix = ? AND ns = ? AND id = ?');
-    const rows = this.h.write(() => {
-      const all = list.all(this.prefix, key.ns, key.id) as string[];
-      dropArgs.run(this.prefix, key.ns, key.id);
-      drop.run(this.prefix, key.ns, key.id);
-      return all;
-    });
-    return rows.map((s) => JSON.parse(s) as unknown);
+    const takeFirst = this.h.pluck('DELETE FROM pending WHERE prefix = ? AND ns = ? AND id = ? RETURNING cb_args');
+    const takeRest = this.h.stmt('DELETE FROM pending_args WHERE prefix = ? AND ns = ? AND id = ? RETURNING n, cb_args');
+    const [first, rest] = this.h.write(() => [
+      takeFirst.get(this.prefix, key.ns, key.id) as string | undefined,
+      takeRest.all(this.prefix, key.ns, key.id) as { n: number; cb_args: string }[],
+    ]);
+    if (first === undefined) return [];
+    rest.sort((a, b) => a.n - b.n);
+    return [first, ...rest.map((r) => r.cb_args)].map((s) => JSON.parse(s) as unknown);
   }
 
   async jobIdOf(key: Key) {

@@ -96,13 +96,14 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
       const delay = Math.max(0, j.delayMs ?? 0);
       return [this.prefix, j.id, j.data.op, delay > 0 ? DELAYED : WAITING, j.priority ?? 0, now + delay, now, JSON.stringify(j.data)];
     });
-    const ins = this.h.stmt(
-      `INSERT INTO jobs (prefix, id, op, state, priority, run_at, attempt, created_at, data) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
-       ON CONFLICT (prefix, id) DO NOTHING`,
+    this.h.write(() =>
+      this.h.many(
+        'INSERT INTO jobs (prefix, id, op, state, priority, run_at, attempt, created_at, data)',
+        '(?, ?, ?, ?, ?, ?, 1, ?, ?)',
+        'ON CONFLICT (prefix, id) DO NOTHING',
+        rows,
+      ),
     );
-    this.h.write(() => {
-      for (const r of rows) ins.run(r);
-    });
     const soonest = new Map<string, number>();
     for (const j of jobs) soonest.set(j.data.op, Math.min(soonest.get(j.data.op) ?? Infinity, Math.max(0, j.delayMs ?? 0)));
     for (const [op, delay] of soonest) this.wake(op, delay);

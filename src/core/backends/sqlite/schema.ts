@@ -5,7 +5,33 @@
  * Tables whose rows are ordered by insertion declare `seq INTEGER PRIMARY KEY`, an alias
  * of the rowid that VACUUM keeps stable.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+/** From the pre-release layout 1: one pending_args row per request, ordered by rowid. */
+export const MIGRATE_FROM_1 = `
+ALTER TABLE pending RENAME TO pending_v1;
+ALTER TABLE pending_args RENAME TO pending_args_v1;
+CREATE TABLE pending (
+  prefix TEXT NOT NULL, ns TEXT NOT NULL, id TEXT NOT NULL, job_id TEXT NOT NULL,
+  n INTEGER NOT NULL, cb_args TEXT NOT NULL, PRIMARY KEY (prefix, ns, id)
+) WITHOUT ROWID;
+CREATE TABLE pending_args (
+  prefix TEXT NOT NULL, ns TEXT NOT NULL, id TEXT NOT NULL, n INTEGER NOT NULL,
+  cb_args TEXT NOT NULL, PRIMARY KEY (prefix, ns, id, n)
+) WITHOUT ROWID;
+CREATE TEMP TABLE numbered AS
+  SELECT prefix, ns, id, row_number() OVER (PARTITION BY prefix, ns, id ORDER BY seq) AS n, cb_args FROM pending_args_v1;
+INSERT INTO pending (prefix, ns, id, job_id, n, cb_args)
+  SELECT p.prefix, p.ns, p.id, p.job_id,
+    (SELECT count(*) FROM numbered a WHERE a.prefix = p.prefix AND a.ns = p.ns AND a.id = p.id),
+    coalesce((SELECT a.cb_args FROM numbered a WHERE a.prefix = p.prefix AND a.ns = p.ns AND a.id = p.id AND a.n = 1), 'null')
+  FROM pending_v1 p;
+INSERT INTO pending_args (prefix, ns, id, n, cb_args)
+  SELECT a.prefix, a.ns, a.id, a.n, a.cb_args FROM numbered a JOIN pending p USING (prefix, ns, id) WHERE a.n > 1;
+DROP TABLE numbered;
+DROP TABLE pending_v1;
+DROP TABLE pending_args_v1;
+`;
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS cache (
@@ -30,21 +56,25 @@ CREATE TABLE IF NOT EXISTS locks (
   PRIMARY KEY (prefix, ns, id)
 ) WITHOUT ROWID;
 
+-- A pair's pending requests: the row holds the job id, the first request's cbArgs and
+-- how many requests there are; requests 2..n are in pending_args.
 CREATE TABLE IF NOT EXISTS pending (
   prefix TEXT NOT NULL,
   ns TEXT NOT NULL,
   id TEXT NOT NULL,
   job_id TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  cb_args TEXT NOT NULL,      -- JSON
   PRIMARY KEY (prefix, ns, id)
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pending_args (
-  seq INTEGER PRIMARY KEY,
   prefix TEXT NOT NULL,
   ns TEXT NOT NULL,
   id TEXT NOT NULL,
-  cb_args TEXT NOT NULL       -- JSON
-);
-CREATE INDEX IF NOT EXISTS pending_args_pair ON pending_args (prefix, ns, id);
+  n INTEGER NOT NULL,
+  cb_args TEXT NOT NULL,      -- JSON
+  PRIMARY KEY (prefix, ns, id, n)
+) WITHOUT ROWID;
 
 -- state: 0 waiting, 1 delayed, 2 active, 3 completed, 4 quarantined
 CREATE TABLE IF NOT EXISTS jobs (

@@ -1,0 +1,181 @@
+/**
+ * Redis: backache vs the raw layer beneath it (BullMQ alone, ioredis alone), alternately in
+ * one process, on a redis-server of its own (a free port, a temp dir, removed afterwards).
+ *
+ *   submit: bulkGetOrDelegate of 100k new URIs in batches of 1,000 vs BullMQ Queue.addBulk
+ *   hits:   bulkGetOrDelegate of 100k cached URIs in batches of 1,000 vs MGET + JSON.parse
+ *   drain:  startWorker draining 30k no-op jobs, concurrency 50 vs a BullMQ Worker with a
+ *           no-op processor, concurrency 50
+ *
+ * Run: npm run bench:submit | bench:hits | bench:drain   (BENCH_ROUNDS, SUBMIT_N, HITS_N, DRAIN_N)
+ * Every round starts from an empty server (FLUSHALL, untimed).
+ */
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { createBackache, type Backache } from '../src/index.js';
+import { startRedisServer } from '../test/helpers/redis-server.js';
+import { compare, printTable, rounds, save } from './lib.js';
+
+const SUBMIT_N = Number(process.env.SUBMIT_N ?? 100_000);
+const HITS_N = Number(process.env.HITS_N ?? 100_000);
+const DRAIN_N = Number(process.env.DRAIN_N ?? 30_000);
+const BATCH = 1000;
+const CONCURRENCY = 50;
+
+const uris = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `https://example.com/${tag}/${i}`);
+const value = (uri: string) => ({ title: `Title of ${uri}`, length: uri.length, tags: ['a', 'b'] });
+
+const server = await startRedisServer({ args: ['--maxmemory-policy', 'noeviction'] });
+const admin = new Redis(server.url, { maxRetriesPerRequest: null });
+const flush = () => admin.flushall();
+
+/** Run `fn` over `all` in batches of BATCH, one after the other. */
+async function inBatches<T>(all: T[], fn: (batch: T[]) => Promise<unknown>) {
+  for (let i = 0; i < all.length; i += BATCH) await fn(all.slice(i, i + BATCH));
+}
+
+async function submit() {
+  return compare('submit 100k new URIs, Redis broker', SUBMIT_N, rounds(), {
+    raw: {
+      async prepare(round) {
+        await flush();
+        const connection = new Redis(server.url, { maxRetriesPerRequest: null });
+        const q = new Queue(`raw${round}`, { connection });
+        await q.addBulk([{ name: 'noop', data: { op: 'noop', uri: 'warm-up', kwargs: {} } }]);
+        const all = uris(SUBMIT_N, `raw${round}`).map((uri) => ({ name: 'noop', data: { op: 'noop', uri, kwargs: {} } }));
+        return {
+          run: () => inBatches(all, (b) => q.addBulk(b)),
+          teardown: async () => {
+            await q.close();
+            connection.disconnect();
+          },
+        };
+      },
+    },
+    backache: {
+      async prepare(round) {
+        await flush();
+        const app = await createBackache({ operations: { noop: async () => null }, broker: server.url, prefix: `b${round}` });
+        await app.bulkGetOrDelegate([{ op: 'noop', uri: 'warm-up' }]);
+        const all = uris(SUBMIT_N, `b${round}`).map((uri) => ({ op: 'noop', uri }));
+        return {
+          run: () => inBatches(all, (b) => app.bulkGetOrDelegate(b)),
+          teardown: () => app.close(),
+        };
+      },
+    },
+  });
+}
+
+async function hits() {
+  // Filled once (both layers hold the same 100k values); hits change nothing but counters.
+  await flush();
+  const all = uris(HITS_N, 'hit');
+  const rawClient = new Redis(server.url, { maxRetriesPerRequest: null });
+  await inBatches(all, (b) => rawClient.mset(...b.flatMap((u) => [`raw:${u}`, JSON.stringify(value(u))])));
+  const app: Backache = await createBackache({ operations: { title: async (u) => value(u) }, broker: server.url, prefix: 'hits' });
+  await inBatches(all, (b) => app.backend.cache.setMany(b.map((u) => ({ key: { ns: 'title', id: u }, entry: { value: value(u), createdAt: Date.now(), expiresAt: null, staleUntil: null } }))));
+  const rawKeys = all.map((u) => `raw:${u}`);
+  const requests = all.map((uri) => ({ op: 'title', uri }));
+  let got = 0;
+  const row = await compare('100k cache hits, Redis cache', HITS_N, rounds(), {
+    raw: {
+      async prepare() {
+        return {
+          run: () =>
+            inBatches(rawKeys, async (b) => {
+              const vals = await rawClient.mget(...b);
+              for (const v of vals) if (v !== null && JSON.parse(v)) got++;
+            }),
+        };
+      },
+    },
+    backache: {
+      async prepare() {
+        return {
+          run: () =>
+            inBatches(requests, async (b) => {
+              const r = await app.bulkGetOrDelegate(b);
+              got += r.hits.length;
+              if (r.hits.length !== b.length) throw new Error(`expected ${b.length} hits, got ${r.hits.length}`);
+            }),
+        };
+      },
+    },
+  });
+  if (got !== HITS_N * rounds() * 2) throw new Error(`hits: ${got} values read, expected ${HITS_N * rounds() * 2}`);
+  await app.close();
+  rawClient.disconnect();
+  return row;
+}
+
+async function drain() {
+  return compare('drain 30k no-op jobs, concurrency 50, Redis broker', DRAIN_N, rounds(), {
+    raw: {
+      async prepare(round) {
+        await flush();
+        const connection = new Redis(server.url, { maxRetriesPerRequest: null });
+        const name = `raw${round}`;
+        const q = new Queue(name, { connection });
+        await inBatches(
+          uris(DRAIN_N, name).map((uri) => ({ name: 'noop', data: { op: 'noop', uri, kwargs: {} } })),
+          (b) => q.addBulk(b),
+        );
+        return {
+          run: async () => {
+            let done = 0;
+            let resolveAll!: () => void;
+            const allDone = new Promise<void>((r) => (resolveAll = r));
+            const w = new Worker(name, async () => null, { connection: new Redis(server.url, { maxRetriesPerRequest: null }), concurrency: CONCURRENCY });
+            w.on('completed', () => void (++done === DRAIN_N && resolveAll()));
+            await allDone;
+            await w.close();
+            (await w.client).disconnect();
+          },
+          teardown: async () => {
+            await q.close();
+            connection.disconnect();
+          },
+        };
+      },
+    },
+    backache: {
+      async prepare(round) {
+        await flush();
+        let finished = 0;
+        let resolveAll!: () => void;
+        const allDone = new Promise<void>((r) => (resolveAll = r));
+        const app = await createBackache({
+          operations: { noop: { run: async () => null, onResult: () => void (++finished === DRAIN_N && resolveAll()) } },
+          broker: server.url,
+          prefix: `b${round}`,
+        });
+        await inBatches(
+          uris(DRAIN_N, `b${round}`).map((uri) => ({ op: 'noop', uri })),
+          (b) => app.bulkGetOrDelegate(b),
+        );
+        return {
+          run: async () => {
+            const w = app.startWorker({ concurrency: CONCURRENCY });
+            await allDone;
+            await w.stop();
+          },
+          teardown: () => app.close(),
+        };
+      },
+    },
+  });
+}
+
+const which = process.argv[2] ?? 'all';
+const rows = [];
+try {
+  if (which === 'all' || which === 'submit') rows.push(await submit());
+  if (which === 'all' || which === 'hits') rows.push(await hits());
+  if (which === 'all' || which === 'drain') rows.push(await drain());
+  printTable(rows);
+  save(`redis-${which}`, rows);
+} finally {
+  admin.disconnect();
+  await server.stop();
+}
