@@ -12,14 +12,23 @@ const GET_CHUNK = 1000;
 const num = (s: string | null | undefined) => (s === '' || s === null || s === undefined ? null : Number(s));
 const str = (n: number | null) => (n === null ? '' : String(n));
 
-/** One entry as cache-get-n.lua answers it (header `createdAt,expiresAt,staleUntil,uri part` and the value JSON). */
-function parseEntry(header: string | null | undefined, v: string | null | undefined, id: string): StoredEntry | undefined {
-  if (header === null || header === undefined || v === null || v === undefined) return undefined;
-  const a = header.indexOf(',');
-  const b = header.indexOf(',', a + 1);
-  const c = header.indexOf(',', b + 1);
-  const entry: StoredEntry = { value: JSON.parse(v), createdAt: Number(header.slice(0, a)), expiresAt: num(header.slice(a + 1, b)), staleUntil: num(header.slice(b + 1, c)) };
-  if (c + 1 < header.length) entry.uri = header[c + 1] === '=' ? id : header.slice(c + 2);
+/**
+ * An entry's header (field `h`): `createdAt,expiresAt,staleUntil,<uri part>` with '' for
+ * null, and the uri part '' (no uri), '=' (the uri is the id) or '+' and the uri.
+ */
+const header = (e: StoredEntry, id: string) =>
+  `${e.createdAt},${str(e.expiresAt)},${str(e.staleUntil)},${e.uri === undefined ? '' : e.uri === id ? '=' : `+${e.uri}`}`;
+
+/** One entry as cache-get-n.lua answers it (the header and the value JSON); past staleUntil it is a miss. */
+function parseEntry(h: string | null | undefined, v: string | null | undefined, id: string, now: number): StoredEntry | undefined {
+  if (h === null || h === undefined || v === null || v === undefined) return undefined;
+  const a = h.indexOf(',');
+  const b = h.indexOf(',', a + 1);
+  const c = h.indexOf(',', b + 1);
+  const staleUntil = num(h.slice(b + 1, c));
+  if (staleUntil !== null && staleUntil <= now) return undefined;
+  const entry: StoredEntry = { value: JSON.parse(v), createdAt: Number(h.slice(0, a)), expiresAt: num(h.slice(a + 1, b)), staleUntil };
+  if (c + 1 < h.length) entry.uri = h.charCodeAt(c + 1) === 61 /* = */ ? id : h.slice(c + 2);
   return entry;
 }
 
@@ -40,7 +49,8 @@ function chunks<T>(xs: T[], n = CHUNK): T[][] {
 }
 
 /**
- * Cache entries in Redis: one HASH per entry (`{P:N}:c:e:<hash>`) expiring at `staleUntil`,
+ * Cache entries in Redis: one HASH per entry (`{P:N}:c:e:<hash>`: `i` id, `v` value JSON,
+ * `h` header with the times and uri) expiring at `staleUntil`,
  * and per namespace a ZSET of raw ids (`{P:N}:c:ids`) for prefix scans with ZRANGEBYLEX.
  * The index is cleaned lazily: a scan drops ids whose entry is gone.
  */
@@ -80,7 +90,7 @@ export class RedisCacheStore implements CacheStore {
       const r = replies[n]!;
       for (let j = 0; j < c.keys.length; j++) {
         const i = c.idx ? c.idx[j]! : j;
-        out[i] = parseEntry(r[2 * j], r[2 * j + 1], keys[i]!.id);
+        out[i] = parseEntry(r[2 * j], r[2 * j + 1], keys[i]!.id, now);
       }
     });
     return out;
@@ -100,16 +110,7 @@ export class RedisCacheStore implements CacheStore {
           const json = JSON.stringify(entry.value);
           if (json === undefined) throw new TypeError(`cache value for ${key.ns} is not JSON-serialisable`);
           keys.push(this.keys.entry(ns, key.id));
-          args.push(
-            key.id,
-            json,
-            String(entry.createdAt),
-            str(entry.expiresAt),
-            str(entry.staleUntil),
-            entry.staleUntil === null ? '' : String(Math.ceil(entry.staleUntil)),
-            entry.uri === undefined ? '0' : '1',
-            entry.uri ?? '',
-          );
+          args.push(key.id, json, header(entry, key.id), entry.staleUntil === null ? '' : String(Math.ceil(entry.staleUntil)));
         }
         queueScript(p, 'cache-set-n', keys, args);
       }

@@ -8,7 +8,7 @@ import { hashId } from '../../hash.js';
  * tag of an operation of another deployment, e.g. prefix `a` and op `b` vs prefix `a:b`).
  * URIs never appear in keys: they are hashed (`hashId`) and kept as data.
  *
- *   {P:N}:c:e:<hash>     cache entry (HASH: i id, v value JSON, c createdAt, e expiresAt, s staleUntil, u uri)
+ *   {P:N}:c:e:<hash>     cache entry (HASH: i id, v value JSON, h header `createdAt,expiresAt,staleUntil,uri part`)
  *   {P:N}:c:ids          cache index (ZSET, score 0, member = raw id; ZRANGEBYLEX for prefix scans)
  *   {P:N}:l:<hash>       lock (STRING token, PX ttl)
  *   {P:N}:p:j:<hash>     pending job id of a pair (STRING)

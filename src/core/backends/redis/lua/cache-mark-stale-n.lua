@@ -13,12 +13,20 @@ local rcall = redis.call
 local now = tonumber(ARGV[1])
 local found = 0
 for i = 1, #KEYS do
-  local e = rcall("HMGET", KEYS[i], "v", "e", "s")
-  if e[1] and (e[3] == "" or tonumber(e[3]) > now) then
-    if e[2] == "" or tonumber(e[2]) > now then
-      rcall("HSET", KEYS[i], "e", ARGV[1])
+  local h = rcall("HGET", KEYS[i], "h")
+  if h then
+    -- header = createdAt "," expiresAt "," staleUntil "," uri part ('' = null)
+    local a = string.find(h, ",", 1, true)
+    local b = string.find(h, ",", a + 1, true)
+    local c = string.find(h, ",", b + 1, true)
+    local e = string.sub(h, a + 1, b - 1)
+    local s = string.sub(h, b + 1, c - 1)
+    if s == "" or tonumber(s) > now then
+      if e == "" or tonumber(e) > now then
+        rcall("HSET", KEYS[i], "h", string.sub(h, 1, a) .. ARGV[1] .. string.sub(h, b))
+      end
+      found = found + 1
     end
-    found = found + 1
   end
 end
 return found

@@ -5,9 +5,8 @@
     KEYS[1]       the namespace's id index (ZSET, score 0, member = raw id)
     KEYS[2..]     one entry key (HASH) per item, in ARGV order
     ARGV[1]       now, epoch ms (entries whose expiry is not after it are deleted instead)
-    ARGV[2..]     8 values per item:
-                    id, value JSON, createdAt, expiresAt ('' = null), staleUntil ('' = null),
-                    expiry for PEXPIREAT ('' = none; integer ms), has uri ('1'/'0'), uri
+    ARGV[2..]     4 values per item:
+                    id, value JSON, header (see keys.ts), expiry for PEXPIREAT ('' = none; integer ms)
 
   Output:
     number of entries stored
@@ -17,18 +16,15 @@ local index = KEYS[1]
 local now = tonumber(ARGV[1])
 local stored = 0
 for i = 2, #KEYS do
-  local a = 2 + (i - 2) * 8
+  local a = 2 + (i - 2) * 4
   local key = KEYS[i]
   local id = ARGV[a]
-  local pxat = ARGV[a + 5]
+  local pxat = ARGV[a + 3]
   rcall("DEL", key)
   if pxat ~= "" and tonumber(pxat) <= now then
     rcall("ZREM", index, id)
   else
-    rcall("HSET", key, "i", id, "v", ARGV[a + 1], "c", ARGV[a + 2], "e", ARGV[a + 3], "s", ARGV[a + 4])
-    if ARGV[a + 6] == "1" then
-      rcall("HSET", key, "u", ARGV[a + 7])
-    end
+    rcall("HSET", key, "i", id, "v", ARGV[a + 1], "h", ARGV[a + 2])
     if pxat ~= "" then
       rcall("PEXPIREAT", key, pxat)
     end
