@@ -88,3 +88,21 @@ if (want) {
   }
   print(`callers of ${want}`, callers, 10);
 }
+
+// `INCLUSIVE=1` also lists total time (self + callees) per function, each sample counted once per function.
+if (process.env.INCLUSIVE) {
+  const parent = new Map<number, number>();
+  for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const incl = new Map<string, number>();
+  for (const [id, t] of self) {
+    const seen = new Set<string>();
+    for (let p: number | undefined = id; p !== undefined; p = parent.get(p)) {
+      const f = byId.get(p)!.callFrame;
+      const k = `${f.functionName || '(anonymous)'} ${shortUrl(f.url)}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      incl.set(k, (incl.get(k) ?? 0) + t);
+    }
+  }
+  print('total time by function (self + callees)', incl, Number(process.env.INCLUSIVE) > 1 ? Number(process.env.INCLUSIVE) : 40);
+}

@@ -21,4 +21,4 @@ const plugin = new Plugin({ root, isRoot: true, pjson, ignoreManifest: true });
 await plugin.load();
 const config = await Config.load({ root, pjson, plugins: new Map([[plugin.name, plugin]]) });
 await execute({ loadOptions: config, development: true });
-setTimeout(() => process.exit(), 1000).unref();
+setTimeout(() => process.exit(), 250).unref();

@@ -9,4 +9,4 @@ await execute({ dir: import.meta.url });
 setTimeout(() => {
   if (process.env.BACKACHE_DEBUG_HANDLES) console.error('backache: still active at exit:', process.getActiveResourcesInfo());
   process.exit();
-}, 1000).unref();
+}, 250).unref();

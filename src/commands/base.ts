@@ -29,6 +29,12 @@ export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args
 /** The environment variable of a command flag: `--dry-run` → `BACKACHE_DRY_RUN`. */
 export const env = (flag: string) => `BACKACHE_${flag.toUpperCase().replace(/-/g, '_')}`;
 
+/**
+ * A `multiple: true` flag's values. From its environment variable oclif hands over one
+ * string: there, values are one per line (`BACKACHE_VAR=$'id=1\nid=2'`).
+ */
+export const listFlag = (v: string[] | string | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : v.split('\n').filter((x) => x !== ''));
+
 const GLOBAL = 'GLOBAL';
 
 export abstract class BaseCommand<T extends typeof Command> extends Command {

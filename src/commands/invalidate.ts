@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { BaseCommand, env } from './base.js';
+import { BaseCommand, env, listFlag } from './base.js';
 
 export default class Invalidate extends BaseCommand<typeof Invalidate> {
   static override summary = 'Remove cached results (or, with --soft, mark them stale so they refresh on next use).';
@@ -23,10 +23,10 @@ Without --op, every operation's entries are considered. --dry-run prints what wo
   };
   static override flags = {
     op: Flags.string({ summary: 'Operation whose entries to invalidate (default: every operation).', env: env('op') }),
-    template: Flags.string({ summary: 'URI template with {placeholders}.' }),
-    var: Flags.string({ summary: 'Template variable name=value (repeatable).', multiple: true, default: [] }),
-    match: Flags.string({ summary: 'Glob over cached URIs (* any run of characters, ? one).' }),
-    all: Flags.boolean({ summary: 'Every entry (of --op, or of every operation). Needs --yes.' }),
+    template: Flags.string({ summary: 'URI template with {placeholders}.', env: env('template') }),
+    var: Flags.string({ summary: 'Template variable name=value (repeatable; in the environment, one per line).', multiple: true, default: [], env: env('var') }),
+    match: Flags.string({ summary: 'Glob over cached URIs (* any run of characters, ? one).', env: env('match') }),
+    all: Flags.boolean({ summary: 'Every entry (of --op, or of every operation). Needs --yes.', env: env('all') }),
     soft: Flags.boolean({ summary: 'Mark stale instead of deleting: the old value is served while one refresh runs.', env: env('soft') }),
     'dry-run': Flags.boolean({ summary: 'Print what would be invalidated; change nothing.', env: env('dry-run') }),
     yes: Flags.boolean({ char: 'y', summary: 'Confirm --all.', env: env('yes') }),
@@ -44,10 +44,10 @@ Without --op, every operation's entries are considered. --dry-run prints what wo
     const chosen = [uris.length > 0 && 'URI…', f.template !== undefined && '--template', f.match !== undefined && '--match', f.all && '--all'].filter(Boolean);
     if (chosen.length === 0) throw new ConfigError('say what to invalidate: URI…, --template, --match or --all', { hint: 'see backache invalidate --help' });
     if (chosen.length > 1) throw new ConfigError(`give only one of URI…, --template, --match, --all (got ${chosen.join(' and ')})`);
-    if (f.var.length && f.template === undefined) throw new ConfigError('--var needs --template');
+    if (listFlag(f.var).length && f.template === undefined) throw new ConfigError('--var needs --template');
     const what = f.op === undefined ? 'every operation' : `operation ${f.op}`;
     if (f.all && !f.yes && !f['dry-run']) throw new ConfigError(`--all invalidates every entry of ${what}: add --yes to confirm (or --dry-run to see them first)`);
-    const vars = parseVars(f.var);
+    const vars = parseVars(listFlag(f.var));
     const app = await this.openApp({ operations: 'none' });
     const started = Date.now();
     let matched = 0;

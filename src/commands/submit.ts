@@ -46,7 +46,7 @@ Prints a summary on stderr (hits, delegated, coalesced, errors) and a progress l
     const started = Date.now();
     const summary = await submitStream(
       { app, out: process.stdout, status: this.status, diag: (l) => this.diag(l) },
-      { input, op: f.op, cbArgs, kwargs, wait: f.wait, waitTimeoutMs: timeoutMs, batchSize: f['batch-size'], label: 'submit' },
+      { input, op: f.op, cbArgs, kwargs, wait: !!f.wait, waitTimeoutMs: timeoutMs, batchSize: f['batch-size'], label: 'submit' },
     );
     this.status.stop();
     if (!f.quiet && !this.jsonEnabled()) this.diag(summaryText('submit', summary, f.wait, Date.now() - started));

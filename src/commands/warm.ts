@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { BaseCommand, env } from './base.js';
+import { BaseCommand, env, listFlag } from './base.js';
 
 export default class Warm extends BaseCommand<typeof Warm> {
   static override summary = 'Fill the cache ahead of requests: queue what is missing or stale (--force: everything).';
@@ -22,10 +22,10 @@ Entries that are fresh are skipped unless --force. --dry-run prints what would b
   };
   static override flags = {
     op: Flags.string({ summary: 'Operation to warm.', env: env('op') }),
-    template: Flags.string({ summary: 'URI template with {placeholders}.' }),
-    var: Flags.string({ summary: 'Template variable name=value (repeatable).', multiple: true, default: [] }),
-    match: Flags.string({ summary: 'Glob over cached URIs (* any run of characters, ? one).' }),
-    cached: Flags.boolean({ summary: 'With an unbound --template: warm the cached entries that match it (scan) instead of reading variables.' }),
+    template: Flags.string({ summary: 'URI template with {placeholders}.', env: env('template') }),
+    var: Flags.string({ summary: 'Template variable name=value (repeatable; in the environment, one per line).', multiple: true, default: [], env: env('var') }),
+    match: Flags.string({ summary: 'Glob over cached URIs (* any run of characters, ? one).', env: env('match') }),
+    cached: Flags.boolean({ summary: 'With an unbound --template: warm the cached entries that match it (scan) instead of reading variables.', env: env('cached') }),
     kwargs: Flags.string({ summary: 'Keyword arguments (a JSON object) of every request.', env: env('kwargs') }),
     force: Flags.boolean({ summary: 'Queue even fresh entries (recompute everything named).', env: env('force') }),
     'dry-run': Flags.boolean({ summary: 'Print what would be queued; queue nothing.', env: env('dry-run') }),
@@ -47,7 +47,7 @@ Entries that are fresh are skipped unless --force. --dry-run prints what would b
       ]);
     const f = this.flags;
     const kwargs = parseJsonFlag('kwargs', f.kwargs, { object: true });
-    const vars = parseVars(f.var);
+    const vars = parseVars(listFlag(f.var));
     const kind = planWarm({ op: f.op, template: f.template, vars, match: f.match, cached: f.cached });
     const app = await this.openApp({ operations: 'required' });
     if (f.op !== undefined && !app.operationNames().includes(f.op)) throw new UnknownOperationError(f.op, app.operationNames());
@@ -102,6 +102,6 @@ Entries that are fresh are skipped unless --force. --dry-run prints what would b
       this.diag(`warm: ${s.read} read, ${s.queued} ${verb}, ${s.fresh} already fresh, ${s.errors} error${s.errors === 1 ? '' : 's'} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
     }
     if (s.errors) this.markFailed();
-    return { ...s, dryRun: f['dry-run'], ...(f['dry-run'] ? { items } : {}) };
+    return { ...s, dryRun: !!f['dry-run'], ...(f['dry-run'] ? { items } : {}) };
   }
 }

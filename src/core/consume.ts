@@ -9,7 +9,7 @@ import { isFresh, isServable, makeEntry, toJsonValue } from './entry.js';
 import { NotSerializableError, QuarantineSignal, RetrySignal, serializeError, TimeoutError } from './errors.js';
 import { newId } from './hash.js';
 import type { Logger, Operation, OperationContext } from './operations.js';
-import type { Backend, ClaimedJob, JobOutcome, Key, QuarantineItem, StoredEntry } from './ports.js';
+import type { Backend, ClaimedJob, ConsumeSteps, JobOutcome, Key, QuarantineItem, StoredEntry } from './ports.js';
 import type { CounterBuffer } from './counters.js';
 import { sleep } from './backends/polling-consumer.js';
 
@@ -33,34 +33,50 @@ export async function consumeJob(deps: ConsumeDeps, job: ClaimedJob, signal: Abo
   }
   const key: Key = { ns: name, id: uri };
   const started = Date.now();
+  const steps = stepsOf(backend);
   let token: string | null = null;
   try {
     // A fresh entry means someone already computed it: deliver, do not recompute.
-    let entry = await freshEntry(deps, key, job.data.refresh);
-    if (!entry) {
-      const got = await acquireOrWait(deps, key, job.data.refresh, signal);
+    let entry: StoredEntry | undefined;
+    if (steps) {
+      const got = await beginOrWait(deps, steps, key, job.data.refresh, signal);
       if ('entry' in got) entry = got.entry;
-      else {
-        token = got.token;
-        entry = await freshEntry(deps, key, job.data.refresh); // computed while we waited?
+      else token = got.token;
+    } else {
+      entry = await freshEntry(deps, key, job.data.refresh);
+      if (!entry) {
+        const got = await acquireOrWait(deps, key, job.data.refresh, signal);
+        if ('entry' in got) entry = got.entry;
+        else {
+          token = got.token;
+          entry = await freshEntry(deps, key, job.data.refresh); // computed while we waited?
+        }
       }
     }
     let computed = false;
     let aliases: string[] = [];
+    let store: { key: Key; entry: StoredEntry }[] = [];
     if (!entry) {
       const lockKeeper = keepLock(deps, key, token!);
       try {
         const r = await runOperation(deps, op, job, signal);
         aliases = r.aliases;
         const now = Date.now();
-        entry = makeEntry(r.value, now, op.ttlMs(r.value), op.graceMs, uri);
-        await backend.cache.setMany([uri, ...aliases].map((id) => ({ key: { ns: name, id }, entry: entry! })));
+        const made = makeEntry(r.value, now, op.ttlMs(r.value), op.graceMs, uri);
+        entry = made;
+        store = [uri, ...aliases].map((id) => ({ key: { ns: name, id }, entry: made }));
+        if (!steps) await backend.cache.setMany(store);
         computed = true;
       } finally {
         lockKeeper.stop();
       }
     }
-    const cbArgs = await backend.pending.takeAll(key);
+    let cbArgs: unknown[];
+    if (steps) {
+      // Store, take the pending cbArgs and release the lock in one atomic step.
+      cbArgs = await steps.finish(key, store, token);
+      token = null;
+    } else cbArgs = await backend.pending.takeAll(key);
     if (cbArgs.length > 0 && op.onResult) {
       try {
         await op.onResult(entry.value, cbArgs, { op: name, uri, jobId: job.id, aliases, computed, attempt: job.attempt });
@@ -88,6 +104,24 @@ export async function consumeJob(deps: ConsumeDeps, job: ClaimedJob, signal: Abo
     return quarantine(deps, job, undefined, e);
   } finally {
     if (token) await backend.locker.release(key, token).catch(() => {});
+  }
+}
+
+/** The backend's combined steps, if it offers them for exactly the ports it holds now. */
+function stepsOf(b: Backend): ConsumeSteps | undefined {
+  const s = b.steps;
+  return s && s.cache === b.cache && s.locker === b.locker && s.pending === b.pending ? s : undefined;
+}
+
+/** ConsumeSteps.begin until we hold the lock or a fresh entry appears (as acquireOrWait). */
+async function beginOrWait(deps: ConsumeDeps, steps: ConsumeSteps, key: Key, force: boolean | undefined, signal: AbortSignal): Promise<{ token: string } | { entry: StoredEntry }> {
+  let wait = 10;
+  for (;;) {
+    const got = await steps.begin(key, deps.lockMs, !!force);
+    if (!('busy' in got)) return got;
+    if (signal.aborted) throw signal.reason ?? new Error('aborted');
+    await sleep(wait, signal);
+    wait = Math.min(wait * 2, 200);
   }
 }
 

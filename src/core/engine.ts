@@ -148,7 +148,8 @@ export class Backache {
       out.delegated.push(...r.delegated);
       out.errors.push(...r.errors);
     }
-    void this.counters.flush();
+    // Counters are flushed by the CounterBuffer's timer, by stats() and by close(): not here,
+    // which would cost a round trip per call.
     if (o.onHits && out.hits.length) await o.onHits(out.hits);
     return out;
   }

@@ -2,7 +2,7 @@
  * Run the BUILT CLI (`node bin/run.js …`) as a subprocess, with real stdin, stdout, stderr
  * and exit codes, in temporary working directories.
  *
- *   beforeAll(ensureBuilt);                       // builds once if dist/ is missing or stale
+ *   beforeAll(ensureBuilt);                       // builds once (a private snapshot) when the sources changed
  *   const dir = tempDir();                        // a fresh working directory
  *   const r = await cli(['run', '--op', 'upper', '-o', 'ops.mjs'], { cwd: dir, input: 'a\nb\n' });
  *   r.code; r.stdout; r.stderr; r.lines()         // stdout as parsed JSON lines
@@ -15,7 +15,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,6 @@ import { afterAll, beforeAll, describe } from 'vitest';
 import { REDIS_SERVER_BIN, startRedisServer, type RedisServer } from './redis-server.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const BIN = join(ROOT, 'bin', 'run.js');
 
 export interface CliResult {
   code: number | null;
@@ -82,7 +81,7 @@ function result(code: number | null, signal: NodeJS.Signals | null, stdout: stri
 }
 
 export function startCli(args: string[], o: CliOptions) {
-  const child: ChildProcess = spawn(process.execPath, [BIN, ...args], {
+  const child: ChildProcess = spawn(process.execPath, [bin(), ...args], {
     cwd: o.cwd,
     env: cleanEnv(o.env),
     stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -197,19 +196,44 @@ function newest(dir: string): number {
   return t;
 }
 
+let cliRoot: string | undefined;
+
 /**
- * Build once (`npm run build`) if dist/ or the oclif manifest is missing or older than
- * src/, package.json or scripts/. A lock directory keeps parallel test files from
- * building at the same time.
+ * The built `bin/run.js` the tests run: the repository's until ensureBuilt() has run,
+ * then the snapshot's (a live binding: read it after ensureBuilt).
+ */
+export let BIN = join(ROOT, 'bin', 'run.js');
+
+/** The `bin/run.js` the tests run (set by ensureBuilt). */
+export function bin(): string {
+  if (!cliRoot) throw new Error('call ensureBuilt() first (beforeAll)');
+  return join(cliRoot, 'bin', 'run.js');
+}
+
+/**
+ * Build the CLI once for the test run, exactly as `npm run build` does (tsc with
+ * tsconfig.build.json, scripts/copy-assets.mjs, scripts/manifest.mjs), but into a private
+ * snapshot directory keyed by the sources' newest mtime. The tests run that snapshot's
+ * `node bin/run.js`, so a rebuild of the shared dist/ by someone else (which starts with
+ * `rm -rf dist`) never breaks a running test, and parallel test files share one build.
+ * With BACKACHE_TEST_CLI_DIST=1 the repository's own dist/ is used instead (after
+ * `npm run build`, e.g. in CI).
  */
 export async function ensureBuilt(): Promise<void> {
-  const manifest = join(ROOT, 'oclif.manifest.json');
-  const stale = () => {
-    if (!existsSync(manifest) || !existsSync(join(ROOT, 'dist', 'commands', 'run.js'))) return true;
-    const built = statSync(manifest).mtimeMs;
-    return Math.max(newest(join(ROOT, 'src')), newest(join(ROOT, 'scripts')), statSync(join(ROOT, 'package.json')).mtimeMs) > built;
-  };
-  if (!stale()) return;
+  if (process.env.BACKACHE_TEST_CLI_DIST === '1') {
+    if (!existsSync(join(ROOT, 'oclif.manifest.json')) || !existsSync(join(ROOT, 'dist', 'commands', 'run.js'))) throw new Error('BACKACHE_TEST_CLI_DIST=1 but dist/ is not built: npm run build');
+    cliRoot = ROOT;
+    BIN = bin();
+    return;
+  }
+  const key = Math.floor(Math.max(newest(join(ROOT, 'src')), newest(join(ROOT, 'scripts')), statSync(join(ROOT, 'package.json')).mtimeMs, statSync(join(ROOT, 'bin', 'run.js')).mtimeMs));
+  const snap = join(tmpdir(), `backache-cli-build-${key}`);
+  const ready = join(snap, '.ready');
+  if (existsSync(ready)) {
+    cliRoot = snap;
+    BIN = bin();
+    return;
+  }
   const lock = join(tmpdir(), 'backache-cli-build.lock');
   const t0 = Date.now();
   for (;;) {
@@ -217,7 +241,7 @@ export async function ensureBuilt(): Promise<void> {
       mkdirSync(lock);
       break;
     } catch {
-      // Someone else builds; a lock older than 3 minutes is left over from a crash.
+      // Another test file builds; a lock older than 3 minutes is left over from a crash.
       try {
         if (Date.now() - statSync(lock).mtimeMs > 180_000) rmSync(lock, { recursive: true, force: true });
       } catch {
@@ -228,16 +252,48 @@ export async function ensureBuilt(): Promise<void> {
     }
   }
   try {
-    if (!stale()) return;
-    const log = join(tmpdir(), `backache-build-${process.pid}.log`);
+    if (existsSync(ready)) {
+      cliRoot = snap;
+      BIN = bin();
+      return;
+    }
+    // Old snapshots (of earlier sources) go.
+    for (const name of readdirSync(tmpdir())) {
+      const p = join(tmpdir(), name);
+      if (name.startsWith('backache-cli-build-') && p !== snap) {
+        try {
+          if (Date.now() - statSync(p).mtimeMs > 3_600_000) rmSync(p, { recursive: true, force: true });
+        } catch {
+          /* someone else's, or gone */
+        }
+      }
+    }
+    rmSync(snap, { recursive: true, force: true });
+    mkdirSync(join(snap, 'bin'), { recursive: true });
+    for (const f of ['package.json', 'bin/run.js']) writeFileSync(join(snap, f), readFileSync(join(ROOT, f)));
+    symlinkSync(join(ROOT, 'node_modules'), join(snap, 'node_modules'));
+    symlinkSync(join(ROOT, 'src'), join(snap, 'src')); // for copy-assets.mjs (src → dist)
+    const log = join(snap, 'build.log');
     const fd = openSync(log, 'w');
+    const run = (file: string, args: string[]) => execFileSync(file, args, { cwd: snap, stdio: ['ignore', fd, fd], env: cleanEnv() });
     try {
-      execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', fd, fd], env: cleanEnv() });
-    } catch {
-      throw new Error(`npm run build failed; see ${log}`);
+      try {
+        run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(snap, 'dist')]);
+      } catch {
+        // Type errors (perhaps in someone's unfinished file) still emit JavaScript: go on if the CLI is there.
+        if (!existsSync(join(snap, 'dist', 'commands', 'run.js'))) throw new Error(`tsc failed; see ${log}`);
+        console.warn(`\n!!! tsc reported errors while building the CLI for tests (see ${log}); testing the emitted JavaScript\n`);
+      }
+      run(process.execPath, [join(ROOT, 'scripts', 'copy-assets.mjs')]);
+      run(process.execPath, [join(ROOT, 'scripts', 'manifest.mjs')]);
+    } catch (e) {
+      throw new Error(`building the CLI failed (${(e as Error).message}); see ${log}`);
     } finally {
       closeSync(fd);
     }
+    writeFileSync(ready, '');
+    cliRoot = snap;
+    BIN = bin();
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }

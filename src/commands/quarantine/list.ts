@@ -14,11 +14,11 @@ export default class QuarantineList extends BaseCommand<typeof QuarantineList> {
   static override enableJsonFlag = true;
   static override flags = {
     op: Flags.string({ summary: 'Only this operation.', env: env('op') }),
-    match: Flags.string({ summary: 'Only URIs matching this glob (* any run of characters, ? one).' }),
-    since: Flags.string({ summary: 'Only items that failed since: a duration ago (30m, 1h, 2d) or a date.' }),
-    limit: Flags.integer({ summary: 'Items per page.', default: 50, min: 1, max: 10_000 }),
-    cursor: Flags.string({ summary: 'Continue after a previous page.' }),
-    group: Flags.boolean({ summary: 'Group by error message (scans every selected item).' }),
+    match: Flags.string({ summary: 'Only URIs matching this glob (* any run of characters, ? one).', env: env('match') }),
+    since: Flags.string({ summary: 'Only items that failed since: a duration ago (30m, 1h, 2d) or a date.', env: env('since') }),
+    limit: Flags.integer({ summary: 'Items per page.', default: 50, min: 1, max: 10_000, env: env('limit') }),
+    cursor: Flags.string({ summary: 'Continue after a previous page.', env: env('cursor') }),
+    group: Flags.boolean({ summary: 'Group by error message (scans every selected item).', env: env('group') }),
   };
 
   async run() {

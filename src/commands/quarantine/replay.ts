@@ -18,9 +18,9 @@ export default class QuarantineReplay extends BaseCommand<typeof QuarantineRepla
   };
   static override flags = {
     op: Flags.string({ summary: 'Items of this operation.', env: env('op') }),
-    match: Flags.string({ summary: 'Items whose URI matches this glob.' }),
-    since: Flags.string({ summary: 'Items that failed since: a duration ago (30m, 1h) or a date.' }),
-    all: Flags.boolean({ summary: 'Every item. Needs --yes.' }),
+    match: Flags.string({ summary: 'Items whose URI matches this glob.', env: env('match') }),
+    since: Flags.string({ summary: 'Items that failed since: a duration ago (30m, 1h) or a date.', env: env('since') }),
+    all: Flags.boolean({ summary: 'Every item. Needs --yes.', env: env('all') }),
     yes: Flags.boolean({ char: 'y', summary: 'Confirm --all.', env: env('yes') }),
     kwargs: Flags.string({ summary: 'Replace each item\'s kwargs with this JSON object.', env: env('kwargs') }),
     'dry-run': Flags.boolean({ summary: 'List what would be replayed; change nothing.', env: env('dry-run') }),

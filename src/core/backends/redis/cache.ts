@@ -6,29 +6,52 @@ import { queueScript, results, runScript } from './scripts.js';
 
 /** Items per script call: big batches still go in one round trip, as several calls of one pipeline. */
 const CHUNK = 500;
-/** Keys per cache-get-n call (reads are cheap on the server; one call serves a 1,000-request batch). */
+/** Keys per MGET (one MGET serves a 1,000-request batch). */
 const GET_CHUNK = 1000;
 
-const num = (s: string | null | undefined) => (s === '' || s === null || s === undefined ? null : Number(s));
+const num = (s: string) => (s === '' ? null : Number(s));
 const str = (n: number | null) => (n === null ? '' : String(n));
 
 /**
- * An entry's header (field `h`): `createdAt,expiresAt,staleUntil,<uri part>` with '' for
- * null, and the uri part '' (no uri), '=' (the uri is the id) or '+' and the uri.
+ * An entry as stored: one STRING, so a batch is read with one MGET (no Lua, no command per
+ * entry: see bench/README.md), holding the times, the raw id (hash collisions are misses),
+ * the uri and the value JSON:
+ *
+ *   createdAt "," expiresAt "," staleUntil "," len(id) "," uri part "|" id [uri] value-JSON
+ *
+ * with '' for null times, and the uri part '' (no uri), '=' (the uri is the id) or len(uri).
+ * Lengths count UTF-16 code units (the writer and the reader are both JavaScript); the first
+ * three fields are what cache-mark-stale-n.lua edits.
  */
-const header = (e: StoredEntry, id: string) =>
-  `${e.createdAt},${str(e.expiresAt)},${str(e.staleUntil)},${e.uri === undefined ? '' : e.uri === id ? '=' : `+${e.uri}`}`;
+export function encodeEntry(e: StoredEntry, id: string, json: string) {
+  const u = e.uri === undefined ? '' : e.uri === id ? '=' : String(e.uri.length);
+  return `${e.createdAt},${str(e.expiresAt)},${str(e.staleUntil)},${id.length},${u}|${id}${u === '' || u === '=' ? '' : e.uri}${json}`;
+}
 
-/** One entry as cache-get-n.lua answers it (the header and the value JSON); past staleUntil it is a miss. */
-function parseEntry(h: string | null | undefined, v: string | null | undefined, id: string, now: number): StoredEntry | undefined {
-  if (h === null || h === undefined || v === null || v === undefined) return undefined;
-  const a = h.indexOf(',');
-  const b = h.indexOf(',', a + 1);
-  const c = h.indexOf(',', b + 1);
-  const staleUntil = num(h.slice(b + 1, c));
+/** The entry of `id` in a stored string; undefined for a miss, a collision, or past staleUntil. */
+export function decodeEntry(raw: string | null | undefined, id: string, now: number): StoredEntry | undefined {
+  if (raw === null || raw === undefined) return undefined;
+  const a = raw.indexOf(',');
+  const b = raw.indexOf(',', a + 1);
+  const c = raw.indexOf(',', b + 1);
+  const d = raw.indexOf(',', c + 1);
+  const bar = raw.indexOf('|', d + 1);
+  if (a < 0 || b < 0 || c < 0 || d < 0 || bar < 0) return undefined; // not an entry (an older layout)
+  if (Number(raw.slice(c + 1, d)) !== id.length || !raw.startsWith(id, bar + 1)) return undefined;
+  const staleUntil = num(raw.slice(b + 1, c));
   if (staleUntil !== null && staleUntil <= now) return undefined;
-  const entry: StoredEntry = { value: JSON.parse(v), createdAt: Number(h.slice(0, a)), expiresAt: num(h.slice(a + 1, b)), staleUntil };
-  if (c + 1 < h.length) entry.uri = h.charCodeAt(c + 1) === 61 /* = */ ? id : h.slice(c + 2);
+  let at = bar + 1 + id.length;
+  let uri: string | undefined;
+  if (bar > d + 1) {
+    if (raw.charCodeAt(d + 1) === 61 /* = */) uri = id;
+    else {
+      const n = Number(raw.slice(d + 1, bar));
+      uri = raw.slice(at, at + n);
+      at += n;
+    }
+  }
+  const entry: StoredEntry = { value: JSON.parse(raw.slice(at)), createdAt: Number(raw.slice(0, a)), expiresAt: num(raw.slice(a + 1, b)), staleUntil };
+  if (uri !== undefined) entry.uri = uri;
   return entry;
 }
 
@@ -49,8 +72,7 @@ function chunks<T>(xs: T[], n = CHUNK): T[][] {
 }
 
 /**
- * Cache entries in Redis: one HASH per entry (`{P:N}:c:e:<hash>`: `i` id, `v` value JSON,
- * `h` header with the times and uri) expiring at `staleUntil`,
+ * Cache entries in Redis: one STRING per entry (`{P:N}:c:e:<hash>`, see `encodeEntry`) expiring at `staleUntil`,
  * and per namespace a ZSET of raw ids (`{P:N}:c:ids`) for prefix scans with ZRANGEBYLEX.
  * The index is cleaned lazily: a scan drops ids whose entry is gone.
  */
@@ -65,34 +87,27 @@ export class RedisCacheStore implements CacheStore {
 
   async getMany(keys: Key[]) {
     if (keys.length === 0) return [];
-    const now = Date.now();
-    const out: (StoredEntry | undefined)[] = new Array(keys.length);
-    // One script call per namespace and chunk (usually one for a whole batch), pipelined.
-    const calls: { idx: number[] | undefined; keys: string[]; args: string[] }[] = [];
     const ns0 = keys[0]!.ns;
+    let raws: (string | null)[];
     if (keys.length <= GET_CHUNK && keys.every((k) => k.ns === ns0)) {
-      calls.push({ idx: undefined, keys: keys.map((k) => this.keys.entry(ns0, k.id)), args: [String(now), ...keys.map((k) => k.id)] });
+      raws = await this.client.mget(keys.map((k) => this.keys.entry(ns0, k.id)));
     } else {
+      // One MGET per namespace (a cluster slot) and chunk, pipelined.
+      const p = this.client.pipeline();
+      const calls: number[][] = [];
       for (const [ns, group] of groupByNs(keys)) {
         for (const part of chunks(group, GET_CHUNK)) {
-          calls.push({ idx: part.map((g) => g.i), keys: part.map((g) => this.keys.entry(ns, g.item.id)), args: [String(now), ...part.map((g) => g.item.id)] });
+          p.mget(part.map((g) => this.keys.entry(ns, g.item.id)));
+          calls.push(part.map((g) => g.i));
         }
       }
+      const replies = results(await p.exec()) as (string | null)[][];
+      raws = new Array(keys.length);
+      calls.forEach((idx, n) => idx.forEach((i, j) => (raws[i] = replies[n]![j]!)));
     }
-    let replies: string[][];
-    if (calls.length === 1) replies = [await runScript<string[]>(this.client, 'cache-get-n', calls[0]!.keys, calls[0]!.args)];
-    else {
-      const p = this.client.pipeline();
-      for (const c of calls) queueScript(p, 'cache-get-n', c.keys, c.args);
-      replies = results(await p.exec()) as string[][];
-    }
-    calls.forEach((c, n) => {
-      const r = replies[n]!;
-      for (let j = 0; j < c.keys.length; j++) {
-        const i = c.idx ? c.idx[j]! : j;
-        out[i] = parseEntry(r[2 * j], r[2 * j + 1], keys[i]!.id, now);
-      }
-    });
+    const now = Date.now();
+    const out: (StoredEntry | undefined)[] = new Array(keys.length);
+    for (let i = 0; i < keys.length; i++) out[i] = decodeEntry(raws[i], keys[i]!.id, now);
     return out;
   }
 
@@ -110,7 +125,7 @@ export class RedisCacheStore implements CacheStore {
           const json = JSON.stringify(entry.value);
           if (json === undefined) throw new TypeError(`cache value for ${key.ns} is not JSON-serialisable`);
           keys.push(this.keys.entry(ns, key.id));
-          args.push(key.id, json, header(entry, key.id), entry.staleUntil === null ? '' : String(Math.ceil(entry.staleUntil)));
+          args.push(key.id, encodeEntry(entry, key.id, json), entry.staleUntil === null ? '' : String(Math.ceil(entry.staleUntil)));
         }
         queueScript(p, 'cache-set-n', keys, args);
       }

@@ -9,6 +9,7 @@ import { RedisPendingSet } from './pending.js';
 import { RedisQuarantineStore } from './quarantine.js';
 import { RedisJobQueue, type RedisQueueOptions } from './queue.js';
 import { RedisRegistry } from './registry.js';
+import { RedisConsumeSteps } from './steps.js';
 
 export { RedisCacheStore, RedisJobQueue, RedisKeys, RedisLocker, RedisPendingSet, RedisQuarantineStore, RedisRegistry };
 export { parseRedisUrl, RedisAuthError, connectError } from './connection.js';
@@ -32,11 +33,14 @@ export async function redisBackend(url: string, prefix: string, opts: RedisBacke
     workerConnection: () => new Redis(workerConnectionOptions(url)),
   });
   const cache = new RedisCacheStore(client, keys);
+  const locker = new RedisLocker(client, keys);
+  const pending = new RedisPendingSet(client, keys);
   let closed = false;
   return {
     cache,
-    locker: new RedisLocker(client, keys),
-    pending: new RedisPendingSet(client, keys),
+    locker,
+    pending,
+    steps: new RedisConsumeSteps(client, keys, cache, locker, pending),
     queue,
     quarantine: new RedisQuarantineStore(client, keys),
     registry: new RedisRegistry(client, keys),

@@ -8,11 +8,10 @@ import { hashId } from '../../hash.js';
  * tag of an operation of another deployment, e.g. prefix `a` and op `b` vs prefix `a:b`).
  * URIs never appear in keys: they are hashed (`hashId`) and kept as data.
  *
- *   {P:N}:c:e:<hash>     cache entry (HASH: i id, v value JSON, h header `createdAt,expiresAt,staleUntil,uri part`)
+ *   {P:N}:c:e:<hash>     cache entry (STRING: times, raw id, uri and value JSON; cache.ts encodeEntry)
  *   {P:N}:c:ids          cache index (ZSET, score 0, member = raw id; ZRANGEBYLEX for prefix scans)
  *   {P:N}:l:<hash>       lock (STRING token, PX ttl)
- *   {P:N}:p:j:<hash>     pending job id of a pair (STRING)
- *   {P:N}:p:a:<hash>     pending cbArgs of a pair (LIST)
+ *   {P:N}:p:l:<hash>     pending requests of a pair (LIST: the job id, then each request's cbArgs)
  *   {P:N}:p:ids          pairs with pending requests (SET of hashes)
  *   {P:N}:stats          cumulative counters (HASH, HINCRBY)
  *   {P:N}:durations      recent run times (LIST, trimmed)
@@ -57,11 +56,8 @@ export class RedisKeys {
   lock(ns: string, id: string) {
     return `${this.tag(ns)}:l:${hashId(id)}`;
   }
-  pendingJob(ns: string, hash: string) {
-    return `${this.tag(ns)}:p:j:${hash}`;
-  }
-  pendingArgs(ns: string, hash: string) {
-    return `${this.tag(ns)}:p:a:${hash}`;
+  pending(ns: string, hash: string) {
+    return `${this.tag(ns)}:p:l:${hash}`;
   }
   pendingIndex(ns: string) {
     return `${this.tag(ns)}:p:ids`;

@@ -6,14 +6,14 @@ import { clearArea } from './scan.js';
 import { queueScript, results, runScript } from './scripts.js';
 
 /** cbArgs as stored: JSON, with `undefined` as the empty string (which JSON never produces). */
-const encode = (v: unknown) => (v === undefined ? '' : JSON.stringify(v));
-const decode = (s: string) => (s === '' ? undefined : JSON.parse(s));
+export const encode = (v: unknown) => (v === undefined ? '' : JSON.stringify(v));
+export const decode = (s: string) => (s === '' ? undefined : JSON.parse(s));
 
 const CHUNK = 500;
 
 /**
- * Pending requests per pair: the job id (`{P:N}:p:j:<hash>`) and the cbArgs list
- * (`{P:N}:p:a:<hash>`), added and taken by scripts so coalescing is exact across processes.
+ * Pending requests per pair: one list (`{P:N}:p:l:<hash>`) holding the job id, then the
+ * cbArgs of every request, added and taken by scripts so coalescing is exact across processes.
  */
 export class RedisPendingSet implements PendingSet {
   constructor(
@@ -40,7 +40,7 @@ export class RedisPendingSet implements PendingSet {
         for (const i of part) {
           const it = items[i]!;
           const h = hashId(it.key.id);
-          keys.push(this.keys.pendingJob(ns, h), this.keys.pendingArgs(ns, h));
+          keys.push(this.keys.pending(ns, h));
           args.push(h, it.jobId, encode(it.cbArgs));
         }
         queueScript(p, 'pending-add-n', keys, args);
@@ -61,17 +61,12 @@ export class RedisPendingSet implements PendingSet {
 
   async takeAll(key: Key) {
     const h = hashId(key.id);
-    const all = await runScript<string[]>(
-      this.client,
-      'pending-take-3',
-      [this.keys.pendingJob(key.ns, h), this.keys.pendingArgs(key.ns, h), this.keys.pendingIndex(key.ns)],
-      [h],
-    );
+    const all = await runScript<string[]>(this.client, 'pending-take-2', [this.keys.pending(key.ns, h), this.keys.pendingIndex(key.ns)], [h]);
     return all.map(decode);
   }
 
   async jobIdOf(key: Key) {
-    return (await this.client.get(this.keys.pendingJob(key.ns, hashId(key.id)))) ?? undefined;
+    return (await this.client.lindex(this.keys.pending(key.ns, hashId(key.id)), 0)) ?? undefined;
   }
 
   async count(ns: string) {

@@ -85,7 +85,8 @@ export class RedisJobQueue implements JobQueue {
         connection: this.client,
         prefix: this.keys.tag(op),
         streams: { events: { maxLen: this.opts.eventsMaxLen ?? 1000 } },
-        defaultJobOptions: { removeOnComplete: this.keep, removeOnFail: this.keep },
+        // No defaultJobOptions: how many finished jobs to keep is the Worker's option (BullMQ
+        // uses it for jobs without their own), so each job's opts stay small (msgpack, HSET).
       });
       q.on('error', () => {}); // connection errors: ioredis reconnects; callers see failed commands
       this.queues.set(op, q);

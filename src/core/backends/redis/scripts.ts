@@ -10,7 +10,6 @@ import type { ChainableCommander, Redis } from 'ioredis';
  * `dist/` (`npm run build` copies the .lua files).
  */
 export type ScriptName =
-  | 'cache-get-n'
   | 'cache-set-n'
   | 'cache-delete-n'
   | 'cache-mark-stale-n'
@@ -18,8 +17,10 @@ export type ScriptName =
   | 'lock-acquire-1'
   | 'lock-extend-1'
   | 'lock-release-1'
+  | 'consume-begin-n'
+  | 'consume-finish-n'
   | 'pending-add-n'
-  | 'pending-take-3'
+  | 'pending-take-2'
   | 'registry-heartbeat-2'
   | 'registry-workers-2'
   | 'registry-remove-2'

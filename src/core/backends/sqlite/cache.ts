@@ -16,7 +16,6 @@ const SWEEP_BATCH = 1000;
 export class SqliteCacheStore extends SqliteStore implements CacheStore {
   readonly kind = 'sqlite';
   private writes = 0;
-  private gone: Key[] = [];
 
   async getMany(keys: Key[]) {
     const get = this.h.stmt('SELECT value, created_at, expires_at, stale_until, uri FROM cache WHERE prefix = ? AND ns = ? AND id = ?');
@@ -34,20 +33,13 @@ export class SqliteCacheStore extends SqliteStore implements CacheStore {
     });
   }
 
-  /** Delete entries found past their grace period, soon and in one write. */
+  /** Delete an entry found past its grace period, soon (unless it was replaced meanwhile). */
   private forget(key: Key) {
-    if (this.gone.push(key) > 1) return;
-    setImmediate(() => {
-      const keys = this.gone;
-      this.gone = [];
-      try {
-        const del = this.h.stmt('DELETE FROM cache WHERE prefix = ? AND ns = ? AND id = ? AND stale_until <= ?');
-        const now = Date.now();
-        this.h.write(() => keys.forEach((k) => del.run(this.prefix, k.ns, k.id, now)));
-      } catch {
+    this.h
+      .writeSoon(() => this.h.stmt('DELETE FROM cache WHERE prefix = ? AND ns = ? AND id = ? AND stale_until <= ?').run(this.prefix, key.ns, key.id, Date.now()))
+      .catch(() => {
         /* closed or busy: the periodic sweep or a later read gets it */
-      }
-    }).unref();
+      });
   }
 
   async setMany(items: { key: Key; entry: StoredEntry }[]) {
@@ -55,7 +47,7 @@ export class SqliteCacheStore extends SqliteStore implements CacheStore {
     const rows = items.map(({ key, entry: e }) => [this.prefix, key.ns, key.id, toJson(e.value), e.createdAt, e.expiresAt, e.staleUntil, e.uri ?? null]);
     const sweep = (this.writes += items.length) >= SWEEP_EVERY;
     if (sweep) this.writes = 0;
-    this.h.write(() => {
+    await this.h.writeSoon(() => {
       this.h.many(
         'INSERT INTO cache (prefix, ns, id, value, created_at, expires_at, stale_until, uri)',
         '(?, ?, ?, ?, ?, ?, ?, ?)',
@@ -73,7 +65,7 @@ export class SqliteCacheStore extends SqliteStore implements CacheStore {
 
   async deleteMany(keys: Key[]) {
     const del = this.h.stmt('DELETE FROM cache WHERE prefix = ? AND ns = ? AND id = ?');
-    return this.h.write(() => keys.reduce((n, k) => n + del.run(this.prefix, k.ns, k.id).changes, 0));
+    return this.h.writeSoon(() => keys.reduce((n, k) => n + del.run(this.prefix, k.ns, k.id).changes, 0));
   }
 
   async markStale(keys: Key[], now: number) {
@@ -81,7 +73,7 @@ export class SqliteCacheStore extends SqliteStore implements CacheStore {
       `UPDATE cache SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > @now THEN @now ELSE expires_at END
        WHERE prefix = @p AND ns = @ns AND id = @id AND (stale_until IS NULL OR stale_until > @now)`,
     );
-    return this.h.write(() => keys.reduce((n, k) => n + mark.run({ p: this.prefix, ns: k.ns, id: k.id, now }).changes, 0));
+    return this.h.writeSoon(() => keys.reduce((n, k) => n + mark.run({ p: this.prefix, ns: k.ns, id: k.id, now }).changes, 0));
   }
 
   async *scan(ns: string, prefix: string, opts: { batchSize?: number } = {}) {
@@ -123,6 +115,6 @@ export class SqliteCacheStore extends SqliteStore implements CacheStore {
   }
 
   async clear() {
-    this.h.write(() => this.h.stmt('DELETE FROM cache WHERE prefix = ?').run(this.prefix));
+    await this.h.writeSoon(() => this.h.stmt('DELETE FROM cache WHERE prefix = ?').run(this.prefix));
   }
 }

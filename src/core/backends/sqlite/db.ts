@@ -30,6 +30,7 @@ export class SqliteHandle {
   refs = 0;
   private stmts = new Map<string, Database.Statement>();
   private readonly tx: Database.Transaction<(fn: () => unknown) => unknown>;
+  private queued: { fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
   /** In-process wake-ups for consumers waiting on `${prefix}\0${op}`. */
   private waiters = new Map<string, Set<() => void>>();
 
@@ -58,10 +59,12 @@ export class SqliteHandle {
    * Run `head VALUES (tuple), (tuple), … tail` over `rows` (each row the parameters of one
    * tuple) in a few multi-row statements: one call per chunk instead of one per row, which
    * is most of the cost of a small insert. Chunk sizes are fixed so few statements are
-   * prepared. Returns the rows of a RETURNING clause, if any (in no particular order).
+   * prepared. Returns the rows of a RETURNING clause, if any (in no particular order),
+   * and the number of rows changed otherwise.
    */
-  many(head: string, tuple: string, tail: string, rows: unknown[][]): unknown[] {
+  many(head: string, tuple: string, tail: string, rows: unknown[][]): { rows: unknown[]; changes: number } {
     const out: unknown[] = [];
+    let changes = 0;
     let i = 0;
     for (const size of CHUNK_SIZES) {
       if (rows.length - i < size) continue;
@@ -72,15 +75,60 @@ export class SqliteHandle {
         const args: unknown[] = [];
         for (let k = i; k < i + size; k++) for (const v of rows[k]!) args.push(v);
         if (s.reader) for (const r of s.all(args)) out.push(r);
-        else s.run(args);
+        else changes += s.run(args).changes;
       }
     }
-    return out;
+    return { rows: out, changes };
   }
 
   /** Run `fn` inside one BEGIN IMMEDIATE transaction (nested calls become savepoints). */
   write<T>(fn: () => T): T {
     return this.tx.immediate(fn) as T;
+  }
+
+  /**
+   * Group commit: run `fn` in a write transaction shared with every other write queued in
+   * this turn of the event loop (each in its own savepoint, so one failing undoes only
+   * itself). Resolves once the transaction has committed. Many small writes of concurrent
+   * jobs then cost one commit instead of one each.
+   */
+  writeSoon<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.queued.push({ fn, resolve: resolve as (v: unknown) => void, reject }) === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  /** Commit the queued writes now (also before the connection closes). */
+  flush() {
+    const batch = this.queued;
+    if (batch.length === 0) return;
+    this.queued = [];
+    if (batch.length === 1) {
+      const op = batch[0]!;
+      let v: unknown;
+      try {
+        v = this.write(op.fn);
+      } catch (e) {
+        return op.reject(e);
+      }
+      return op.resolve(v);
+    }
+    const results: { ok: boolean; v: unknown }[] = [];
+    try {
+      this.write(() => {
+        for (const op of batch) {
+          try {
+            results.push({ ok: true, v: this.write(op.fn) });
+          } catch (e) {
+            results.push({ ok: false, v: e });
+          }
+        }
+      });
+    } catch (e) {
+      for (const op of batch) op.reject(e);
+      return;
+    }
+    batch.forEach((op, i) => (results[i]!.ok ? op.resolve(results[i]!.v) : op.reject(results[i]!.v)));
   }
 
   /** Run `fn` inside one read transaction: a consistent snapshot for several statements. */
@@ -130,6 +178,7 @@ export function acquireHandle(path: string): SqliteHandle {
 export function releaseHandle(h: SqliteHandle) {
   if (--h.refs > 0) return;
   if (handles.get(h.path) === h) handles.delete(h.path);
+  h.flush();
   if (h.db.open) h.db.close();
 }
 

@@ -19,7 +19,7 @@ export class SqliteLocker extends SqliteStore implements Locker {
        ON CONFLICT (prefix, ns, id) DO UPDATE SET token = excluded.token, until = excluded.until WHERE locks.until <= @now`,
     );
     const sweep = ++this.acquired % SWEEP_EVERY === 0;
-    const won = this.h.write(() => {
+    const won = await this.h.writeSoon(() => {
       const now = Date.now();
       if (sweep) this.h.stmt('DELETE FROM locks WHERE prefix = ? AND until <= ?').run(this.prefix, now);
       return take.run({ p: this.prefix, ns: key.ns, id: key.id, token, until: now + ttlMs, now }).changes === 1;
@@ -29,7 +29,7 @@ export class SqliteLocker extends SqliteStore implements Locker {
 
   async extend(key: Key, token: string, ttlMs: number) {
     const ext = this.h.stmt('UPDATE locks SET until = @until WHERE prefix = @p AND ns = @ns AND id = @id AND token = @token AND until > @now');
-    return this.h.write(() => {
+    return this.h.writeSoon(() => {
       const now = Date.now();
       return ext.run({ p: this.prefix, ns: key.ns, id: key.id, token, until: now + ttlMs, now }).changes === 1;
     });
@@ -37,7 +37,7 @@ export class SqliteLocker extends SqliteStore implements Locker {
 
   async release(key: Key, token: string) {
     const del = this.h.stmt('DELETE FROM locks WHERE prefix = ? AND ns = ? AND id = ? AND token = ? AND until > ?');
-    return this.h.write(() => del.run(this.prefix, key.ns, key.id, token, Date.now()).changes === 1);
+    return this.h.writeSoon(() => del.run(this.prefix, key.ns, key.id, token, Date.now()).changes === 1);
   }
 
   async isLocked(key: Key) {

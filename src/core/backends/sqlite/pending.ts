@@ -6,6 +6,7 @@ import { SqliteStore } from './db.js';
  * stores UTF-8, so a lone surrogate comes back as U+FFFD).
  */
 const wellFormed = (s: string) => ((s as unknown as { isWellFormed(): boolean }).isWellFormed() ? s : (s as unknown as { toWellFormed(): string }).toWellFormed());
+const CONFLICT = Symbol('some pairs are pending already');
 const pairKey = (ns: string, id: string) => `${ns.length}:${wellFormed(ns)}${wellFormed(id)}`;
 
 /**
@@ -26,34 +27,60 @@ export class SqlitePendingSet extends SqliteStore implements PendingSet {
       g.args.push(JSON.stringify(it.cbArgs) ?? 'null');
     });
     const out = new Array<PendingAddResult>(items.length);
-    this.h.write(() => {
-      // One upsert per pair: a new row holds request 1; an existing one just counts more.
-      const rows = [...groups.values()].map((g) => [this.prefix, g.ns, g.id, g.jobId, g.idx.length, g.args[0]]);
-      const got = this.h.many(
-        'INSERT INTO pending (prefix, ns, id, job_id, n, cb_args)',
-        '(?, ?, ?, ?, ?, ?)',
-        'ON CONFLICT (prefix, ns, id) DO UPDATE SET n = n + excluded.n RETURNING ns, id, job_id, n',
-        rows,
-      ) as { ns: string; id: string; job_id: string; n: number }[];
+    const pairs = [...groups.values()];
+    const head = 'INSERT INTO pending (prefix, ns, id, job_id, n, cb_args)';
+    const tuple = '(?, ?, ?, ?, ?, ?)';
+    const rows = pairs.map((g) => [this.prefix, g.ns, g.id, g.jobId, g.idx.length, g.args[0]]);
+    await this.h.writeSoon(() => {
       const extra: unknown[][] = [];
-      for (const r of got) {
-        const g = groups.get(pairKey(r.ns, r.id))!;
+      // Requests j of a pair whose numbers are n - k + 1 + j (k requests in this batch).
+      const place = (g: (typeof pairs)[number], jobId: string, n: number, fresh: boolean) => {
         const k = g.idx.length;
-        const fresh = r.n === k; // inserted now: an existing row had n >= 1 before adding k
         g.idx.forEach((i, j) => {
-          out[i] = { first: fresh && j === 0, jobId: r.job_id };
-          if (!(fresh && j === 0)) extra.push([this.prefix, g.ns, g.id, r.n - k + 1 + j, g.args[j]]);
+          out[i] = { first: fresh && j === 0, jobId };
+          if (!(fresh && j === 0)) extra.push([this.prefix, g.ns, g.id, n - k + 1 + j, g.args[j]]);
         });
+      };
+      if (this.allNew(head, tuple, rows)) {
+        for (const g of pairs) place(g, g.jobId, g.idx.length, true);
+      } else {
+        // Some pairs were pending already: one upsert per pair tells which, and their numbers.
+        const got = this.h.many(head, tuple, 'ON CONFLICT (prefix, ns, id) DO UPDATE SET n = n + excluded.n RETURNING ns, id, job_id, n', rows).rows as {
+          ns: string;
+          id: string;
+          job_id: string;
+          n: number;
+        }[];
+        for (const r of got) {
+          const g = groups.get(pairKey(r.ns, r.id))!;
+          place(g, r.job_id, r.n, r.n === g.idx.length); // an existing row had n >= 1 before adding k
+        }
       }
       if (extra.length) this.h.many('INSERT INTO pending_args (prefix, ns, id, n, cb_args)', '(?, ?, ?, ?, ?)', '', extra);
     });
     return out;
   }
 
+  /**
+   * The common case of a bulk submit, cheaply: insert every pair as new, inside a
+   * savepoint that is rolled back unless all of them were (no RETURNING, no upsert).
+   */
+  private allNew(head: string, tuple: string, rows: unknown[][]) {
+    try {
+      this.h.write(() => {
+        if (this.h.many(head, tuple, 'ON CONFLICT (prefix, ns, id) DO NOTHING', rows).changes !== rows.length) throw CONFLICT;
+      });
+      return true;
+    } catch (e) {
+      if (e === CONFLICT) return false;
+      throw e;
+    }
+  }
+
   async takeAll(key: Key) {
     const takeFirst = this.h.pluck('DELETE FROM pending WHERE prefix = ? AND ns = ? AND id = ? RETURNING cb_args');
     const takeRest = this.h.stmt('DELETE FROM pending_args WHERE prefix = ? AND ns = ? AND id = ? RETURNING n, cb_args');
-    const [first, rest] = this.h.write(() => [
+    const [first, rest] = await this.h.writeSoon(() => [
       takeFirst.get(this.prefix, key.ns, key.id) as string | undefined,
       takeRest.all(this.prefix, key.ns, key.id) as { n: number; cb_args: string }[],
     ]);
@@ -71,7 +98,7 @@ export class SqlitePendingSet extends SqliteStore implements PendingSet {
   }
 
   async clear() {
-    this.h.write(() => {
+    await this.h.writeSoon(() => {
       this.h.stmt('DELETE FROM pending_args WHERE prefix = ?').run(this.prefix);
       this.h.stmt('DELETE FROM pending WHERE prefix = ?').run(this.prefix);
     });

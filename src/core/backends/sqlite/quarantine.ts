@@ -15,7 +15,7 @@ export class SqliteQuarantineStore extends SqliteStore implements QuarantineStor
          last_failed_at = excluded.last_failed_at, item = excluded.item`,
     );
     const json = JSON.stringify(item);
-    this.h.write(() => put.run(this.prefix, item.id, item.op, item.uri, item.lastFailedAt, json));
+    await this.h.writeSoon(() => put.run(this.prefix, item.id, item.op, item.uri, item.lastFailedAt, json));
   }
 
   async get(id: string) {
@@ -60,7 +60,7 @@ export class SqliteQuarantineStore extends SqliteStore implements QuarantineStor
 
   async deleteMany(ids: string[]) {
     const del = this.h.stmt('DELETE FROM quarantine WHERE prefix = ? AND id = ?');
-    return this.h.write(() => ids.reduce((n, id) => n + del.run(this.prefix, id).changes, 0));
+    return this.h.writeSoon(() => ids.reduce((n, id) => n + del.run(this.prefix, id).changes, 0));
   }
 
   async countByOp() {
@@ -69,6 +69,6 @@ export class SqliteQuarantineStore extends SqliteStore implements QuarantineStor
   }
 
   async clear() {
-    this.h.write(() => this.h.stmt('DELETE FROM quarantine WHERE prefix = ?').run(this.prefix));
+    await this.h.writeSoon(() => this.h.stmt('DELETE FROM quarantine WHERE prefix = ?').run(this.prefix));
   }
 }

@@ -37,22 +37,11 @@ interface ClaimRow {
 /** How often a busy consumer also looks for expired leases and due delayed jobs. */
 const LOOK_EVERY_MS = 250;
 
-interface Finish {
-  job: ClaimedJob;
-  owner: string;
-  state: number;
-  outcome: string | null;
-  delayMs: number;
-  kwargs: string | null;
-  resolve: () => void;
-  reject: (e: unknown) => void;
-}
-
 /**
  * Jobs in one table, claimed with leases so several processes can share the file: a
  * claim sets `owner` and `lease_until` in one IMMEDIATE transaction; a job whose lease
- * ran out (its process died or stalled) is claimed again with attempt + 1. Finishes are
- * grouped: those reported in one turn of the event loop commit in one transaction.
+ * ran out (its process died or stalled) is claimed again with attempt + 1. Claims and
+ * finishes of one turn of the event loop commit together (`writeSoon`).
  */
 export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource {
   readonly kind = 'sqlite';
@@ -60,7 +49,6 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
   private readonly keepFinishedMs: number;
   private readonly trimEvery: number;
   private readonly pollMs: number;
-  private finishes: Finish[] = [];
   private sinceTrim = 0;
   private timers = new Set<NodeJS.Timeout>();
   /** Per op: when this process last looked beyond the waiting jobs, and whether its last claim found any. */
@@ -96,7 +84,7 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
       const delay = Math.max(0, j.delayMs ?? 0);
       return [this.prefix, j.id, j.data.op, delay > 0 ? DELAYED : WAITING, j.priority ?? 0, now + delay, now, JSON.stringify(j.data)];
     });
-    this.h.write(() =>
+    await this.h.writeSoon(() =>
       this.h.many(
         'INSERT INTO jobs (prefix, id, op, state, priority, run_at, attempt, created_at, data)',
         '(?, ?, ?, ?, ?, ?, 1, ?, ?)',
@@ -134,7 +122,7 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
     const lookAround = !seen || now - seen.at >= LOOK_EVERY_MS;
     const h = this.h;
     const p = this.prefix;
-    const rows = h.write(() => {
+    const rows = await h.writeSoon(() => {
       if (h.stmt('SELECT 1 FROM paused WHERE prefix = ? AND op = ?').get(p, op)) return [];
       const now = Date.now();
       const until = now + leaseMs;
@@ -168,69 +156,44 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
 
   async renew(ids: string[], leaseMs: number, owner: string) {
     const ext = this.h.stmt('UPDATE jobs SET lease_until = ? WHERE prefix = ? AND id = ? AND state = 2 AND owner = ?');
-    return this.h.write(() => {
+    return this.h.writeSoon(() => {
       const until = Date.now() + leaseMs;
       return ids.filter((id) => ext.run(until, this.prefix, id, owner).changes === 0);
     });
   }
 
-  finish(job: ClaimedJob, outcome: JobOutcome, owner: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      let f: Finish;
-      try {
-        // Serialise now, so one bad value fails its own finish, not the whole group.
-        if (outcome.type === 'retry') {
-          const kwargs = outcome.kwargs ? JSON.stringify(outcome.kwargs) : null;
-          f = { job, owner, state: outcome.delayMs > 0 ? DELAYED : WAITING, outcome: null, delayMs: outcome.delayMs, kwargs, resolve, reject };
-        } else {
-          const state: JobState =
-            outcome.type === 'completed'
-              ? { state: 'completed', result: outcome.result }
-              : { state: 'quarantined', quarantineId: outcome.quarantineId, error: outcome.error };
-          const json = JSON.stringify(state);
-          f = { job, owner, state: outcome.type === 'completed' ? COMPLETED : QUARANTINED, outcome: json, delayMs: 0, kwargs: null, resolve, reject };
-        }
-      } catch (e) {
-        return reject(e);
-      }
-      if (this.finishes.push(f) === 1) setImmediate(() => this.flushFinishes());
-    });
-  }
-
-  private flushFinishes() {
-    const batch = this.finishes;
-    if (batch.length === 0) return;
-    this.finishes = [];
+  /** A job that is no longer ours (lease lost and taken) is left to its new holder. */
+  async finish(job: ClaimedJob, outcome: JobOutcome, owner: string): Promise<void> {
     const h = this.h;
     const p = this.prefix;
-    let ended = 0;
-    try {
-      h.write(() => {
-        const now = Date.now();
-        const retry = h.stmt(
-          `UPDATE jobs SET state = ?, run_at = ?, attempt = attempt + 1, owner = NULL, lease_until = NULL,
-             data = CASE WHEN ? IS NULL THEN data ELSE json_set(data, '$.kwargs', json(?)) END
-           WHERE prefix = ? AND id = ? AND state = 2 AND owner = ?`,
-        );
-        const end = h.stmt('UPDATE jobs SET state = ?, outcome = ?, finished_at = ?, owner = NULL, lease_until = NULL WHERE prefix = ? AND id = ? AND state = 2 AND owner = ?');
-        for (const f of batch) {
-          // A job that is no longer ours (lease lost and taken) is left to its new holder.
-          if (f.outcome === null) retry.run(f.state, now + f.delayMs, f.kwargs, f.kwargs, p, f.job.id, f.owner);
-          else ended += end.run(f.state, f.outcome, now, p, f.job.id, f.owner).changes;
-        }
-        if ((this.sinceTrim += ended) >= this.trimEvery) {
-          this.sinceTrim = 0;
-          this.trim(now);
-        }
-      });
-    } catch (e) {
-      for (const f of batch) f.reject(e);
+    if (outcome.type === 'retry') {
+      const kwargs = outcome.kwargs ? JSON.stringify(outcome.kwargs) : null;
+      const state = outcome.delayMs > 0 ? DELAYED : WAITING;
+      await h.writeSoon(() =>
+        h
+          .stmt(
+            `UPDATE jobs SET state = ?, run_at = ?, attempt = attempt + 1, owner = NULL, lease_until = NULL,
+               data = CASE WHEN ? IS NULL THEN data ELSE json_set(data, '$.kwargs', json(?)) END
+             WHERE prefix = ? AND id = ? AND state = 2 AND owner = ?`,
+          )
+          .run(state, Date.now() + outcome.delayMs, kwargs, kwargs, p, job.id, owner),
+      );
+      this.wake(job.data.op, outcome.delayMs);
       return;
     }
-    for (const f of batch) {
-      if (f.outcome === null) this.wake(f.job.data.op, f.delayMs);
-      f.resolve();
-    }
+    const final: JobState =
+      outcome.type === 'completed' ? { state: 'completed', result: outcome.result } : { state: 'quarantined', quarantineId: outcome.quarantineId, error: outcome.error };
+    const json = JSON.stringify(final);
+    await h.writeSoon(() => {
+      const now = Date.now();
+      const ended = h
+        .stmt('UPDATE jobs SET state = ?, outcome = ?, finished_at = ?, owner = NULL, lease_until = NULL WHERE prefix = ? AND id = ? AND state = 2 AND owner = ?')
+        .run(outcome.type === 'completed' ? COMPLETED : QUARANTINED, json, now, p, job.id, owner).changes;
+      if ((this.sinceTrim += ended) >= this.trimEvery) {
+        this.sinceTrim = 0;
+        this.trim(now);
+      }
+    });
   }
 
   /** Delete finished jobs beyond the newest `keepFinished`, or older than `keepFinishedMs`. */
@@ -278,11 +241,11 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
   }
 
   async pause(op: string) {
-    this.h.write(() => this.h.stmt('INSERT INTO paused (prefix, op) VALUES (?, ?) ON CONFLICT DO NOTHING').run(this.prefix, op));
+    await this.h.writeSoon(() => this.h.stmt('INSERT INTO paused (prefix, op) VALUES (?, ?) ON CONFLICT DO NOTHING').run(this.prefix, op));
   }
 
   async resume(op: string) {
-    this.h.write(() => this.h.stmt('DELETE FROM paused WHERE prefix = ? AND op = ?').run(this.prefix, op));
+    await this.h.writeSoon(() => this.h.stmt('DELETE FROM paused WHERE prefix = ? AND op = ?').run(this.prefix, op));
     this.wake(op);
   }
 
@@ -303,14 +266,13 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
   }
 
   async clear() {
-    this.h.write(() => {
+    await this.h.writeSoon(() => {
       this.h.stmt('DELETE FROM jobs WHERE prefix = ?').run(this.prefix);
       this.h.stmt('DELETE FROM paused WHERE prefix = ?').run(this.prefix);
     });
   }
 
   override async close() {
-    if (this.finishes.length > 0) this.flushFinishes();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     await super.close();

@@ -10,7 +10,7 @@ export class SqliteRegistry extends SqliteStore implements Registry {
       'INSERT INTO workers (prefix, id, until, info) VALUES (?, ?, ?, ?) ON CONFLICT (prefix, id) DO UPDATE SET until = excluded.until, info = excluded.info',
     );
     const json = JSON.stringify(worker);
-    this.h.write(() => {
+    await this.h.writeSoon(() => {
       const now = Date.now();
       this.h.stmt('DELETE FROM workers WHERE prefix = ? AND until <= ?').run(this.prefix, now); // the dead
       put.run(this.prefix, worker.id, now + ttlMs, json);
@@ -18,7 +18,7 @@ export class SqliteRegistry extends SqliteStore implements Registry {
   }
 
   async remove(workerId: string) {
-    this.h.write(() => this.h.stmt('DELETE FROM workers WHERE prefix = ? AND id = ?').run(this.prefix, workerId));
+    await this.h.writeSoon(() => this.h.stmt('DELETE FROM workers WHERE prefix = ? AND id = ?').run(this.prefix, workerId));
   }
 
   async workers() {
@@ -33,7 +33,7 @@ export class SqliteRegistry extends SqliteStore implements Registry {
     const rows: [string, string, number][] = [];
     for (const [op, d] of Object.entries(deltas)) for (const [name, v] of Object.entries(d)) if (v) rows.push([op, name, v]);
     if (rows.length === 0) return;
-    this.h.write(() => {
+    await this.h.writeSoon(() => {
       for (const [op, name, v] of rows) add.run(this.prefix, op, name, v);
     });
   }
@@ -52,7 +52,7 @@ export class SqliteRegistry extends SqliteStore implements Registry {
     if (ms.length === 0) return;
     const get = this.h.pluck('SELECT ms FROM durations WHERE prefix = ? AND op = ?');
     const put = this.h.stmt('INSERT INTO durations (prefix, op, ms) VALUES (?, ?, ?) ON CONFLICT (prefix, op) DO UPDATE SET ms = excluded.ms');
-    this.h.write(() => {
+    await this.h.writeSoon(() => {
       const old = get.get(this.prefix, op) as string | undefined;
       const window = (old ? (JSON.parse(old) as number[]) : []).concat(ms).slice(-DURATION_WINDOW);
       put.run(this.prefix, op, JSON.stringify(window));
@@ -65,7 +65,7 @@ export class SqliteRegistry extends SqliteStore implements Registry {
   }
 
   async clear() {
-    this.h.write(() => {
+    await this.h.writeSoon(() => {
       for (const t of ['workers', 'counters', 'durations']) this.h.stmt(`DELETE FROM ${t} WHERE prefix = ?`).run(this.prefix);
     });
   }

@@ -1,9 +1,9 @@
 --[[
   Soft invalidation: end the fresh lifetime of live entries (expiresAt = min(expiresAt, now)),
-  keeping their values.
+  keeping their values and their expiry.
 
   Input:
-    KEYS[1..]     entry keys (HASH) of one namespace
+    KEYS[1..]     entry keys (STRING, cache.ts encodeEntry) of one namespace
     ARGV[1]       now, epoch ms
 
   Output:
@@ -13,17 +13,23 @@ local rcall = redis.call
 local now = tonumber(ARGV[1])
 local found = 0
 for i = 1, #KEYS do
-  local h = rcall("HGET", KEYS[i], "h")
-  if h then
-    -- header = createdAt "," expiresAt "," staleUntil "," uri part ('' = null)
-    local a = string.find(h, ",", 1, true)
-    local b = string.find(h, ",", a + 1, true)
-    local c = string.find(h, ",", b + 1, true)
-    local e = string.sub(h, a + 1, b - 1)
-    local s = string.sub(h, b + 1, c - 1)
+  local raw = rcall("GET", KEYS[i])
+  -- raw = createdAt "," expiresAt "," staleUntil "," ...
+  local a = raw and string.find(raw, ",", 1, true)
+  local b = a and string.find(raw, ",", a + 1, true)
+  local c = b and string.find(raw, ",", b + 1, true)
+  if c then
+    local e = string.sub(raw, a + 1, b - 1)
+    local s = string.sub(raw, b + 1, c - 1)
     if s == "" or tonumber(s) > now then
       if e == "" or tonumber(e) > now then
-        rcall("HSET", KEYS[i], "h", string.sub(h, 1, a) .. ARGV[1] .. string.sub(h, b))
+        local ttl = rcall("PTTL", KEYS[i])
+        local updated = string.sub(raw, 1, a) .. ARGV[1] .. string.sub(raw, b)
+        if ttl > 0 then
+          rcall("SET", KEYS[i], updated, "PX", ttl)
+        else
+          rcall("SET", KEYS[i], updated)
+        end
       end
       found = found + 1
     end

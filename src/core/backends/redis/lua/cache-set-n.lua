@@ -3,10 +3,10 @@
 
   Input:
     KEYS[1]       the namespace's id index (ZSET, score 0, member = raw id)
-    KEYS[2..]     one entry key (HASH) per item, in ARGV order
+    KEYS[2..]     one entry key (STRING) per item, in ARGV order
     ARGV[1]       now, epoch ms (entries whose expiry is not after it are deleted instead)
-    ARGV[2..]     4 values per item:
-                    id, value JSON, header (see keys.ts), expiry for PEXPIREAT ('' = none; integer ms)
+    ARGV[2..]     3 values per item:
+                    id, the encoded entry (cache.ts encodeEntry), expiry for PEXPIREAT ('' = none; integer ms)
 
   Output:
     number of entries stored
@@ -16,17 +16,17 @@ local index = KEYS[1]
 local now = tonumber(ARGV[1])
 local stored = 0
 for i = 2, #KEYS do
-  local a = 2 + (i - 2) * 4
+  local a = 2 + (i - 2) * 3
   local key = KEYS[i]
   local id = ARGV[a]
-  local pxat = ARGV[a + 3]
-  rcall("DEL", key)
+  local pxat = ARGV[a + 2]
   if pxat ~= "" and tonumber(pxat) <= now then
+    rcall("DEL", key)
     rcall("ZREM", index, id)
   else
-    rcall("HSET", key, "i", id, "v", ARGV[a + 1], "h", ARGV[a + 2])
+    rcall("SET", key, ARGV[a + 1])
     if pxat ~= "" then
-      rcall("PEXPIREAT", key, pxat)
+      rcall("PEXPIREAT", key, pxat) -- not SET PXAT: that needs Redis 6.2
     end
     rcall("ZADD", index, 0, id)
     stored = stored + 1

@@ -1,11 +1,14 @@
 --[[
-  Add requests to their pairs' pending sets and say, for each, whether it is the first
+  Add requests to their pairs' pending lists and say, for each, whether it is the first
   (the caller must then enqueue its job id). Items are handled in order, so duplicates of
   one pair inside the batch coalesce onto the first of them.
 
+  A pair's pending list holds its job id first, then the encoded cbArgs of every request,
+  in order: one key per pair, so a request costs two or three commands here.
+
   Input:
     KEYS[1]       the namespace's index of pending pairs (SET of hashes)
-    KEYS[2..]     two keys per item: pending job id (STRING), pending cbArgs (LIST)
+    KEYS[2..]     one key per item: the pair's pending list
     ARGV[1..]     three values per item: pair hash, proposed job id, encoded cbArgs
 
   Output:
@@ -13,23 +16,17 @@
 ]]
 local rcall = redis.call
 local out = {}
-local items = (#KEYS - 1) / 2
-for i = 0, items - 1 do
-  local jobKey = KEYS[2 + 2 * i]
-  local argsKey = KEYS[3 + 2 * i]
-  local hash = ARGV[1 + 3 * i]
-  local jobId = ARGV[2 + 3 * i]
-  local cbArgs = ARGV[3 + 3 * i]
-  local current = rcall("GET", jobKey)
-  if current then
-    rcall("RPUSH", argsKey, cbArgs)
+for i = 2, #KEYS do
+  local key = KEYS[i]
+  local a = 3 * (i - 2)
+  local cbArgs = ARGV[a + 3]
+  if rcall("RPUSHX", key, cbArgs) > 0 then
     out[#out + 1] = 0
-    out[#out + 1] = current
+    out[#out + 1] = rcall("LINDEX", key, 0)
   else
-    rcall("SET", jobKey, jobId)
-    rcall("DEL", argsKey)
-    rcall("RPUSH", argsKey, cbArgs)
-    rcall("SADD", KEYS[1], hash)
+    local jobId = ARGV[a + 2]
+    rcall("RPUSH", key, jobId, cbArgs)
+    rcall("SADD", KEYS[1], ARGV[a + 1])
     out[#out + 1] = 1
     out[#out + 1] = jobId
   end
