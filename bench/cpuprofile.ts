@@ -106,3 +106,20 @@ if (process.env.INCLUSIVE) {
   }
   print('total time by function (self + callees)', incl, Number(process.env.INCLUSIVE) > 1 ? Number(process.env.INCLUSIVE) : 40);
 }
+
+// `UNDER=name` lists self time of functions called (at any depth) under functions of that name.
+const under = process.env.UNDER;
+if (under) {
+  const parent = new Map<number, number>();
+  for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const m = new Map<string, number>();
+  for (const [id, t] of self) {
+    let hit = false;
+    for (let p: number | undefined = id; p !== undefined; p = parent.get(p)) if (byId.get(p)!.callFrame.functionName === under) hit = true;
+    if (!hit) continue;
+    const f = byId.get(id)!.callFrame;
+    const k = `${f.functionName || '(anonymous)'} ${shortUrl(f.url)}`;
+    m.set(k, (m.get(k) ?? 0) + t);
+  }
+  print(`self time under ${under}`, m, 20);
+}

@@ -3,7 +3,8 @@
  * process, report throughput medians and their ratio as JSON lines and a table, and save
  * the run under bench/results/.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +20,25 @@ export interface Measure {
   items: number;
   backache: number[];
   raw: number[];
+  /** CPU time (user + system) per item, µs: this process and the servers it uses. */
+  cpu?: { backache: { self: number[]; servers: number[] }; raw: { self: number[]; servers: number[] } };
 }
+
+/** Server processes (e.g. redis-server) whose CPU time is reported next to ours. */
+const serverPids: number[] = [];
+export const watchServerCpu = (pid: number | undefined) => void (pid && serverPids.push(pid));
+
+/** CPU seconds (user + system) of a process from /proc (Linux); 0 where unavailable. */
+function procCpu(pid: number) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks (USER_HZ = 100)
+  } catch {
+    return 0;
+  }
+}
+const serversCpu = () => serverPids.reduce((a, p) => a + procCpu(p), 0);
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -38,7 +57,7 @@ const resultsDir = () => {
  * summarise it with bench/cpuprofile.ts.
  */
 async function profiled<T>(name: string, which: string, round: number, body: () => Promise<T>): Promise<T> {
-  if (process.env.BENCH_PROFILE !== which) return body();
+  if (process.env.BENCH_PROFILE !== which && process.env.BENCH_PROFILE !== 'both') return body();
   const session = new Session();
   session.connect();
   await session.post('Profiler.enable');
@@ -57,16 +76,25 @@ async function profiled<T>(name: string, which: string, round: number, body: () 
 
 /** Rounds alternate raw, backache, raw, backache…; each reports items per second. */
 export async function compare(name: string, items: number, rounds: number, variants: { backache: Variant; raw: Variant }) {
-  const m: Measure = { name, unit: 'items/s', items, backache: [], raw: [] };
+  const m: Measure = { name, unit: 'items/s', items, backache: [], raw: [], cpu: { backache: { self: [], servers: [] }, raw: { self: [], servers: [] } } };
   for (let i = 0; i < rounds; i++) {
     for (const which of ['raw', 'backache'] as const) {
       const { run, teardown } = await variants[which].prepare(i);
+      const c0 = process.cpuUsage();
+      const s0 = serversCpu();
       const t0 = performance.now();
       await profiled(name, which, i, run);
       const secs = (performance.now() - t0) / 1000;
+      const c = process.cpuUsage(c0);
+      const selfUs = (c.user + c.system) / items;
+      const serverUs = ((serversCpu() - s0) * 1e6) / items;
       await teardown?.();
       m[which].push(items / secs);
-      process.stderr.write(`  ${name} round ${i + 1}/${rounds} ${which}: ${Math.round(items / secs)} items/s\n`);
+      m.cpu![which].self.push(selfUs);
+      m.cpu![which].servers.push(serverUs);
+      process.stderr.write(
+        `  ${name} round ${i + 1}/${rounds} ${which}: ${Math.round(items / secs)} items/s (cpu µs/item: this process ${selfUs.toFixed(1)}${serverPids.length ? `, servers ${serverUs.toFixed(1)}` : ''})\n`,
+      );
     }
   }
   return report(m);
@@ -87,6 +115,15 @@ export function report(m: Measure) {
     round_ratio_median: Number(median(perRound).toFixed(3)),
     rounds: m.backache.length,
     load: Number(loadavg()[0]!.toFixed(2)),
+    ...(m.cpu
+      ? {
+          cpu_us_per_item: {
+            backache: Number(median(m.cpu.backache.self).toFixed(1)),
+            raw: Number(median(m.cpu.raw.self).toFixed(1)),
+            ...(serverPids.length ? { backache_server: Number(median(m.cpu.backache.servers).toFixed(1)), raw_server: Number(median(m.cpu.raw.servers).toFixed(1)) } : {}),
+          },
+        }
+      : {}),
   };
   process.stdout.write(JSON.stringify(row) + '\n');
   return row;
@@ -94,17 +131,46 @@ export function report(m: Measure) {
 
 export function printTable(rows: Record<string, unknown>[]) {
   if (!rows.length) return;
-  const cols = Object.keys(rows[0]!);
-  const w = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
+  const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const cell = (v: unknown) => (v === undefined ? '' : typeof v === 'object' && v !== null ? JSON.stringify(v).replace(/"/g, '') : String(v));
+  const w = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (vals: string[]) => vals.map((v, i) => v.padEnd(w[i]!)).join('  ');
   process.stderr.write('\n' + line(cols) + '\n' + line(w.map((n) => '-'.repeat(n))) + '\n');
-  for (const r of rows) process.stderr.write(line(cols.map((c) => String(r[c]))) + '\n');
+  for (const r of rows) process.stderr.write(line(cols.map((c) => cell(r[c]))) + '\n');
 }
 
 /** Save rows to bench/results/<name>.json with the machine and date. */
 export function save(name: string, rows: Record<string, unknown>[]) {
   const doc = { bench: name, date: new Date().toISOString(), node: process.version, cores: cpus().length, cpu: cpus()[0]?.model, loadavg: loadavg(), rows };
   writeFileSync(`${resultsDir()}${name}.json`, JSON.stringify(doc, null, 2));
+}
+
+/**
+ * The library under test. By default the compiled one (what users run): `src/` is compiled
+ * with tsc into bench/results/lib/ (with the Lua scripts) once per run, because running the
+ * sources through tsx adds a cost to every closure our code creates (esbuild's keepNames)
+ * that the built package does not have. `BENCH_LIB=src` uses the sources instead.
+ */
+export async function loadLibrary(): Promise<typeof import('../src/index.js')> {
+  if (process.env.BENCH_LIB === 'src') return import('../src/index.js');
+  const out = `${resultsDir()}lib/`;
+  const root = fileURLToPath(new URL('../', import.meta.url));
+  const tsc = spawnSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', `${root}tsconfig.build.json`, '--outDir', out, '--declaration', 'false', '--sourceMap', 'false'], {
+    encoding: 'utf8',
+  });
+  if (tsc.status !== 0 && !existsSync(`${out}index.js`)) throw new Error(`compiling src for the benchmark failed:\n${tsc.stdout}${tsc.stderr}`);
+  const copyLua = (dir: string) => {
+    for (const name of readdirSync(`${root}src/${dir}`, { withFileTypes: true })) {
+      const rel = `${dir}${name.name}`;
+      if (name.isDirectory()) copyLua(`${rel}/`);
+      else if (name.name.endsWith('.lua')) {
+        mkdirSync(`${out}${dir}`, { recursive: true });
+        copyFileSync(`${root}src/${rel}`, `${out}${rel}`);
+      }
+    }
+  };
+  copyLua('');
+  return import(`${out}index.js`);
 }
 
 export const rounds = () => Number(process.env.BENCH_ROUNDS ?? 3);

@@ -12,20 +12,24 @@
  */
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createBackache, type Backache } from '../src/index.js';
+import type { Backache } from '../src/index.js';
+import { loadLibrary } from './lib.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
-import { compare, printTable, rounds, save } from './lib.js';
+import { compare, printTable, rounds, save, watchServerCpu } from './lib.js';
+
+const { createBackache } = await loadLibrary();
 
 const SUBMIT_N = Number(process.env.SUBMIT_N ?? 100_000);
 const HITS_N = Number(process.env.HITS_N ?? 100_000);
 const DRAIN_N = Number(process.env.DRAIN_N ?? 30_000);
 const BATCH = 1000;
-const CONCURRENCY = 50;
+const CONCURRENCY = Number(process.env.DRAIN_CONCURRENCY ?? 50);
 
 const uris = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `https://example.com/${tag}/${i}`);
 const value = (uri: string) => ({ title: `Title of ${uri}`, length: uri.length, tags: ['a', 'b'] });
 
 const server = await startRedisServer({ args: ['--maxmemory-policy', 'noeviction'] });
+watchServerCpu(server.pid());
 const admin = new Redis(server.url, { maxRetriesPerRequest: null });
 const flush = () => admin.flushall();
 

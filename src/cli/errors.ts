@@ -27,6 +27,16 @@ export interface Described {
 const isBackacheError = (e: unknown): e is Error & { exitCode: number; code: string; hint?: string } =>
   e instanceof Error && typeof (e as OclifLike).exitCode === 'number' && typeof (e as OclifLike).code === 'string' && (e as OclifLike).code!.startsWith('E_');
 
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EPIPE', 'EAI_AGAIN']);
+
+/** Errors of a driver whose server is gone (ioredis, mongodb, net). */
+export function isConnectionError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && CONNECTION_CODES.has(code)) return true;
+  return /^(Connection is closed|Stream isn't writeable|Reached the max retries per request limit)|MongoNetworkError|MongoServerSelectionError/.test(`${err.message} ${err.name}`);
+}
+
 export function describeError(err: unknown, o: { verbose?: boolean; bin?: string; command?: string } = {}): Described {
   const bin = o.bin ?? 'backache';
   const e = err as Error & OclifLike;
@@ -42,6 +52,11 @@ export function describeError(err: unknown, o: { verbose?: boolean; bin?: string
     exitCode = err.exitCode;
     code = err.code;
     hint = err.hint;
+  } else if (isConnectionError(err)) {
+    // A driver error that escaped the backend's own wrapping: the backend went away mid-command.
+    exitCode = EXIT.unavailable;
+    code = 'E_BACKEND_UNAVAILABLE';
+    hint = 'check that the broker and cache are up (backache doctor)';
   } else if (e && typeof e === 'object' && e.oclif && typeof e.oclif.exit === 'number') {
     // Flag and argument parse errors, this.error(...): usage errors.
     exitCode = e.oclif.exit === 1 || e.oclif.exit === 0 ? EXIT.usage : e.oclif.exit;

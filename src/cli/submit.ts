@@ -46,6 +46,8 @@ export interface SubmitOptions {
   waitWindow?: number;
   /** Label of the progress line. */
   label: string;
+  /** Called once, before waiting for the first delegated request (`run` starts its workers there). */
+  beforeFirstWait?: () => void;
 }
 
 export interface SubmitIO {
@@ -74,8 +76,10 @@ export async function submitStream(io: SubmitIO, o: SubmitOptions): Promise<Subm
         (jobId) => app.waitFor(jobId, { timeout: o.waitTimeoutMs }),
         async (outcome: WaitOutcome, item) => {
           if (outcome.result) {
-            if (outcome.result.status === 'quarantined') s.quarantined++;
-            else s.computed++;
+            if (outcome.result.status === 'quarantined') {
+              s.quarantined++;
+              outcome.result.error = await quarantineReason(app, outcome.result.error ?? 'quarantined', outcome.quarantineId);
+            } else s.computed++;
             await emit(outcome.result);
           } else {
             s.timedOut++;
@@ -85,7 +89,7 @@ export async function submitStream(io: SubmitIO, o: SubmitOptions): Promise<Subm
         },
         o.waitWindow ?? 256,
         (e) => {
-          if (e instanceof QuarantinedError) return { result: { op: '', uri: '', status: 'quarantined', error: e.message } };
+          if (e instanceof QuarantinedError) return { result: { op: '', uri: '', status: 'quarantined', error: e.message }, quarantineId: e.quarantineId };
           if (e instanceof TimeoutError) return { failure: `no result within ${o.waitTimeoutMs} ms (is a worker running? see: backache workers)` };
           return undefined;
         },
@@ -134,11 +138,30 @@ export async function submitStream(io: SubmitIO, o: SubmitOptions): Promise<Subm
       if (d.coalesced) s.coalesced++;
     }
     status.update();
-    if (waiter) for (const d of r.delegated) await waiter.add(d);
+    if (waiter && r.delegated.length) {
+      if (o.beforeFirstWait) {
+        o.beforeFirstWait();
+        o.beforeFirstWait = undefined;
+      }
+      for (const d of r.delegated) await waiter.add(d);
+    }
   }
   if (waiter) await waiter.drain();
   status.update();
   return s;
+}
+
+/**
+ * Why a request was quarantined, for its result line: the error message, and the details
+ * the operation gave to `ctx.quarantine(details)` (kept out of the message itself so that
+ * `quarantine list --group` still groups by message).
+ */
+export async function quarantineReason(app: Backache, message: string, id: string | undefined): Promise<string> {
+  if (!id) return message;
+  const item = await app.quarantine.get(id).catch(() => undefined);
+  if (item?.details === undefined) return message;
+  const d = JSON.stringify(item.details);
+  return `${message}: ${d.length > 300 ? `${d.slice(0, 299)}…` : d}`;
 }
 
 /** `submitted 3 requests: 1 hit (0 stale), 2 delegated (1 coalesced), 0 errors` and, with --wait, the outcomes. */

@@ -15,6 +15,8 @@ export type WaitFn = (jobId: string) => Promise<{ value: unknown }>;
 
 export interface WaitOutcome {
   result?: ResultLine;
+  /** For a quarantined result: the quarantine item. */
+  quarantineId?: string;
   /** Not a result: e.g. a timeout (reported on stderr, counts as a failure). */
   failure?: string;
 }
@@ -57,7 +59,7 @@ export class ResultWaiter {
       } catch (e) {
         const o = this.classify(e);
         if (!o) throw e;
-        outcome = o.result ? { result: { ...o.result, op: item.op, uri: item.uri } } : o;
+        outcome = o.result ? { ...o, result: { ...o.result, op: item.op, uri: item.uri } } : o;
       }
       await this.onOutcome(outcome, item);
     } catch (e) {

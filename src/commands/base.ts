@@ -107,7 +107,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (!s.operations) {
       if (need === 'optional') return undefined;
       const { ConfigError } = await import('../core/errors.js');
-      throw new ConfigError(`${this.id?.replace(/:/g, ' ') ?? 'this command'} needs an operations module`, { hint: NO_OPERATIONS_HINT });
+      throw new ConfigError(`${this.commandName || 'this command'} needs an operations module`, { hint: NO_OPERATIONS_HINT });
     }
     return (await loadOperations(s.operations)).operations;
   }
@@ -136,8 +136,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     } catch (e) {
       if (e instanceof BackacheError) throw e;
       // A driver that failed without saying why in our terms: the backend is unreachable.
-      const url = maskUrl(s.cache && !String(e).includes(s.broker) ? `${s.broker} / ${s.cache}` : s.broker);
-      throw new BackendUnavailableError(`cannot open ${url}: ${(e as Error)?.message ?? e}`, { cause: e });
+      const where = `broker ${maskUrl(s.broker)}${s.cache ? ` / cache ${maskUrl(s.cache)}` : ''}`;
+      throw new BackendUnavailableError(`cannot open ${where}: ${(e as Error)?.message ?? e}`, { cause: e, hint: 'check it with: backache doctor' });
     }
   }
 

@@ -46,7 +46,8 @@ Exit 1 when the request ends in quarantine or does not complete within --timeout
         result = { op, uri, status: 'computed', value: done.value };
       } catch (e) {
         if (e instanceof errors.QuarantinedError) {
-          throw new errors.BackacheError(`${op} ${uri} was quarantined: ${e.message}`, { hint: `backache quarantine show ${e.quarantineId}` });
+          const { quarantineReason } = await import('../cli/submit.js');
+          throw new errors.BackacheError(`${op} ${uri} was quarantined: ${await quarantineReason(app, e.message, e.quarantineId)}`, { hint: `backache quarantine show ${e.quarantineId}` });
         }
         if (e instanceof errors.TimeoutError) {
           const alive = (await app.workers()).filter((w) => w.ops.includes(op));

@@ -42,15 +42,16 @@ Exit 0 when every line got a value; 1 when some lines were bad or quarantined; 2
     const input = await openInput(this.args.file);
     if (input === process.stdin && process.stdin.isTTY) this.diag('reading URIs from the terminal, one a line (Ctrl-D to end)…');
     const started = Date.now();
-    const worker = app.startWorker({ concurrency: f.concurrency });
+    // Workers start with the first miss: a run that is all hits never starts one.
+    let worker: ReturnType<typeof app.startWorker> | undefined;
     let summary;
     try {
       summary = await submitStream(
         { app, out: process.stdout, status: this.status, diag: (l) => this.diag(l) },
-        { input, op: f.op, cbArgs, kwargs, wait: true, batchSize: f['batch-size'], label: 'run' },
+        { input, op: f.op, cbArgs, kwargs, wait: true, batchSize: f['batch-size'], label: 'run', beforeFirstWait: () => (worker = app.startWorker({ concurrency: f.concurrency })) },
       );
     } finally {
-      await worker.stop();
+      await worker?.stop();
     }
     this.status.stop();
     if (!f.quiet) this.diag(summaryText('run', summary, true, Date.now() - started));

@@ -9,7 +9,7 @@ import { isFresh, isServable, makeEntry, toJsonValue } from './entry.js';
 import { NotSerializableError, QuarantineSignal, RetrySignal, serializeError, TimeoutError } from './errors.js';
 import { newId } from './hash.js';
 import type { Logger, Operation, OperationContext } from './operations.js';
-import type { Backend, ClaimedJob, ConsumeSteps, JobOutcome, Key, QuarantineItem, StoredEntry } from './ports.js';
+import type { Backend, ClaimedJob, ConsumeSteps, JobOutcome, Key, Locker, QuarantineItem, StoredEntry } from './ports.js';
 import type { CounterBuffer } from './counters.js';
 import { sleep } from './backends/polling-consumer.js';
 
@@ -151,17 +151,59 @@ async function acquireOrWait(deps: ConsumeDeps, key: Key, force: boolean | undef
 }
 
 function keepLock(deps: ConsumeDeps, key: Key, token: string) {
-  const t = setInterval(() => void deps.backend.locker.extend(key, token, deps.lockMs).catch(() => {}), Math.max(100, deps.lockMs / 3));
-  t.unref();
-  return { stop: () => clearInterval(t) };
+  const locker = deps.backend.locker;
+  let k = keepers.get(locker)?.get(deps.lockMs);
+  if (!k) {
+    k = new LockKeeper(locker, deps.lockMs);
+    if (!keepers.has(locker)) keepers.set(locker, new Map());
+    keepers.get(locker)!.set(deps.lockMs, k);
+  }
+  return k.keep(key, token);
 }
+
+/**
+ * Extends the locks of running computations on one timer per locker (not a timer per job,
+ * which short jobs would pay for without ever using): every lockMs/3, each held lock is
+ * extended; the timer stops while nothing is held.
+ */
+class LockKeeper {
+  private held = new Set<{ key: Key; token: string }>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly locker: Locker,
+    private readonly lockMs: number,
+  ) {}
+
+  keep(key: Key, token: string) {
+    const h = { key, token };
+    this.held.add(h);
+    if (!this.timer) {
+      this.timer = setInterval(() => this.tick(), Math.max(100, this.lockMs / 3));
+      this.timer.unref();
+    }
+    return { stop: () => void this.held.delete(h) };
+  }
+
+  private tick() {
+    if (this.held.size === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+      return;
+    }
+    for (const { key, token } of this.held) void this.locker.extend(key, token, this.lockMs).catch(() => {});
+  }
+}
+
+const keepers = new WeakMap<Locker, Map<number, LockKeeper>>();
 
 async function runOperation(deps: ConsumeDeps, op: Operation, job: ClaimedJob, jobSignal: AbortSignal) {
   const { uri } = job.data;
   const aliases: string[] = [];
-  const ctl = new AbortController();
-  const onAbort = () => ctl.abort(jobSignal.reason);
-  jobSignal.addEventListener('abort', onAbort, { once: true });
+  // Without a timeout the operation's signal is the job's own (no controller per job).
+  const ctl = op.timeoutMs === null ? undefined : new AbortController();
+  const onAbort = () => ctl!.abort(jobSignal.reason);
+  if (ctl) jobSignal.addEventListener('abort', onAbort, { once: true });
   let timer: NodeJS.Timeout | undefined;
   const ctx: OperationContext = {
     op: op.name,
@@ -169,7 +211,7 @@ async function runOperation(deps: ConsumeDeps, op: Operation, job: ClaimedJob, j
     kwargs: job.data.kwargs ?? {},
     attempt: job.attempt,
     jobId: job.id,
-    signal: ctl.signal,
+    signal: ctl ? ctl.signal : jobSignal,
     log: deps.log,
     progress: () => {},
     retry: (o = {}) => {
@@ -196,7 +238,7 @@ async function runOperation(deps: ConsumeDeps, op: Operation, job: ClaimedJob, j
             new Promise<never>((_, reject) => {
               timer = setTimeout(() => {
                 const err = new TimeoutError(`${op.name} timed out after ${op.timeoutMs} ms for ${uri}`);
-                ctl.abort(err);
+                ctl!.abort(err);
                 reject(err);
               }, op.timeoutMs!);
             }),
@@ -211,7 +253,7 @@ async function runOperation(deps: ConsumeDeps, op: Operation, job: ClaimedJob, j
     return { value, aliases };
   } finally {
     clearTimeout(timer);
-    jobSignal.removeEventListener('abort', onAbort);
+    if (ctl) jobSignal.removeEventListener('abort', onAbort);
   }
 }
 

@@ -1,5 +1,8 @@
 import type { OpCounters, Registry } from './ports.js';
 
+/** Run times buffered per operation between flushes, at most (registries keep the last 500). */
+const DURATION_BUFFER = 500;
+
 /**
  * Buffers counter increments and run times so the hot path costs no extra round trip;
  * flushed on an interval and on close. `flush()` before reading stats in-process.
@@ -26,7 +29,11 @@ export class CounterBuffer {
   }
 
   duration(op: string, ms: number) {
-    (this.times[op] ??= []).push(ms);
+    const t = (this.times[op] ??= []);
+    t.push(ms);
+    // Registries keep a recent window (500); more than that between two flushes is dropped
+    // here rather than sent and trimmed.
+    if (t.length >= 2 * DURATION_BUFFER) t.splice(0, t.length - DURATION_BUFFER);
   }
 
   flush(): Promise<void> {

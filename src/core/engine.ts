@@ -85,6 +85,9 @@ export interface StartWorkerOptions {
   onOutcome?: (job: ClaimedJob, outcome: JobOutcome) => void;
 }
 
+/** How long waitFor tolerates a job id the queue does not know (added by another process). */
+const UNKNOWN_JOB_GRACE_MS = 5000;
+
 const silent: Logger = { info() {}, warn() {}, error() {} };
 
 export class Backache {
@@ -197,12 +200,21 @@ export class Backache {
   async waitFor(jobId: string, o: { timeout?: Duration } = {}): Promise<{ value: unknown; cbArgs: unknown[] }> {
     const deadline = o.timeout === undefined ? Infinity : Date.now() + toMs(o.timeout, 'timeout');
     let wait = 5;
+    let unknownSince: number | undefined;
     for (;;) {
       const inline = this.inlineResults.get(jobId);
       if (inline) return inline;
       const s = await this.backend.queue.getState(jobId);
       if (s.state === 'completed') return s.result;
       if (s.state === 'quarantined') throw new QuarantinedError(s.error.message, s.quarantineId);
+      // A job that is nowhere (never added, or finished so long ago it was dropped) will
+      // never complete: say so instead of polling until the timeout.
+      if (s.state === 'unknown') {
+        unknownSince ??= Date.now();
+        if (Date.now() - unknownSince > UNKNOWN_JOB_GRACE_MS) {
+          throw new BackacheError(`job ${jobId} is unknown: never queued here, or finished and no longer kept; read the result with get()`);
+        }
+      } else unknownSince = undefined;
       if (Date.now() >= deadline) throw new TimeoutError(`job ${jobId} did not complete within ${o.timeout}`);
       await sleep(Math.min(wait, Math.max(1, deadline - Date.now())));
       wait = Math.min(wait * 2, 100);

@@ -18,6 +18,9 @@ export const isServable = (e: StoredEntry | undefined, now: number): e is Stored
  * cannot be stored (functions, symbols, BigInt, cycles, undefined at the top).
  */
 export function toJsonValue(value: unknown): unknown {
+  // Values that JSON keeps as they are need no round trip.
+  const t = typeof value;
+  if (value === null || t === 'boolean' || t === 'string' || (t === 'number' && Number.isFinite(value) && !Object.is(value, -0))) return value;
   const bad: string[] = [];
   const text = JSON.stringify(value, (k, v) => {
     const t = typeof v;

@@ -55,7 +55,7 @@ describeOnBackends('main job', (b) => {
     expect(first.stderr).toMatch(/^run: 4 requests: 0 hits .* 4 delegated .* 4 computed, 0 quarantined/);
 
     const second = await cli(['run', 'in.txt', '--op', 'upper', '-o', 'ops.mjs', ...flags], { cwd: dir });
-    expect(second.code).toBe(0);
+    expect(second.code, second.stderr).toBe(0);
     expect(second.lines().map((l) => [l.uri, l.status])).toEqual([
       ['a', 'hit'],
       ['b', 'hit'],

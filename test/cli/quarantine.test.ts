@@ -25,6 +25,8 @@ describeOnBackends('quarantine', (b) => {
     expect(run.code).toBe(1);
     expect(run.lines().every((l) => l.status === 'quarantined')).toBe(true);
     expect(run.lines().find((l) => l.op === 'fail' && l.uri.endsWith('/1'))?.error).toBe('failed on https://a.example/1');
+    // The details given to ctx.quarantine(details) come along in the result line.
+    expect(run.lines().find((l) => l.op === 'reject')?.error).toBe('quarantined by the operation: {"why":"rejected https://b.example/1"}');
 
     const all = (await cli(['quarantine', 'list', '--json', ...flags], { cwd: dir })).json();
     expect(all.items).toHaveLength(4);

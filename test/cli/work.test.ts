@@ -5,6 +5,7 @@
  */
 import { beforeAll, expect, it } from 'vitest';
 import { cli, describeOnBackends, ensureBuilt, startCli, tempDir, TEST_OPS, writeFiles } from '../helpers/cli.js';
+import { waitUntil } from '../helpers/wait.js';
 
 beforeAll(ensureBuilt, 300_000);
 
@@ -50,8 +51,13 @@ describeOnBackends('work', (b) => {
     await cli(['submit', '-o', 'ops.mjs', ...flags], { cwd: dir, input: '{"op":"upper","uri":"a"}\n{"op":"len","uri":"b"}\n{"op":"reject","uri":"c"}\n' });
     const w = startCli(['work', '-o', 'ops.mjs', '--only', 'upper, reject', ...flags], { cwd: dir });
     await w.waitFor(/quarantined reject c: quarantined by the operation \(show it: backache quarantine show \S+\)/);
-    const st = (await cli(['stats', '--json', ...flags], { cwd: dir })).json();
-    const byOp = Object.fromEntries(st.ops.map((o: { op: string }) => [o.op, o]));
+    // Counters are flushed by the worker every 250 ms: wait for upper's.
+    let byOp: Record<string, { waiting: number; completed: number }> = {};
+    await waitUntil(async () => {
+      const st = (await cli(['stats', '--json', ...flags], { cwd: dir })).json();
+      byOp = Object.fromEntries(st.ops.map((o: { op: string }) => [o.op, o]));
+      return byOp.upper?.completed === 1;
+    }, 'upper completed');
     expect(byOp.len).toMatchObject({ waiting: 1, completed: 0 });
     expect(byOp.upper).toMatchObject({ waiting: 0, completed: 1 });
     expect((await w.stop('SIGTERM')).code).toBe(0);

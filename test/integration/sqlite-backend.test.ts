@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openBackend } from '../../src/core/backends/index.js';
+import { acquireHandle, releaseHandle } from '../../src/core/backends/sqlite/db.js';
 import { prefixEnd, sqliteBackend, sqliteCacheStore, sqlitePath, SqliteJobQueue } from '../../src/core/backends/sqlite/index.js';
 import { BackendUnavailableError } from '../../src/core/errors.js';
 import type { ClaimedJob, StoredEntry } from '../../src/core/ports.js';
@@ -34,6 +35,7 @@ describe('sqlite: opening', () => {
     expect(sqlitePath('sqlite:/abs/x.db')).toBe('/abs/x.db');
     expect(sqlitePath('sqlite:///abs/x.db')).toBe('/abs/x.db');
     expect(sqlitePath('SQLITE:x.db')).toBe(resolve('x.db'));
+    expect(sqlitePath('sqlite::memory:')).toBe(':memory:');
   });
 
   it('creates parent directories, and uses WAL with synchronous=NORMAL', async () => {
@@ -133,6 +135,38 @@ describe('sqlite: one connection per file, deployments by prefix', () => {
     expect(existsSync(`${path}-wal`)).toBe(false);
     const again = await sqliteBackend(`sqlite:${path}`, 'c');
     expect((await again.cache.getMany([{ ns: 'n', id: 'i' }]))[0]?.value).toBe(2);
+    await again.close();
+  });
+});
+
+describe('sqlite: group commit', () => {
+  it('writes queued in one turn commit together; one failing fails alone', async () => {
+    const h = acquireHandle(file());
+    h.db.exec('CREATE TABLE t (k TEXT PRIMARY KEY)');
+    const ins = (k: string) => () => h.stmt('INSERT INTO t (k) VALUES (?)').run(k).changes;
+    const results = await Promise.allSettled([
+      h.writeSoon(ins('a')),
+      h.writeSoon(ins('b')),
+      h.writeSoon(ins('a')), // a unique constraint violation, in the same group
+      h.writeSoon(() => {
+        throw new Error('boom');
+      }),
+      h.writeSoon(ins('c')),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'rejected', 'fulfilled']);
+    expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'SQLITE_CONSTRAINT_PRIMARYKEY' });
+    expect(h.db.prepare('SELECT k FROM t ORDER BY k').pluck().all()).toEqual(['a', 'b', 'c']);
+    releaseHandle(h);
+  });
+
+  it('flushes queued writes before the connection closes', async () => {
+    const path = file();
+    const b = await sqliteBackend(`sqlite:${path}`, 'p');
+    const pending = b.cache.setMany([{ key: { ns: 'n', id: 'i' }, entry: entry('kept') }]);
+    await b.close();
+    await pending;
+    const again = await sqliteBackend(`sqlite:${path}`, 'p');
+    expect((await again.cache.getMany([{ ns: 'n', id: 'i' }]))[0]?.value).toBe('kept');
     await again.close();
   });
 });

@@ -43,8 +43,8 @@ registerStore('sqlite', {
     return sqliteBackend(url, prefix);
   },
   cache: async (url, prefix) => {
-    const { sqliteBackend } = await import('./sqlite/index.js');
-    return (await sqliteBackend(url, prefix)).cache;
+    const { sqliteCacheStore } = await import('./sqlite/index.js');
+    return sqliteCacheStore(url, prefix);
   },
 });
 

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { ClaimedJob, Consumer, ConsumerOptions, JobOutcome } from '../ports.js';
 
 /**
@@ -24,6 +25,7 @@ export function pollingConsumer(src: ClaimSource, opts: ConsumerOptions, owner: 
   const lost = new Set<string>();
   const wakers = new Set<() => void>(); // loops waiting for a free slot
   const hard = new AbortController();
+  setMaxListeners(0, hard.signal); // one listener per running job
 
   const renewTimer = setInterval(async () => {
     if (running.size === 0) return;
@@ -116,14 +118,18 @@ export function pollingConsumer(src: ClaimSource, opts: ConsumerOptions, owner: 
     async stop(timeoutMs = 10_000) {
       stopping = true;
       const all = Promise.all([...running.values()].map((r) => r.done));
-      const finished = await Promise.race([all.then(() => true), sleep(timeoutMs).then(() => false)]);
+      const bound = new AbortController(); // so the bound's timer never outlives stop()
+      const finished = await Promise.race([all.then(() => true), sleep(timeoutMs, bound.signal).then(() => false)]);
+      bound.abort();
       clearInterval(renewTimer);
       if (!finished) {
         // Past the bound: abandon what still runs. Its lease runs out and another
         // worker takes the job again; our late outcome (if any) is dropped.
         for (const id of running.keys()) lost.add(id);
         hard.abort(new Error('worker stopped'));
-        await Promise.race([all, sleep(Math.min(1000, timeoutMs))]);
+        const grace = new AbortController();
+        await Promise.race([all, sleep(Math.min(1000, timeoutMs), grace.signal)]);
+        grace.abort();
       }
       hard.abort(new Error('worker stopped'));
       for (const w of wakers) w();

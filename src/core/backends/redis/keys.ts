@@ -44,17 +44,31 @@ export class RedisKeys {
 
   /** `{P:N}`: the hash tag of one operation/namespace (also BullMQ's queue prefix). */
   tag(ns: string) {
-    return `{${this.prefix}:${nsPart(ns)}}`;
+    let t = this.tags.get(ns);
+    if (t === undefined) {
+      t = `{${this.prefix}:${nsPart(ns)}}`;
+      if (this.tags.size < 10_000) this.tags.set(ns, t);
+    }
+    return t;
   }
+  /** Tags of the namespaces seen (few: operations and region namespaces). */
+  private readonly tags = new Map<string, string>();
 
   entry(ns: string, id: string) {
-    return `${this.tag(ns)}:c:e:${hashId(id)}`;
+    return this.entryOfHash(ns, hashId(id));
+  }
+  /** `entry` when the id's hash is already known (`hashId(id)`). */
+  entryOfHash(ns: string, hash: string) {
+    return `${this.tag(ns)}:c:e:${hash}`;
   }
   cacheIndex(ns: string) {
     return `${this.tag(ns)}:c:ids`;
   }
   lock(ns: string, id: string) {
-    return `${this.tag(ns)}:l:${hashId(id)}`;
+    return this.lockOfHash(ns, hashId(id));
+  }
+  lockOfHash(ns: string, hash: string) {
+    return `${this.tag(ns)}:l:${hash}`;
   }
   pending(ns: string, hash: string) {
     return `${this.tag(ns)}:p:l:${hash}`;

@@ -104,7 +104,8 @@ export class RedisConsumeSteps implements ConsumeSteps {
     const args: string[] = [String(now), ttl(lockMs)];
     const tokens = reqs.map(() => newId());
     reqs.forEach((r, i) => {
-      keys.push(this.keys.entry(ns, r.key.id), this.keys.lock(ns, r.key.id));
+      const h = hashId(r.key.id);
+      keys.push(this.keys.entryOfHash(ns, h), this.keys.lockOfHash(ns, h));
       args.push(tokens[i]!, r.force ? '1' : '0');
     });
     const res = await runScript<(string | number)[]>(this.client, 'consume-begin-n', keys, args);
@@ -128,12 +129,12 @@ export class RedisConsumeSteps implements ConsumeSteps {
     const args: string[] = [String(Date.now())];
     for (const r of reqs) {
       const h = hashId(r.key.id);
-      keys.push(this.keys.pending(ns, h), this.keys.lock(ns, r.key.id));
+      keys.push(this.keys.pending(ns, h), this.keys.lockOfHash(ns, h));
       args.push(h, r.token ?? '', String(r.items.length));
       for (const it of r.items) {
         const json = JSON.stringify(it.entry.value);
         if (json === undefined) throw new TypeError(`cache value for ${ns} is not JSON-serialisable`);
-        keys.push(this.keys.entry(ns, it.key.id));
+        keys.push(it.key.id === r.key.id ? this.keys.entryOfHash(ns, h) : this.keys.entry(ns, it.key.id));
         args.push(it.key.id, encodeEntry(it.entry, it.key.id, json), it.entry.staleUntil === null ? '' : String(Math.ceil(it.entry.staleUntil)));
       }
     }

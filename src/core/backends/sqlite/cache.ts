@@ -20,7 +20,9 @@ export class SqliteCacheStore extends SqliteStore implements CacheStore {
   async getMany(keys: Key[]) {
     const get = this.h.stmt('SELECT value, created_at, expires_at, stale_until, uri FROM cache WHERE prefix = ? AND ns = ? AND id = ?');
     const now = Date.now();
-    const rows = this.h.read(() => keys.map((k) => get.get(this.prefix, k.ns, k.id) as Row | undefined));
+    const one = (k: Key) => get.get(this.prefix, k.ns, k.id) as Row | undefined;
+    // Several lookups read one snapshot; one needs no transaction.
+    const rows = keys.length === 1 ? [one(keys[0]!)] : this.h.read(() => keys.map(one));
     return rows.map((r, i) => {
       if (!r) return undefined;
       if (r.stale_until !== null && r.stale_until <= now) {
@@ -44,7 +46,8 @@ export class SqliteCacheStore extends SqliteStore implements CacheStore {
 
   async setMany(items: { key: Key; entry: StoredEntry }[]) {
     if (items.length === 0) return;
-    const rows = items.map(({ key, entry: e }) => [this.prefix, key.ns, key.id, toJson(e.value), e.createdAt, e.expiresAt, e.staleUntil, e.uri ?? null]);
+    const params: unknown[] = [];
+    for (const { key, entry: e } of items) params.push(this.prefix, key.ns, key.id, toJson(e.value), e.createdAt, e.expiresAt, e.staleUntil, e.uri ?? null);
     const sweep = (this.writes += items.length) >= SWEEP_EVERY;
     if (sweep) this.writes = 0;
     await this.h.writeSoon(() => {
@@ -53,7 +56,8 @@ export class SqliteCacheStore extends SqliteStore implements CacheStore {
         '(?, ?, ?, ?, ?, ?, ?, ?)',
         `ON CONFLICT (prefix, ns, id) DO UPDATE SET value = excluded.value, created_at = excluded.created_at,
            expires_at = excluded.expires_at, stale_until = excluded.stale_until, uri = excluded.uri`,
-        rows,
+        params,
+        8,
       );
       if (sweep) {
         this.h

@@ -21,9 +21,10 @@ export function sqlitePath(url: string): string {
  * One open database file, shared by every store of every deployment that uses it in
  * this process, and reference-counted: the connection closes with its last store.
  *
- * Prepared statements are cached here once per connection. Every write goes through
- * `write()`, a `BEGIN IMMEDIATE` transaction: it takes the write lock before reading, so
- * a read-then-write never fails with SQLITE_BUSY_SNAPSHOT when another process wrote in
+ * Prepared statements are cached here once per connection. Every write runs in a
+ * `BEGIN IMMEDIATE` transaction (`write()`, or `writeSoon()` which groups the writes of
+ * one event-loop turn into one): it takes the write lock before reading, so a
+ * read-then-write never fails with SQLITE_BUSY_SNAPSHOT when another process wrote in
  * between (it waits up to the busy timeout instead).
  */
 export class SqliteHandle {
@@ -56,24 +57,24 @@ export class SqliteHandle {
   }
 
   /**
-   * Run `head VALUES (tuple), (tuple), … tail` over `rows` (each row the parameters of one
-   * tuple) in a few multi-row statements: one call per chunk instead of one per row, which
-   * is most of the cost of a small insert. Chunk sizes are fixed so few statements are
-   * prepared. Returns the rows of a RETURNING clause, if any (in no particular order),
-   * and the number of rows changed otherwise.
+   * Run `head VALUES (tuple), (tuple), … tail` over many rows in a few multi-row
+   * statements: one call per chunk instead of one per row, which is most of the cost of a
+   * small insert. `params` holds the parameters of every row in a row, `width` per row.
+   * Chunk sizes are fixed so few statements are prepared. Returns the rows of a RETURNING
+   * clause, if any (in no particular order), and the number of rows changed otherwise.
    */
-  many(head: string, tuple: string, tail: string, rows: unknown[][]): { rows: unknown[]; changes: number } {
+  many(head: string, tuple: string, tail: string, params: unknown[], width: number): { rows: unknown[]; changes: number } {
     const out: unknown[] = [];
+    const n = params.length / width;
     let changes = 0;
     let i = 0;
     for (const size of CHUNK_SIZES) {
-      if (rows.length - i < size) continue;
+      if (n - i < size) continue;
       const key = `many\u0000${size}\u0000${head}\u0000${tuple}\u0000${tail}`;
       let s = this.stmts.get(key);
       if (!s) this.stmts.set(key, (s = this.db.prepare(`${head} VALUES ${Array(size).fill(tuple).join(', ')} ${tail}`)));
-      for (; rows.length - i >= size; i += size) {
-        const args: unknown[] = [];
-        for (let k = i; k < i + size; k++) for (const v of rows[k]!) args.push(v);
+      for (; n - i >= size; i += size) {
+        const args = params.slice(i * width, (i + size) * width);
         if (s.reader) for (const r of s.all(args)) out.push(r);
         else changes += s.run(args).changes;
       }
@@ -87,10 +88,11 @@ export class SqliteHandle {
   }
 
   /**
-   * Group commit: run `fn` in a write transaction shared with every other write queued in
-   * this turn of the event loop (each in its own savepoint, so one failing undoes only
-   * itself). Resolves once the transaction has committed. Many small writes of concurrent
-   * jobs then cost one commit instead of one each.
+   * Group commit: run `fn` in one write transaction with every other write queued in this
+   * turn of the event loop, and resolve once it has committed. Many small writes of
+   * concurrent jobs then cost one commit instead of one each. `fn` must be a function of
+   * the database only (it may run twice): when one of the group throws, the group is
+   * rolled back and each runs again alone, so the failure is its own.
    */
   writeSoon<T>(fn: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -98,37 +100,27 @@ export class SqliteHandle {
     });
   }
 
-  /** Commit the queued writes now (also before the connection closes). */
+  /** Commit the queued writes now (also done before the connection closes). */
   flush() {
     const batch = this.queued;
     if (batch.length === 0) return;
     this.queued = [];
-    if (batch.length === 1) {
-      const op = batch[0]!;
-      let v: unknown;
-      try {
-        v = this.write(op.fn);
-      } catch (e) {
-        return op.reject(e);
-      }
-      return op.resolve(v);
-    }
-    const results: { ok: boolean; v: unknown }[] = [];
+    let results: unknown[];
     try {
-      this.write(() => {
-        for (const op of batch) {
-          try {
-            results.push({ ok: true, v: this.write(op.fn) });
-          } catch (e) {
-            results.push({ ok: false, v: e });
-          }
-        }
-      });
+      results = this.write(() => batch.map((op) => op.fn()));
     } catch (e) {
-      for (const op of batch) op.reject(e);
+      // Waiting longer for the lock would not help any of them.
+      if (batch.length === 1 || isBusy(e)) return batch.forEach((op) => op.reject(e));
+      for (const op of batch) {
+        try {
+          op.resolve(this.write(op.fn));
+        } catch (e1) {
+          op.reject(e1);
+        }
+      }
       return;
     }
-    batch.forEach((op, i) => (results[i]!.ok ? op.resolve(results[i]!.v) : op.reject(results[i]!.v)));
+    batch.forEach((op, i) => op.resolve(results[i]));
   }
 
   /** Run `fn` inside one read transaction: a consistent snapshot for several statements. */
@@ -217,11 +209,13 @@ function openDatabase(path: string): Database.Database {
     }
     const reason = e instanceof Error ? e.message : String(e);
     throw new BackendUnavailableError(`cannot open SQLite database "${path}": ${reason}`, {
-      hint: 'check that the directory exists or can be created and is writable, or pass another --broker sqlite:PATH',
+      hint: 'check that the directory can be created and is writable and that the file is a backache SQLite database, or use another sqlite:PATH',
       cause: e,
     });
   }
 }
+
+const isBusy = (e: unknown) => /^SQLITE_BUSY/.test(String((e as { code?: unknown })?.code));
 
 /** Switching to WAL needs a moment of exclusive access, which the busy handler does not cover. */
 function retryBusy<T>(fn: () => T): T {
@@ -230,7 +224,7 @@ function retryBusy<T>(fn: () => T): T {
     try {
       return fn();
     } catch (e) {
-      if ((e as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > until) throw e;
+      if (!isBusy(e) || Date.now() > until) throw e;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
     }
   }

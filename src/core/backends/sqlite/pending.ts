@@ -1,13 +1,25 @@
 import type { Key, PendingAdd, PendingAddResult, PendingSet } from '../../ports.js';
 import { SqliteStore } from './db.js';
 
+const CONFLICT = Symbol('some pairs are pending already');
+const HEAD = 'INSERT INTO pending (prefix, ns, id, job_id, n, cb_args)';
+const TUPLE = '(?, ?, ?, ?, ?, ?)';
+
 /**
  * A map key for a pair, equal for what was bound and what SQLite hands back (SQLite
  * stores UTF-8, so a lone surrogate comes back as U+FFFD).
  */
 const wellFormed = (s: string) => ((s as unknown as { isWellFormed(): boolean }).isWellFormed() ? s : (s as unknown as { toWellFormed(): string }).toWellFormed());
-const CONFLICT = Symbol('some pairs are pending already');
 const pairKey = (ns: string, id: string) => `${ns.length}:${wellFormed(ns)}${wellFormed(id)}`;
+
+/** The requests of one pair in a batch: their positions and serialised cbArgs. */
+interface Group {
+  ns: string;
+  id: string;
+  jobId: string;
+  idx: number[];
+  args: string[];
+}
 
 /**
  * A pair's pending requests: one `pending` row (its presence means "a job is pending")
@@ -17,35 +29,37 @@ const pairKey = (ns: string, id: string) => `${ns.length}:${wellFormed(ns)}${wel
 export class SqlitePendingSet extends SqliteStore implements PendingSet {
   async addMany(items: PendingAdd[]): Promise<PendingAddResult[]> {
     if (items.length === 0) return [];
+    const args = items.map((it) => JSON.stringify(it.cbArgs) ?? 'null');
     // Group the batch by pair (duplicates coalesce), in order of first appearance.
-    const groups = new Map<string, { ns: string; id: string; jobId: string; idx: number[]; args: string[] }>();
-    items.forEach((it, i) => {
-      const k = pairKey(it.key.ns, it.key.id);
-      let g = groups.get(k);
-      if (!g) groups.set(k, (g = { ns: it.key.ns, id: it.key.id, jobId: it.jobId, idx: [], args: [] }));
-      g.idx.push(i);
-      g.args.push(JSON.stringify(it.cbArgs) ?? 'null');
-    });
-    const out = new Array<PendingAddResult>(items.length);
+    const groups = new Map<string, Group>();
+    for (let i = 0; i < items.length; i++) {
+      const { key, jobId } = items[i]!;
+      const k = pairKey(key.ns, key.id);
+      const g = groups.get(k);
+      if (g) {
+        g.idx.push(i);
+        g.args.push(args[i]!);
+      } else groups.set(k, { ns: key.ns, id: key.id, jobId, idx: [i], args: [args[i]!] });
+    }
     const pairs = [...groups.values()];
-    const head = 'INSERT INTO pending (prefix, ns, id, job_id, n, cb_args)';
-    const tuple = '(?, ?, ?, ?, ?, ?)';
-    const rows = pairs.map((g) => [this.prefix, g.ns, g.id, g.jobId, g.idx.length, g.args[0]]);
+    const params: unknown[] = [];
+    for (const g of pairs) params.push(this.prefix, g.ns, g.id, g.jobId, g.idx.length, g.args[0]);
+    const out = new Array<PendingAddResult>(items.length);
     await this.h.writeSoon(() => {
-      const extra: unknown[][] = [];
-      // Requests j of a pair whose numbers are n - k + 1 + j (k requests in this batch).
-      const place = (g: (typeof pairs)[number], jobId: string, n: number, fresh: boolean) => {
+      const extra: unknown[] = [];
+      // Requests j of a pair get numbers n - k + 1 + j (k requests of the pair in this batch).
+      const place = (g: Group, jobId: string, n: number, fresh: boolean) => {
         const k = g.idx.length;
-        g.idx.forEach((i, j) => {
-          out[i] = { first: fresh && j === 0, jobId };
-          if (!(fresh && j === 0)) extra.push([this.prefix, g.ns, g.id, n - k + 1 + j, g.args[j]]);
-        });
+        for (let j = 0; j < k; j++) {
+          out[g.idx[j]!] = { first: fresh && j === 0, jobId };
+          if (!(fresh && j === 0)) extra.push(this.prefix, g.ns, g.id, n - k + 1 + j, g.args[j]);
+        }
       };
-      if (this.allNew(head, tuple, rows)) {
+      if (this.allNew(params, pairs.length)) {
         for (const g of pairs) place(g, g.jobId, g.idx.length, true);
       } else {
         // Some pairs were pending already: one upsert per pair tells which, and their numbers.
-        const got = this.h.many(head, tuple, 'ON CONFLICT (prefix, ns, id) DO UPDATE SET n = n + excluded.n RETURNING ns, id, job_id, n', rows).rows as {
+        const got = this.h.many(HEAD, TUPLE, 'ON CONFLICT (prefix, ns, id) DO UPDATE SET n = n + excluded.n RETURNING ns, id, job_id, n', params, 6).rows as {
           ns: string;
           id: string;
           job_id: string;
@@ -56,7 +70,7 @@ export class SqlitePendingSet extends SqliteStore implements PendingSet {
           place(g, r.job_id, r.n, r.n === g.idx.length); // an existing row had n >= 1 before adding k
         }
       }
-      if (extra.length) this.h.many('INSERT INTO pending_args (prefix, ns, id, n, cb_args)', '(?, ?, ?, ?, ?)', '', extra);
+      if (extra.length) this.h.many('INSERT INTO pending_args (prefix, ns, id, n, cb_args)', '(?, ?, ?, ?, ?)', '', extra, 5);
     });
     return out;
   }
@@ -65,10 +79,10 @@ export class SqlitePendingSet extends SqliteStore implements PendingSet {
    * The common case of a bulk submit, cheaply: insert every pair as new, inside a
    * savepoint that is rolled back unless all of them were (no RETURNING, no upsert).
    */
-  private allNew(head: string, tuple: string, rows: unknown[][]) {
+  private allNew(params: unknown[], count: number) {
     try {
       this.h.write(() => {
-        if (this.h.many(head, tuple, 'ON CONFLICT (prefix, ns, id) DO NOTHING', rows).changes !== rows.length) throw CONFLICT;
+        if (this.h.many(HEAD, TUPLE, 'ON CONFLICT (prefix, ns, id) DO NOTHING', params, 6).changes !== count) throw CONFLICT;
       });
       return true;
     } catch (e) {

@@ -80,16 +80,18 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
   async addMany(jobs: NewJob[]) {
     if (jobs.length === 0) return;
     const now = Date.now();
-    const rows = jobs.map((j) => {
+    const params: unknown[] = [];
+    for (const j of jobs) {
       const delay = Math.max(0, j.delayMs ?? 0);
-      return [this.prefix, j.id, j.data.op, delay > 0 ? DELAYED : WAITING, j.priority ?? 0, now + delay, now, JSON.stringify(j.data)];
-    });
+      params.push(this.prefix, j.id, j.data.op, delay > 0 ? DELAYED : WAITING, j.priority ?? 0, now + delay, now, JSON.stringify(j.data));
+    }
     await this.h.writeSoon(() =>
       this.h.many(
         'INSERT INTO jobs (prefix, id, op, state, priority, run_at, attempt, created_at, data)',
         '(?, ?, ?, ?, ?, ?, 1, ?, ?)',
         'ON CONFLICT (prefix, id) DO NOTHING',
-        rows,
+        params,
+        8,
       ),
     );
     const soonest = new Map<string, number>();
