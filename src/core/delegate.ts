@@ -100,12 +100,19 @@ export async function delegateBatch(deps: DelegateDeps, requests: Request[]): Pr
   if (misses.length) {
     const adds: PendingAdd[] = misses.map(({ r, key }) => ({ key, cbArgs: r.cbArgs ?? null, jobId: newId() }));
     const res = await backend.pending.addMany(adds);
+    const queued = new Set<string>();
     for (let i = 0; i < misses.length; i++) {
       const { r } = misses[i]!;
       const { first, jobId } = res[i]!;
       out.delegated.push({ op: r.op, uri: r.uri, jobId, coalesced: !first });
-      if (first) jobs.push({ id: jobId, data: { op: r.op, uri: r.uri, kwargs: r.kwargs ?? {} }, priority: r.priority });
-      else deps.counters.add(r.op, 'coalesced');
+      if (!first) deps.counters.add(r.op, 'coalesced');
+      // Coalesced requests add their pair's job too: adding an id that exists is a no-op,
+      // and it heals a pair whose first client died (or lost its reply to a broker restart)
+      // between the pending set and the queue, which would otherwise wait forever.
+      if (!queued.has(jobId)) {
+        queued.add(jobId);
+        jobs.push({ id: jobId, data: { op: r.op, uri: r.uri, kwargs: r.kwargs ?? {} }, priority: r.priority });
+      }
     }
   }
   // Refresh ids are deterministic, so concurrent stale hits add the same job once.

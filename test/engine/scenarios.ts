@@ -267,6 +267,19 @@ export function describeEngineScenarios(name: string, deployment: Deployment) {
       await w.stop();
     });
 
+    it('a pair whose first client died between the pending set and the queue is healed by the next request', async () => {
+      const got: unknown[][] = [];
+      const app = await open({ heal: { run: async (u) => u, onResult: (_v, cb) => void got.push(cb) } });
+      // The first client recorded its request as pending, then died before queueing the job.
+      await app.backend.pending.addMany([{ key: { ns: 'heal', id: 'u' }, cbArgs: 'lost-client', jobId: 'orphan-1' }]);
+      const r = await app.getOrDelegate('heal', 'u', { cbArgs: 'second' });
+      expect(r).toMatchObject({ status: 'delegated', jobId: 'orphan-1', coalesced: true });
+      const w = app.startWorker();
+      expect(await app.waitFor('orphan-1', { timeout: 10_000 })).toEqual({ value: 'u', cbArgs: ['lost-client', 'second'] });
+      expect(got).toEqual([['lost-client', 'second']]);
+      await w.stop();
+    });
+
     it('stale refresh: many stale hits serve the old value and enqueue exactly one refresh', async () => {
       let runs = 0;
       const app = await open({
