@@ -8,8 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { createBackache } from '../src/index.js';
-import { compare, printTable, rounds, save } from './lib.js';
+import { compare, loadLibrary, printTable, rounds, save } from './lib.js';
+
+const { createBackache } = await loadLibrary();
 
 const SUBMIT_N = Number(process.env.SUBMIT_N ?? 100_000);
 const DRAIN_N = Number(process.env.DRAIN_N ?? 30_000);

@@ -32,13 +32,20 @@ Needs a terminal; for scripts use "backache stats --json" (the same data, once).
     const quiet = { info() {}, warn() {}, error() {} };
     const app = await this.openApp({ operations: 'optional', logger: quiet });
 
-    // Ink and React load only here, so other commands start fast.
+    // Ink and React load only here, so other commands start fast. Ink decides once, on
+    // import, that a CI variable means "no live redraws, print the last frame at exit"; a
+    // person is watching this terminal (stdout is a TTY), so hide those variables from it.
+    const ciVars = { CI: process.env.CI, CONTINUOUS_INTEGRATION: process.env.CONTINUOUS_INTEGRATION };
+    delete process.env.CI;
+    delete process.env.CONTINUOUS_INTEGRATION;
     const [{ render }, { createElement }, { App }, { sourceFromApp }] = await Promise.all([
       import('ink'),
       import('react'),
       import('../ui/App.js'),
       import('../ui/snapshot.js'),
-    ]);
+    ]).finally(() => {
+      for (const [k, v] of Object.entries(ciVars)) if (v !== undefined) process.env[k] = v;
+    });
     const interactive = !!process.stdin.isTTY;
     // The alternate screen: on exit the terminal shows what it showed before.
     process.stdout.write(ALT_SCREEN_ON);

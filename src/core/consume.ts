@@ -21,6 +21,16 @@ export interface ConsumeDeps {
   workerId: string;
   /** Lock lease; extended while the operation runs. */
   lockMs: number;
+  /** Told of `ctx.progress(n)` calls. */
+  onProgress?: (p: JobProgress) => void;
+}
+
+export interface JobProgress {
+  op: string;
+  uri: string;
+  jobId: string;
+  attempt: number;
+  progress: number;
 }
 
 export async function consumeJob(deps: ConsumeDeps, job: ClaimedJob, signal: AbortSignal): Promise<JobOutcome> {
@@ -35,7 +45,6 @@ export async function consumeJob(deps: ConsumeDeps, job: ClaimedJob, signal: Abo
   const started = Date.now();
   const steps = stepsOf(backend);
   let token: string | null = null;
-  if (process.env.BK_EXP === 'skip') { counters.add(name, 'completed'); return { type: 'completed', result: { value: null, cbArgs: [] } }; }
   try {
     // A fresh entry means someone already computed it: deliver, do not recompute.
     let entry: StoredEntry | undefined;
@@ -214,7 +223,13 @@ async function runOperation(deps: ConsumeDeps, op: Operation, job: ClaimedJob, j
     jobId: job.id,
     signal: ctl ? ctl.signal : jobSignal,
     log: deps.log,
-    progress: () => {},
+    progress: (n) => {
+      try {
+        deps.onProgress?.({ op: op.name, uri, jobId: job.id, attempt: job.attempt, progress: n });
+      } catch {
+        /* a progress listener must not fail the job */
+      }
+    },
     retry: (o = {}) => {
       throw new RetrySignal(o.delay === undefined ? 0 : toMs(o.delay, 'retry delay'), o.kwargs);
     },

@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import { openBackend, type BackendOptions } from './backends/index.js';
 import { sleep } from './backends/polling-consumer.js';
-import { consumeJob } from './consume.js';
+import { consumeJob, type JobProgress } from './consume.js';
 import { CounterBuffer } from './counters.js';
 import { delegateBatch, validateRequest, type BulkResult, type Delegated, type Hit, type Request } from './delegate.js';
 import { toMs, type Duration } from './duration.js';
@@ -26,6 +26,8 @@ export interface BackacheOptions extends BackendOptions {
   logger?: Logger;
   /** Requests per cache/pending/queue round trip in bulk calls (default 1000). */
   batchSize?: number;
+  /** Told of every `ctx.progress(n)` an operation reports in this process's workers. */
+  onProgress?: (p: JobProgress) => void;
   /** Job lease and lock lease (default 30s): a dead worker's job comes back after it. */
   leaseMs?: number;
 }
@@ -193,7 +195,7 @@ export class Backache {
   }
 
   private consumeDeps(workerId: string) {
-    return { backend: this.backend, ops: this.ops, counters: this.counters, log: this.log, workerId, lockMs: this.leaseMs };
+    return { backend: this.backend, ops: this.ops, counters: this.counters, log: this.log, workerId, lockMs: this.leaseMs, onProgress: this.opts.onProgress };
   }
 
   /** Resolves with the value and all cbArgs once the request completes (following retries). */

@@ -354,6 +354,32 @@ export function describeEngineScenarios(name: string, deployment: Deployment) {
       expect(got.at(-1)).toEqual(['inline']);
     });
 
+    it('ctx carries op, uri, jobId, attempt and kwargs; progress reaches onProgress', async () => {
+      const d = await deployment();
+      const seen: unknown[] = [];
+      const progress: number[] = [];
+      const app = await createBackache({
+        ...d,
+        onProgress: (p) => void progress.push(p.progress),
+        operations: {
+          ctx: async (uri, ctx) => {
+            seen.push({ op: ctx.op, uri: ctx.uri, jobId: ctx.jobId, attempt: ctx.attempt, kwargs: ctx.kwargs, aborted: ctx.signal.aborted });
+            ctx.progress(50);
+            ctx.progress(100);
+            ctx.log.info('done');
+            return 1;
+          },
+        },
+      });
+      apps.push(app);
+      const r = (await app.getOrDelegate('ctx', 'u', { kwargs: { k: 1 } })) as { jobId: string };
+      const w = app.startWorker();
+      await app.waitFor(r.jobId, { timeout: 10_000 });
+      expect(seen).toEqual([{ op: 'ctx', uri: 'u', jobId: r.jobId, attempt: 1, kwargs: { k: 1 }, aborted: false }]);
+      expect(progress).toEqual([50, 100]);
+      await w.stop();
+    });
+
     it('workers and operations come from heartbeats; stats costs O(operations)', async () => {
       const app = await open({ a: async () => 1, b: async () => 2 });
       const w = app.startWorker({ concurrency: 3, ops: ['a'] });

@@ -165,7 +165,6 @@ export async function openRedis(url: string, opts: OpenOptions = {}): Promise<Re
     sentinelRetryStrategy: (times) => (opened ? reconnectDelay(times) : null),
     // Commands issued while reconnecting wait in the offline queue and are sent on reconnect.
     enableOfflineQueue: true,
-    enableAutoPipelining: process.env.BK_AP === '1',
   });
   client.on('error', (e: Error) => {
     lastError = e;

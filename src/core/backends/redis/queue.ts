@@ -35,7 +35,7 @@ export interface RedisQueueOptions {
   workerConnection: () => Redis;
 }
 
-const DEFAULT_KEEP: KeepJobs = process.env.BK_KEEP === 'all' ? { count: -1 } as KeepJobs : process.env.BK_KEEP === 'age' ? { age: 3600 } : { count: 10_000, age: 3600 };
+const DEFAULT_KEEP: KeepJobs = { count: 10_000, age: 3600 };
 const MAX_PRIORITY = 2_097_152;
 /** A job re-taken after stalls is never failed by BullMQ for stalling (memory/SQLite behave alike). */
 const MAX_STALLED = 1_000_000_000;
