@@ -1,5 +1,6 @@
-import { Args, Flags } from '@oclif/core';
-import { BaseCommand, env } from '../base.js';
+import { Args } from '@oclif/core';
+import { selectorFlags } from '../../cli/quarantine-flags.js';
+import { BaseCommand } from '../base.js';
 
 export default class QuarantinePurge extends BaseCommand<typeof QuarantinePurge> {
   static override summary = 'Delete quarantined requests for good.';
@@ -16,12 +17,7 @@ export default class QuarantinePurge extends BaseCommand<typeof QuarantinePurge>
     id: Args.string({ ignoreStdin: true, description: 'Item ids.' }),
   };
   static override flags = {
-    op: Flags.string({ summary: 'Items of this operation.', env: env('op') }),
-    match: Flags.string({ summary: 'Items whose URI matches this glob.', env: env('match') }),
-    since: Flags.string({ summary: 'Items that failed since: a duration ago (30m, 1h) or a date.', env: env('since') }),
-    all: Flags.boolean({ summary: 'Every item. Needs --yes.', env: env('all') }),
-    yes: Flags.boolean({ char: 'y', summary: 'Confirm --all.', env: env('yes') }),
-    'dry-run': Flags.boolean({ summary: 'List what would be deleted; change nothing.', env: env('dry-run') }),
+    ...selectorFlags('deleted'),
   };
 
   async run() {

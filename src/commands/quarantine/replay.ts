@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core';
+import { selectorFlags } from '../../cli/quarantine-flags.js';
 import { BaseCommand, env } from '../base.js';
 
 export default class QuarantineReplay extends BaseCommand<typeof QuarantineReplay> {
@@ -17,13 +18,8 @@ export default class QuarantineReplay extends BaseCommand<typeof QuarantineRepla
     id: Args.string({ ignoreStdin: true, description: 'Item ids.' }),
   };
   static override flags = {
-    op: Flags.string({ summary: 'Items of this operation.', env: env('op') }),
-    match: Flags.string({ summary: 'Items whose URI matches this glob.', env: env('match') }),
-    since: Flags.string({ summary: 'Items that failed since: a duration ago (30m, 1h) or a date.', env: env('since') }),
-    all: Flags.boolean({ summary: 'Every item. Needs --yes.', env: env('all') }),
-    yes: Flags.boolean({ char: 'y', summary: 'Confirm --all.', env: env('yes') }),
+    ...selectorFlags('replayed'),
     kwargs: Flags.string({ summary: 'Replace each item\'s kwargs with this JSON object.', env: env('kwargs') }),
-    'dry-run': Flags.boolean({ summary: 'List what would be replayed; change nothing.', env: env('dry-run') }),
   };
 
   async run() {
