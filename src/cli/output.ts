@@ -24,13 +24,30 @@ export function resultLine(r: ResultLine): string {
 
 export interface Writable {
   write(s: string): boolean;
-  once(ev: 'drain', f: () => void): unknown;
+  once(ev: 'drain' | 'close' | 'error', f: () => void): unknown;
+  removeListener?(ev: 'drain' | 'close' | 'error', f: () => void): unknown;
+  destroyed?: boolean;
 }
 
-/** Write a line; wait for 'drain' only when the stream asks for it (slow consumer). */
+/**
+ * Write a line; wait for 'drain' only when the stream asks for it (slow consumer). When
+ * the reader has gone (`| head`: EPIPE) lines are dropped and the command still finishes
+ * its work and closes cleanly; what it computed is in the cache.
+ */
 export function writeLine(out: Writable, line: string): void | Promise<void> {
+  if (out.destroyed) return;
   if (out.write(`${line}\n`)) return;
-  return new Promise((resolve) => out.once('drain', () => resolve()));
+  return new Promise((resolve) => {
+    const done = () => {
+      out.removeListener?.('drain', done);
+      out.removeListener?.('close', done);
+      out.removeListener?.('error', done);
+      resolve();
+    };
+    out.once('drain', done);
+    out.once('close', done);
+    out.once('error', done);
+  });
 }
 
 export interface Column<T> {
