@@ -57,6 +57,7 @@ const resultsDir = () => {
  * summarise it with bench/cpuprofile.ts.
  */
 async function profiled<T>(name: string, which: string, round: number, body: () => Promise<T>): Promise<T> {
+  if (process.env.BENCH_HEAP === which) return heapProfiled(name, which, round, body);
   if (process.env.BENCH_PROFILE !== which && process.env.BENCH_PROFILE !== 'both') return body();
   const session = new Session();
   session.connect();
@@ -70,6 +71,23 @@ async function profiled<T>(name: string, which: string, round: number, body: () 
     const file = `${resultsDir()}${name.replace(/[^A-Za-z0-9]+/g, '-')}-${which}-${round}.cpuprofile`;
     writeFileSync(file, JSON.stringify(profile));
     process.stderr.write(`  profile: ${file}\n`);
+    session.disconnect();
+  }
+}
+
+/** `BENCH_HEAP=backache` (or `raw`): a sampling allocation profile of the timed runs (.heapprofile, open in DevTools). */
+async function heapProfiled<T>(name: string, which: string, round: number, body: () => Promise<T>): Promise<T> {
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.enable');
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
+  try {
+    return await body();
+  } finally {
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    const file = `${resultsDir()}${name.replace(/[^A-Za-z0-9]+/g, '-')}-${which}-${round}.heapprofile`;
+    writeFileSync(file, JSON.stringify(profile));
+    process.stderr.write(`  heap profile: ${file}\n`);
     session.disconnect();
   }
 }
@@ -149,16 +167,21 @@ export function save(name: string, rows: Record<string, unknown>[]) {
  * The library under test. By default the compiled one (what users run): `src/` is compiled
  * with tsc into bench/results/lib/ (with the Lua scripts) once per run, because running the
  * sources through tsx adds a cost to every closure our code creates (esbuild's keepNames)
- * that the built package does not have. `BENCH_LIB=src` uses the sources instead.
+ * that the built package does not have. `BENCH_LIB=src` uses the sources instead;
+ * `BENCH_LIB=as-is` the last compiled copy without compiling again (for experiments).
  */
 export async function loadLibrary(): Promise<typeof import('../src/index.js')> {
   if (process.env.BENCH_LIB === 'src') return import('../src/index.js');
   const out = `${resultsDir()}lib/`;
+  if (process.env.BENCH_LIB === 'as-is' && existsSync(`${out}index.js`)) return import(`${out}index.js`);
   const root = fileURLToPath(new URL('../', import.meta.url));
   const tsc = spawnSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', `${root}tsconfig.build.json`, '--outDir', out, '--declaration', 'false', '--sourceMap', 'false'], {
     encoding: 'utf8',
   });
-  if (tsc.status !== 0 && !existsSync(`${out}index.js`)) throw new Error(`compiling src for the benchmark failed:\n${tsc.stdout}${tsc.stderr}`);
+  if (tsc.status !== 0) {
+    if (!existsSync(`${out}index.js`)) throw new Error(`compiling src for the benchmark failed:\n${tsc.stdout}${tsc.stderr}`);
+    process.stderr.write(`bench: tsc reported errors (the emitted JavaScript is used anyway):\n${tsc.stdout.slice(0, 2000)}\n`);
+  }
   const copyLua = (dir: string) => {
     for (const name of readdirSync(`${root}src/${dir}`, { withFileTypes: true })) {
       const rel = `${dir}${name.name}`;

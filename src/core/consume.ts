@@ -245,7 +245,7 @@ async function runOperation(deps: ConsumeDeps, op: Operation, job: ClaimedJob, j
     },
   };
   try {
-    const running = Promise.resolve().then(() => op.run(uri, ctx));
+    const running = callRun(op, uri, ctx);
     const raced =
       op.timeoutMs === null
         ? running
@@ -271,6 +271,11 @@ async function runOperation(deps: ConsumeDeps, op: Operation, job: ClaimedJob, j
     clearTimeout(timer);
     if (ctl) jobSignal.removeEventListener('abort', onAbort);
   }
+}
+
+/** The operation's promise; a synchronous throw becomes a rejection. */
+async function callRun(op: Operation, uri: string, ctx: OperationContext) {
+  return op.run(uri, ctx);
 }
 
 const wrapError = (msg: string, e: unknown) => {

@@ -12,7 +12,7 @@ import { hashId } from '../../hash.js';
  *   {P:N}:c:ids          cache index (ZSET, score 0, member = raw id; ZRANGEBYLEX for prefix scans)
  *   {P:N}:l:<hash>       lock (STRING token, PX ttl)
  *   {P:N}:p:l:<hash>     pending requests of a pair (LIST: the job id, then each request's cbArgs)
- *   {P:N}:p:ids          pairs with pending requests (SET of hashes)
+ *   {P:N}:p:n            how many pairs have pending requests (STRING integer)
  *   {P:N}:stats          cumulative counters (HASH, HINCRBY)
  *   {P:N}:durations      recent run times (LIST, trimmed)
  *   {P:N}:jobs:*         the operation's BullMQ queue (prefix `{P:N}`, queue name `jobs`)
@@ -55,26 +55,19 @@ export class RedisKeys {
   private readonly tags = new Map<string, string>();
 
   entry(ns: string, id: string) {
-    return this.entryOfHash(ns, hashId(id));
-  }
-  /** `entry` when the id's hash is already known (`hashId(id)`). */
-  entryOfHash(ns: string, hash: string) {
-    return `${this.tag(ns)}:c:e:${hash}`;
+    return `${this.tag(ns)}:c:e:${hashId(id)}`;
   }
   cacheIndex(ns: string) {
     return `${this.tag(ns)}:c:ids`;
   }
   lock(ns: string, id: string) {
-    return this.lockOfHash(ns, hashId(id));
-  }
-  lockOfHash(ns: string, hash: string) {
-    return `${this.tag(ns)}:l:${hash}`;
+    return `${this.tag(ns)}:l:${hashId(id)}`;
   }
   pending(ns: string, hash: string) {
     return `${this.tag(ns)}:p:l:${hash}`;
   }
-  pendingIndex(ns: string) {
-    return `${this.tag(ns)}:p:ids`;
+  pendingCount(ns: string) {
+    return `${this.tag(ns)}:p:n`;
   }
   stats(ns: string) {
     return `${this.tag(ns)}:stats`;

@@ -3,13 +3,14 @@ import { hashId } from '../../hash.js';
 import type { Key, PendingAdd, PendingAddResult, PendingSet } from '../../ports.js';
 import type { RedisKeys } from './keys.js';
 import { clearArea } from './scan.js';
-import { queueScript, results, runScript } from './scripts.js';
+import { runScript } from './scripts.js';
 
 /** cbArgs as stored: JSON, with `undefined` as the empty string (which JSON never produces). */
 export const encode = (v: unknown) => (v === undefined ? '' : JSON.stringify(v));
 export const decode = (s: string) => (s === '' ? undefined : JSON.parse(s));
 
-const CHUNK = 500;
+/** Requests per script call (a 1,000-request batch is one call). */
+const CHUNK = 1000;
 
 /**
  * Pending requests per pair: one list (`{P:N}:p:l:<hash>`) holding the job id, then the
@@ -30,38 +31,32 @@ export class RedisPendingSet implements PendingSet {
       if (!g) groups.set(it.key.ns, (g = []));
       g.push(i);
     });
-    const p = this.client.pipeline();
-    const calls: number[][] = [];
+    // One script call per namespace and chunk (one for a usual batch), sent together; no
+    // pipeline object (ioredis copies every defined script onto each one it creates).
+    const calls: { part: number[]; reply: Promise<(number | string)[]> }[] = [];
     for (const [ns, idx] of groups) {
       for (let c = 0; c < idx.length; c += CHUNK) {
-        const part = idx.slice(c, c + CHUNK);
-        const keys = [this.keys.pendingIndex(ns)];
-        const args: string[] = [];
+        const part = c === 0 && idx.length <= CHUNK ? idx : idx.slice(c, c + CHUNK);
+        const args: string[] = [this.keys.tag(ns)];
         for (const i of part) {
           const it = items[i]!;
-          const h = hashId(it.key.id);
-          keys.push(this.keys.pending(ns, h));
-          args.push(h, it.jobId, encode(it.cbArgs));
+          args.push(hashId(it.key.id), it.jobId, encode(it.cbArgs));
         }
-        queueScript(p, 'pending-add-n', keys, args);
-        calls.push(part);
+        calls.push({ part, reply: runScript<(number | string)[]>(this.client, 'pending-add-n', [this.keys.pendingCount(ns)], args) });
       }
     }
-    p.sadd(this.keys.namespaces('pending'), ...groups.keys());
-    const replies = results(await p.exec());
+    const replies = await Promise.all(calls.map((c) => c.reply));
     const out: PendingAddResult[] = new Array(items.length);
-    calls.forEach((part, c) => {
-      const r = replies[c] as (number | string)[];
-      part.forEach((i, j) => {
-        out[i] = { first: Number(r[2 * j]) === 1, jobId: String(r[2 * j + 1]) };
-      });
+    calls.forEach(({ part }, c) => {
+      const r = replies[c]!;
+      for (let j = 0; j < part.length; j++) out[part[j]!] = { first: Number(r[2 * j]) === 1, jobId: String(r[2 * j + 1]) };
     });
     return out;
   }
 
   async takeAll(key: Key) {
     const h = hashId(key.id);
-    const all = await runScript<string[]>(this.client, 'pending-take-2', [this.keys.pending(key.ns, h), this.keys.pendingIndex(key.ns)], [h]);
+    const all = await runScript<string[]>(this.client, 'pending-take-2', [this.keys.pending(key.ns, h), this.keys.pendingCount(key.ns)], []);
     return all.map(decode);
   }
 
@@ -70,12 +65,12 @@ export class RedisPendingSet implements PendingSet {
   }
 
   async count(ns: string) {
-    return this.client.scard(this.keys.pendingIndex(ns));
+    return Math.max(0, Number((await this.client.get(this.keys.pendingCount(ns))) ?? 0));
   }
 
   async clear() {
     await clearArea(this.client, this.keys, 'p');
-    await this.client.del(this.keys.namespaces('pending'));
+    await this.client.del(this.keys.namespaces('pending')); // written by earlier versions
   }
 
   async close() {}

@@ -131,15 +131,17 @@ export class RedisJobQueue implements JobQueue {
     const stalledInterval = this.opts.stalledIntervalMs ?? Math.min(15_000, Math.max(50, Math.floor(leaseMs / 4)));
     const connection = this.opts.workerConnection();
     connection.on('error', () => {});
-    const running = new Map<string, { ctl: AbortController; abandon: () => void; lost: boolean }>();
+    const running = new Map<string, { ctl: AbortController; lost: boolean }>();
     let processed = 0;
+    // Resolved when a stop runs past its timeout: every running job is abandoned at once
+    // (one promise per consumer, not one per job).
+    let abandonAll!: () => void;
+    const abandoned = new Promise<'abandoned'>((r) => (abandonAll = () => r('abandoned')));
 
     const processor = async (job: Job, token?: string): Promise<Marker> => {
       const bullId = job.id!;
       const ctl = new AbortController();
-      let abandon!: () => void;
-      const abandoned = new Promise<'abandoned'>((r) => (abandon = () => r('abandoned')));
-      const entry = { ctl, abandon, lost: false };
+      const entry = { ctl, lost: false };
       running.set(bullId, entry);
       const claimed: ClaimedJob = {
         id: fromBullId(bullId),
@@ -205,10 +207,8 @@ export class RedisJobQueue implements JobQueue {
           if (!finished) {
             // Past the bound: abort and abandon what still runs; its lock runs out and
             // another worker takes the job again. Our late outcome is dropped.
-            for (const r of running.values()) {
-              r.ctl.abort(new Error('worker stopped'));
-              r.abandon();
-            }
+            for (const r of running.values()) r.ctl.abort(new Error('worker stopped'));
+            abandonAll();
             await Promise.race([closing, sleep(Math.max(1000, Math.min(5000, timeoutMs)))]);
           }
           connection.disconnect();

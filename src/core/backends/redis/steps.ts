@@ -57,6 +57,7 @@ class TickBatcher<Req extends { key: Key }, Res> {
 }
 
 type BeginResult = { entry: StoredEntry } | { token: string } | { busy: true };
+const BUSY: BeginResult = Object.freeze({ busy: true as const });
 interface BeginReq {
   key: Key;
   lockMs: number;
@@ -99,54 +100,50 @@ export class RedisConsumeSteps implements ConsumeSteps {
 
   private async beginMany(ns: string, reqs: BeginReq[]): Promise<BeginResult[]> {
     const now = Date.now();
-    const lockMs = Math.max(...reqs.map((r) => r.lockMs));
-    const keys: string[] = [];
-    const args: string[] = [String(now), ttl(lockMs)];
-    const tokens = reqs.map(() => newId());
-    reqs.forEach((r, i) => {
-      const h = hashId(r.key.id);
-      keys.push(this.keys.entryOfHash(ns, h), this.keys.lockOfHash(ns, h));
-      args.push(tokens[i]!, r.force ? '1' : '0');
-    });
-    const res = await runScript<(string | number)[]>(this.client, 'consume-begin-n', keys, args);
-    return Promise.all(
-      reqs.map(async (r, i): Promise<BeginResult> => {
-        const v = res[i];
-        if (typeof v === 'string') {
-          const entry = decodeEntry(v, r.key.id, now);
-          if (entry) return { entry };
-          // Another id's entry under the same hash (a collision): ours is missing, take the lock.
-          const t = await this.locker.acquire(r.key, r.lockMs);
-          return t ? { token: t } : { busy: true };
-        }
-        return v === 1 ? { token: tokens[i]! } : { busy: true };
-      }),
-    );
+    let lockMs = 0;
+    for (const r of reqs) lockMs = Math.max(lockMs, r.lockMs);
+    const args: string[] = [String(now), ttl(lockMs), this.keys.tag(ns)];
+    const tokens: string[] = new Array(reqs.length);
+    for (let i = 0; i < reqs.length; i++) {
+      const r = reqs[i]!;
+      tokens[i] = newId();
+      args.push(hashId(r.key.id), tokens[i]!, r.force ? '1' : '0');
+    }
+    const res = await runScript<(string | number)[]>(this.client, 'consume-begin-n', [this.keys.cacheIndex(ns)], args);
+    const out: (BeginResult | Promise<BeginResult>)[] = new Array(reqs.length);
+    for (let i = 0; i < reqs.length; i++) {
+      const v = res[i];
+      if (typeof v === 'string') {
+        const r = reqs[i]!;
+        const entry = decodeEntry(v, r.key.id, now);
+        // Another id's entry under the same hash (a collision): ours is missing, take the lock.
+        out[i] = entry ? { entry } : this.locker.acquire(r.key, r.lockMs).then((t) => (t ? { token: t } : { busy: true as const }));
+      } else out[i] = v === 1 ? { token: tokens[i]! } : BUSY;
+    }
+    return Promise.all(out);
   }
 
   private async finishMany(ns: string, reqs: FinishReq[]): Promise<unknown[][]> {
-    const keys = [this.keys.cacheIndex(ns), this.keys.pendingIndex(ns)];
-    const args: string[] = [String(Date.now())];
+    const args: string[] = [String(Date.now()), this.keys.tag(ns)];
     for (const r of reqs) {
       const h = hashId(r.key.id);
-      keys.push(this.keys.pending(ns, h), this.keys.lockOfHash(ns, h));
       args.push(h, r.token ?? '', String(r.items.length));
       for (const it of r.items) {
         const json = JSON.stringify(it.entry.value);
         if (json === undefined) throw new TypeError(`cache value for ${ns} is not JSON-serialisable`);
-        keys.push(it.key.id === r.key.id ? this.keys.entryOfHash(ns, h) : this.keys.entry(ns, it.key.id));
-        args.push(it.key.id, encodeEntry(it.entry, it.key.id, json), it.entry.staleUntil === null ? '' : String(Math.ceil(it.entry.staleUntil)));
+        const id = it.key.id;
+        args.push(id === r.key.id ? h : hashId(id), id, encodeEntry(it.entry, id, json), it.entry.staleUntil === null ? '' : String(Math.ceil(it.entry.staleUntil)));
       }
     }
-    const r = await runScript<(number | string)[]>(this.client, 'consume-finish-n', keys, args);
+    const r = await runScript<(number | string)[]>(this.client, 'consume-finish-n', [this.keys.cacheIndex(ns), this.keys.pendingCount(ns)], args);
     if (r[0] === 1) await this.client.sadd(this.keys.namespaces('cache'), ns);
-    const out: unknown[][] = [];
+    const out: unknown[][] = new Array(reqs.length);
     let at = 1;
     for (let j = 0; j < reqs.length; j++) {
       const n = Number(r[at++]);
       const cbArgs: unknown[] = new Array(n);
       for (let i = 0; i < n; i++) cbArgs[i] = decode(r[at++] as string);
-      out.push(cbArgs);
+      out[j] = cbArgs;
     }
     return out;
   }

@@ -9,6 +9,11 @@ interface Row {
   uri: string | null;
 }
 
+/** Ids per lookup statement, largest first. */
+const LOOKUP_SIZES = [128, 32, 8, 1];
+
+const wellFormed = (s: string) => ((s as unknown as { isWellFormed(): boolean }).isWellFormed() ? s : (s as unknown as { toWellFormed(): string }).toWellFormed());
+
 /** Sweep entries past their grace period every this many writes. */
 const SWEEP_EVERY = 1000;
 const SWEEP_BATCH = 1000;
@@ -18,11 +23,11 @@ export class SqliteCacheStore extends SqliteStore implements CacheStore {
   private writes = 0;
 
   async getMany(keys: Key[]) {
-    const get = this.h.stmt('SELECT value, created_at, expires_at, stale_until, uri FROM cache WHERE prefix = ? AND ns = ? AND id = ?');
     const now = Date.now();
-    const one = (k: Key) => get.get(this.prefix, k.ns, k.id) as Row | undefined;
-    // Several lookups read one snapshot; one needs no transaction.
-    const rows = keys.length === 1 ? [one(keys[0]!)] : this.h.read(() => keys.map(one));
+    const rows: (Row | undefined)[] =
+      keys.length === 1
+        ? [this.h.stmt('SELECT value, created_at, expires_at, stale_until, uri FROM cache WHERE prefix = ? AND ns = ? AND id = ?').get(this.prefix, keys[0]!.ns, keys[0]!.id) as Row | undefined]
+        : this.h.read(() => this.lookUp(keys)); // one snapshot for the batch
     return rows.map((r, i) => {
       if (!r) return undefined;
       if (r.stale_until !== null && r.stale_until <= now) {
@@ -33,6 +38,43 @@ export class SqliteCacheStore extends SqliteStore implements CacheStore {
       if (r.uri !== null) e.uri = r.uri;
       return e;
     });
+  }
+
+  /**
+   * The rows of many keys with a few `id IN (…)` statements per namespace (fixed sizes, so
+   * few statements are prepared) instead of one call per key, which is most of the cost of
+   * a point lookup.
+   */
+  private lookUp(keys: Key[]): (Row | undefined)[] {
+    const out = new Array<Row | undefined>(keys.length);
+    const byNs = new Map<string, number[]>();
+    keys.forEach((k, i) => {
+      const g = byNs.get(k.ns);
+      if (g) g.push(i);
+      else byNs.set(k.ns, [i]);
+    });
+    for (const [ns, idx] of byNs) {
+      // SQLite hands ids back as UTF-8 (a lone surrogate becomes U+FFFD): match them that way.
+      const pos = new Map<string, number[]>();
+      for (const i of idx) {
+        const id = wellFormed(keys[i]!.id);
+        const p = pos.get(id);
+        if (p) p.push(i);
+        else pos.set(id, [i]);
+      }
+      const ids = [...pos.keys()];
+      let at = 0;
+      for (const size of LOOKUP_SIZES) {
+        if (ids.length - at < size) continue;
+        const stmt = this.h.stmt(`SELECT id, value, created_at, expires_at, stale_until, uri FROM cache WHERE prefix = ? AND ns = ? AND id IN (${Array(size).fill('?').join(', ')})`);
+        for (; ids.length - at >= size; at += size) {
+          for (const r of stmt.all(this.prefix, ns, ...ids.slice(at, at + size)) as (Row & { id: string })[]) {
+            for (const i of pos.get(r.id) ?? []) out[i] = r;
+          }
+        }
+      }
+    }
+    return out;
   }
 
   /** Delete an entry found past its grace period, soon (unless it was replaced meanwhile). */

@@ -13,7 +13,10 @@ local rcall = redis.call
 local now = tonumber(ARGV[1])
 local found = 0
 for i = 1, #KEYS do
-  local raw = rcall("GET", KEYS[i])
+  local raw = redis.pcall("GET", KEYS[i]) -- an entry of an older layout (a HASH) is skipped
+  if type(raw) ~= "string" then
+    raw = nil
+  end
   -- raw = createdAt "," expiresAt "," staleUntil "," ...
   local a = raw and string.find(raw, ",", 1, true)
   local b = a and string.find(raw, ",", a + 1, true)

@@ -3,11 +3,17 @@
   reached it in the same tick: the cached entry if it is fresh, otherwise try the lock for
   the pair once. One call for many jobs instead of a read and a lock attempt per job.
 
+  Keys are built here from the operation's hash tag (as BullMQ's scripts do from their
+  prefix), so a job costs three short arguments on the wire; every key has the tag of
+  KEYS[1], so all of them are in its cluster slot.
+
   Input:
-    KEYS[1..]     two keys per job: the entry key (STRING, cache.ts encodeEntry), the lock key
+    KEYS[1]       the operation's cache index (its tag routes the call)
     ARGV[1]       now, epoch ms
     ARGV[2]       lock ttl, ms (integer >= 1)
-    ARGV[3..]     two values per job: our lock token, '1' to skip the entry (a refresh) or '0'
+    ARGV[3]       the operation's hash tag {P:N}
+    ARGV[4..]     three values per job: the pair hash, our lock token, '1' to skip the
+                  entry (a refresh) or '0'
 
   Output:
     one value per job: the encoded entry when it is fresh (the client checks its id); else
@@ -15,18 +21,22 @@
 ]]
 local rcall = redis.call
 local now = tonumber(ARGV[1])
+local tag = ARGV[3]
 local out = {}
-for j = 1, #KEYS / 2 do
-  local entryKey = KEYS[2 * j - 1]
+local j = 0
+for a = 4, #ARGV, 3 do
+  j = j + 1
+  local hash = ARGV[a]
   local result = nil
-  if ARGV[2 * j + 2] ~= "1" then
-    local raw = rcall("GET", entryKey)
-    if raw then
+  if ARGV[a + 2] ~= "1" then
+    -- pcall: an entry of an older layout (a HASH) is a miss, not an error for the batch
+    local raw = redis.pcall("GET", tag .. ":c:e:" .. hash)
+    if type(raw) == "string" then
       -- raw = createdAt "," expiresAt "," ...
-      local a = string.find(raw, ",", 1, true)
-      local b = a and string.find(raw, ",", a + 1, true)
-      if b then
-        local e = string.sub(raw, a + 1, b - 1)
+      local c = string.find(raw, ",", 1, true)
+      local d = c and string.find(raw, ",", c + 1, true)
+      if d then
+        local e = string.sub(raw, c + 1, d - 1)
         if e == "" or tonumber(e) > now then
           result = raw
         end
@@ -34,7 +44,7 @@ for j = 1, #KEYS / 2 do
     end
   end
   if not result then
-    if rcall("SET", KEYS[2 * j], ARGV[2 * j + 1], "NX", "PX", ARGV[2]) then
+    if rcall("SET", tag .. ":l:" .. hash, ARGV[a + 1], "NX", "PX", ARGV[2]) then
       result = 1
     else
       result = 0

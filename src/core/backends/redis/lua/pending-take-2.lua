@@ -3,8 +3,7 @@
 
   Input:
     KEYS[1]       the pair's pending list (job id, then encoded cbArgs)
-    KEYS[2]       the namespace's index of pending pairs (SET)
-    ARGV[1]       the pair hash
+    KEYS[2]       how many pairs of the operation have pending requests (STRING integer)
 
   Output:
     the encoded cbArgs, in the order they were added
@@ -12,6 +11,6 @@
 local rcall = redis.call
 local all = rcall("LRANGE", KEYS[1], 1, -1)
 if rcall("DEL", KEYS[1]) > 0 then
-  rcall("SREM", KEYS[2], ARGV[1])
+  rcall("DECR", KEYS[2])
 end
 return all
