@@ -94,11 +94,11 @@ export function describeCacheStore(name: string, open: OpenBackend, openCache?: 
       await ref.c.setMany([
         { key: { ns: 'a', id: 'gone' }, entry: entry(1, { expiresAt: now - 20, staleUntil: now - 10 }) },
         { key: { ns: 'a', id: 'stale' }, entry: entry(2, { expiresAt: now - 20, staleUntil: now + 60_000 }) },
-        { key: { ns: 'a', id: 'soon' }, entry: entry(3, { expiresAt: now + 50, staleUntil: now + 50 }) },
+        { key: { ns: 'a', id: 'soon' }, entry: entry(3, { expiresAt: now + 400, staleUntil: now + 400 }) },
       ]);
       const got = await ref.c.getMany(['gone', 'stale', 'soon'].map((id) => ({ ns: 'a', id })));
       expect(got.map((e) => e?.value)).toEqual([undefined, 2, 3]);
-      await sleep(120);
+      await sleep(500);
       expect((await ref.c.getMany([{ ns: 'a', id: 'soon' }]))[0]).toBeUndefined();
     });
 

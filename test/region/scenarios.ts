@@ -58,14 +58,14 @@ export function describeRegion(name: string, storeUrl: StoreUrl) {
       let runs = 0;
       const creator = async () => {
         runs++;
-        await sleep(400);
+        await sleep(1000);
         return 'new';
       };
       const leader = r.getOrCreate('k', creator);
       await sleep(30);
       const t0 = Date.now();
       const others = await Promise.all(Array.from({ length: 20 }, () => r.getOrCreate('k', creator)));
-      expect(Date.now() - t0).toBeLessThan(300);
+      expect(Date.now() - t0).toBeLessThan(700); // the creator takes 1 s: nobody waited for it
       expect(others.every((v) => v === 'old')).toBe(true);
       expect(await leader).toBe('new');
       expect(runs).toBe(1);
