@@ -20,10 +20,11 @@ On SIGINT or SIGTERM it stops taking jobs and waits for the running ones (up to 
   };
 
   async run() {
-    const [{ withConcurrency, debugOperations, formatFailure, untilStopped }, { toMs }, { maskUrl }] = await Promise.all([
+    const [{ withConcurrency, debugOperations, formatFailure, untilStopped }, { toMs }, { maskUrl }, { formatProgress }] = await Promise.all([
       import('../cli/worker.js'),
       import('../core/duration.js'),
       import('../core/url.js'),
+      import('../cli/progress.js'),
     ]);
     const f = this.flags;
     const stopMs = toMs(f['stop-timeout'], '--stop-timeout');
@@ -34,6 +35,8 @@ On SIGINT or SIGTERM it stops taking jobs and waits for the running ones (up to 
     const stopper = untilStopped();
     this.onCleanup(() => stopper.dispose());
     const reported = new Set<string>();
+    // Live counts for the status line (drawn on a TTY only).
+    const done = { completed: 0, retried: 0, quarantined: 0 };
     let failed = false;
     const onFailure = (text: string, jobId: string) => {
       if (reported.has(jobId)) return;
@@ -52,6 +55,8 @@ On SIGINT or SIGTERM it stops taking jobs and waits for the running ones (up to 
       concurrency: f.debug ? 1 : f.concurrency,
       ops: only,
       onOutcome: (job, outcome) => {
+        done[outcome.type === 'completed' ? 'completed' : outcome.type === 'retry' ? 'retried' : 'quarantined']++;
+        this.status.update();
         if (outcome.type === 'quarantined') {
           const e = outcome.error;
           if (f.debug) onFailure(`✗ ${job.data.op} quarantined ${job.data.uri} (job ${job.id}, attempt ${job.attempt}, item ${outcome.quarantineId})\n${e.stack ?? `${e.name}: ${e.message}`}`, job.id);
@@ -64,7 +69,12 @@ On SIGINT or SIGTERM it stops taking jobs and waits for the running ones (up to 
     this.diag(
       `worker ${worker.id} started: ${ops.join(', ')}${f.debug ? ' (debug: one job at a time)' : ''} on ${maskUrl(s.broker)}${s.cache ? ` (cache ${maskUrl(s.cache)})` : ''}; Ctrl-C to stop`,
     );
+    const started = Date.now();
+    this.status.use(() =>
+      formatProgress('work', [['done', done.completed], ['retried', done.retried], ['quarantined', done.quarantined]], Date.now() - started, 'done'),
+    );
     const why = await stopper.done;
+    this.status.stop();
     this.diag(`${why}: stopping, finishing running jobs (up to ${f['stop-timeout']})…`);
     await worker.stop(stopMs);
     this.diag(`worker stopped after ${worker.processed} job${worker.processed === 1 ? '' : 's'}`);
