@@ -179,7 +179,7 @@ export interface JobQueue {
   addMany(jobs: NewJob[]): Promise<void>;
   consume(opts: ConsumerOptions): Consumer;
   getState(id: string): Promise<JobState>;
-  /** O(1) per operation. */
+  /** Cheap per operation: O(1) (Redis) or one indexed count (SQLite); never a scan of every job. */
   counts(op: string): Promise<QueueCounts>;
   pause(op: string): Promise<void>;
   resume(op: string): Promise<void>;
