@@ -4,7 +4,7 @@
  * import, or one that exports no operations is a configuration error (exit 2) naming the path.
  */
 import { existsSync } from 'node:fs';
-import { ConfigError, OperationsModuleError } from '../core/errors.js';
+import { ConfigError, OperationsModuleError, UnknownOperationError } from '../core/errors.js';
 import type { OperationsDef } from '../core/operations.js';
 import { displayPath, firstLine, type OperationsSource } from './config.js';
 import { defaultExport, importModule } from './modules.js';
@@ -48,4 +48,9 @@ export function parseJsonFlag(flag: string, text: string | undefined, o: { objec
     throw new ConfigError(`--${flag} must be a JSON object, got ${JSON.stringify(v)}`, { hint: `e.g. --${flag} '{"lang":"en"}'` });
   }
   return v;
+}
+
+/** `--op` must name an operation of the module: exit 2 listing the known ones. */
+export function assertKnownOp(op: string | undefined, known: string[]) {
+  if (op !== undefined && !known.includes(op)) throw new UnknownOperationError(op, known);
 }

@@ -1,4 +1,5 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
+import { fileArg, requestFlags } from '../cli/request-flags.js';
 import { BaseCommand, env } from './base.js';
 
 export default class Run extends BaseCommand<typeof Run> {
@@ -12,20 +13,14 @@ Exit 0 when every line got a value; 1 when some lines were bad or quarantined; 2
     { description: 'From stdin, 4 jobs at a time, values only', command: `find data -type f | sed 's|^|file:|' | <%= config.bin %> run --op checksum -o examples/operations.ts --concurrency 4 | jq -r .value` },
     { description: 'Into a file, keeping the summary on the terminal', command: '<%= config.bin %> run urls.txt --op title > results.jsonl' },
   ];
-  static override args = {
-    file: Args.string({ ignoreStdin: true, description: 'File of URIs or JSON lines (default: stdin; "-" for stdin).' }),
-  };
+  static override args = { file: fileArg };
   static override flags = {
-    op: Flags.string({ summary: 'Operation of plain URI lines (and default "op" of JSON lines).', env: env('op') }),
+    ...requestFlags,
     concurrency: Flags.integer({ char: 'c', summary: 'Parallel jobs per operation in this process (default: each operation\'s own, else 8).', min: 1, env: env('concurrency') }),
-    'cb-args': Flags.string({ summary: 'Callback arguments (JSON) of every request.', env: env('cb-args') }),
-    kwargs: Flags.string({ summary: 'Keyword arguments (a JSON object) of every request.', env: env('kwargs') }),
-    'batch-size': Flags.integer({ summary: 'Requests per round trip.', default: 1000, min: 1, max: 100_000, env: env('batch-size') }),
-    quiet: Flags.boolean({ char: 'q', summary: 'No summary on stderr.', env: env('quiet') }),
   };
 
   async run() {
-    const [{ parseJsonFlag }, { openInput }, { submitStream, summaryText, summaryFailed }, { withConcurrency }] = await Promise.all([
+    const [{ parseJsonFlag, assertKnownOp }, { openInput }, { submitStream, summaryText, summaryFailed }, { withConcurrency }] = await Promise.all([
       import('../cli/operations.js'),
       import('../cli/input.js'),
       import('../cli/submit.js'),
@@ -35,10 +30,7 @@ Exit 0 when every line got a value; 1 when some lines were bad or quarantined; 2
     const cbArgs = parseJsonFlag('cb-args', f['cb-args']);
     const kwargs = parseJsonFlag('kwargs', f.kwargs, { object: true });
     const app = await this.openApp({ operations: 'required', transform: (ops) => withConcurrency(ops, f.concurrency) });
-    if (f.op !== undefined && !app.operationNames().includes(f.op)) {
-      const { UnknownOperationError } = await import('../core/errors.js');
-      throw new UnknownOperationError(f.op, app.operationNames());
-    }
+    assertKnownOp(f.op, app.operationNames());
     const input = await openInput(this.args.file);
     if (input === process.stdin && process.stdin.isTTY) this.diag('reading URIs from the terminal, one a line (Ctrl-D to end)…');
     const started = Date.now();

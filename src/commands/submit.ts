@@ -1,4 +1,5 @@
-import { Args, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
+import { fileArg, requestFlags } from '../cli/request-flags.js';
 import { BaseCommand, env } from './base.js';
 
 export default class Submit extends BaseCommand<typeof Submit> {
@@ -12,21 +13,15 @@ Prints a summary on stderr (hits, delegated, coalesced, errors) and a progress l
     { description: 'Wait for the results (a worker must be running: backache work)', command: '<%= config.bin %> submit urls.txt --op title --wait > results.jsonl' },
   ];
   static override enableJsonFlag = true;
-  static override args = {
-    file: Args.string({ ignoreStdin: true, description: 'File of URIs or JSON lines (default: stdin; "-" for stdin).' }),
-  };
+  static override args = { file: fileArg };
   static override flags = {
-    op: Flags.string({ summary: 'Operation of plain URI lines (and default "op" of JSON lines).', env: env('op') }),
+    ...requestFlags,
     wait: Flags.boolean({ summary: 'Wait for every result and print it as a JSON line on stdout.', env: env('wait') }),
-    'cb-args': Flags.string({ summary: 'Callback arguments (JSON) of every request; a JSON line\'s own "cbArgs" wins.', env: env('cb-args') }),
-    kwargs: Flags.string({ summary: 'Keyword arguments (a JSON object) of every request; merged under a JSON line\'s own "kwargs".', env: env('kwargs') }),
     timeout: Flags.string({ summary: 'With --wait: give up on a request after this long (e.g. 30s, 5m); default: wait as long as it takes.', env: env('timeout') }),
-    'batch-size': Flags.integer({ summary: 'Requests per round trip.', default: 1000, min: 1, max: 100_000, env: env('batch-size') }),
-    quiet: Flags.boolean({ char: 'q', summary: 'No summary on stderr.', env: env('quiet') }),
   };
 
   async run() {
-    const [{ parseJsonFlag }, { openInput }, { submitStream, summaryText, summaryFailed }, { toMs }] = await Promise.all([
+    const [{ parseJsonFlag, assertKnownOp }, { openInput }, { submitStream, summaryText, summaryFailed }, { toMs }] = await Promise.all([
       import('../cli/operations.js'),
       import('../cli/input.js'),
       import('../cli/submit.js'),
@@ -37,10 +32,7 @@ Prints a summary on stderr (hits, delegated, coalesced, errors) and a progress l
     const kwargs = parseJsonFlag('kwargs', f.kwargs, { object: true });
     const timeoutMs = f.timeout === undefined ? undefined : toMs(f.timeout, '--timeout');
     const app = await this.openApp({ operations: 'required' });
-    if (f.op !== undefined && !app.operationNames().includes(f.op)) {
-      const { UnknownOperationError } = await import('../core/errors.js');
-      throw new UnknownOperationError(f.op, app.operationNames());
-    }
+    assertKnownOp(f.op, app.operationNames());
     const input = await openInput(this.args.file);
     if (input === process.stdin && process.stdin.isTTY) this.diag('reading URIs from the terminal, one a line (Ctrl-D to end)…');
     const started = Date.now();
