@@ -1,12 +1,18 @@
 import type { CacheStore, Key, StoredEntry } from '../../ports.js';
 import { fromJson, prefixEnd, SqliteStore, toJson } from './db.js';
 
-interface Row {
+export interface Row {
   value: string | null;
   created_at: number;
   expires_at: number | null;
   stale_until: number | null;
   uri: string | null;
+}
+
+export function toEntry(r: Row): StoredEntry {
+  const e: StoredEntry = { value: fromJson(r.value), createdAt: r.created_at, expiresAt: r.expires_at, staleUntil: r.stale_until };
+  if (r.uri !== null) e.uri = r.uri;
+  return e;
 }
 
 /** Ids per lookup statement, largest first. */
@@ -24,20 +30,20 @@ export class SqliteCacheStore extends SqliteStore implements CacheStore {
 
   async getMany(keys: Key[]) {
     const now = Date.now();
-    const rows: (Row | undefined)[] =
-      keys.length === 1
-        ? [this.h.stmt('SELECT value, created_at, expires_at, stale_until, uri FROM cache WHERE prefix = ? AND ns = ? AND id = ?').get(this.prefix, keys[0]!.ns, keys[0]!.id) as Row | undefined]
-        : this.h.read(() => this.lookUp(keys)); // one snapshot for the batch
+    const rows: (Row | undefined)[] = keys.length === 1 ? [this.row(keys[0]!)] : this.h.read(() => this.lookUp(keys)); // one snapshot for the batch
     return rows.map((r, i) => {
       if (!r) return undefined;
       if (r.stale_until !== null && r.stale_until <= now) {
         this.forget(keys[i]!);
         return undefined;
       }
-      const e: StoredEntry = { value: fromJson(r.value), createdAt: r.created_at, expiresAt: r.expires_at, staleUntil: r.stale_until };
-      if (r.uri !== null) e.uri = r.uri;
-      return e;
+      return toEntry(r);
     });
+  }
+
+  /** The row of one key (also inside another store's transaction: ConsumeSteps). */
+  row(key: Key): Row | undefined {
+    return this.h.stmt('SELECT value, created_at, expires_at, stale_until, uri FROM cache WHERE prefix = ? AND ns = ? AND id = ?').get(this.prefix, key.ns, key.id) as Row | undefined;
   }
 
   /**
@@ -88,25 +94,28 @@ export class SqliteCacheStore extends SqliteStore implements CacheStore {
 
   async setMany(items: { key: Key; entry: StoredEntry }[]) {
     if (items.length === 0) return;
+    await this.h.writeSoon(() => this.write(items));
+  }
+
+  /** Store entries; runs inside the caller's write transaction (setMany, ConsumeSteps). */
+  write(items: { key: Key; entry: StoredEntry }[]) {
+    if (items.length === 0) return;
     const params: unknown[] = [];
     for (const { key, entry: e } of items) params.push(this.prefix, key.ns, key.id, toJson(e.value), e.createdAt, e.expiresAt, e.staleUntil, e.uri ?? null);
-    const sweep = (this.writes += items.length) >= SWEEP_EVERY;
-    if (sweep) this.writes = 0;
-    await this.h.writeSoon(() => {
-      this.h.many(
-        'INSERT INTO cache (prefix, ns, id, value, created_at, expires_at, stale_until, uri)',
-        '(?, ?, ?, ?, ?, ?, ?, ?)',
-        `ON CONFLICT (prefix, ns, id) DO UPDATE SET value = excluded.value, created_at = excluded.created_at,
-           expires_at = excluded.expires_at, stale_until = excluded.stale_until, uri = excluded.uri`,
-        params,
-        8,
-      );
-      if (sweep) {
-        this.h
-          .stmt('DELETE FROM cache WHERE rowid IN (SELECT rowid FROM cache WHERE prefix = ? AND stale_until IS NOT NULL AND stale_until <= ? LIMIT ?)')
-          .run(this.prefix, Date.now(), SWEEP_BATCH);
-      }
-    });
+    this.h.many(
+      'INSERT INTO cache (prefix, ns, id, value, created_at, expires_at, stale_until, uri)',
+      '(?, ?, ?, ?, ?, ?, ?, ?)',
+      `ON CONFLICT (prefix, ns, id) DO UPDATE SET value = excluded.value, created_at = excluded.created_at,
+         expires_at = excluded.expires_at, stale_until = excluded.stale_until, uri = excluded.uri`,
+      params,
+      8,
+    );
+    if ((this.writes += items.length) >= SWEEP_EVERY) {
+      this.writes = 0;
+      this.h
+        .stmt('DELETE FROM cache WHERE rowid IN (SELECT rowid FROM cache WHERE prefix = ? AND stale_until IS NOT NULL AND stale_until <= ? LIMIT ?)')
+        .run(this.prefix, Date.now(), SWEEP_BATCH);
+    }
   }
 
   async deleteMany(keys: Key[]) {

@@ -30,6 +30,8 @@ export function sqlitePath(url: string): string {
 export class SqliteHandle {
   refs = 0;
   private stmts = new Map<string, Database.Statement>();
+  /** Multi-row statements of `many`: head → tail → rows per statement (one tuple form per head). */
+  private multi = new Map<string, Map<string, Map<number, Database.Statement>>>();
   private readonly tx: Database.Transaction<(fn: () => unknown) => unknown>;
   private queued: { fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
   /** In-process wake-ups for consumers waiting on `${prefix}\0${op}`. */
@@ -66,15 +68,19 @@ export class SqliteHandle {
   many(head: string, tuple: string, tail: string, params: unknown[], width: number): { rows: unknown[]; changes: number } {
     const out: unknown[] = [];
     const n = params.length / width;
+    // Keyed by the (constant) SQL parts themselves: no long key string built per call.
+    let byTail = this.multi.get(head);
+    if (!byTail) this.multi.set(head, (byTail = new Map()));
+    let sized = byTail.get(tail);
+    if (!sized) byTail.set(tail, (sized = new Map()));
     let changes = 0;
     let i = 0;
     for (const size of CHUNK_SIZES) {
       if (n - i < size) continue;
-      const key = `many\u0000${size}\u0000${head}\u0000${tuple}\u0000${tail}`;
-      let s = this.stmts.get(key);
-      if (!s) this.stmts.set(key, (s = this.db.prepare(`${head} VALUES ${Array(size).fill(tuple).join(', ')} ${tail}`)));
+      let s = sized.get(size);
+      if (!s) sized.set(size, (s = this.db.prepare(`${head} VALUES ${Array(size).fill(tuple).join(', ')} ${tail}`)));
       for (; n - i >= size; i += size) {
-        const args = params.slice(i * width, (i + size) * width);
+        const args = size === n ? params : params.slice(i * width, (i + size) * width);
         if (s.reader) for (const r of s.all(args)) out.push(r);
         else changes += s.run(args).changes;
       }

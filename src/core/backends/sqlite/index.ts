@@ -1,12 +1,13 @@
 import type { CacheStore } from '../../ports.js';
 import type { BrokerParts } from '../index.js';
 import { SqliteCacheStore } from './cache.js';
-import { acquireHandle, sqlitePath } from './db.js';
+import { acquireHandle, releaseHandle, sqlitePath } from './db.js';
 import { SqliteLocker } from './locker.js';
 import { SqlitePendingSet } from './pending.js';
 import { SqliteJobQueue, type SqliteQueueOptions } from './queue.js';
 import { SqliteQuarantineStore } from './quarantine.js';
 import { SqliteRegistry } from './registry.js';
+import { SqliteConsumeSteps } from './steps.js';
 
 export { SqliteCacheStore, SqliteLocker, SqlitePendingSet, SqliteJobQueue, SqliteQuarantineStore, SqliteRegistry };
 export { DEFAULT_SQLITE_PATH, prefixEnd, sqlitePath } from './db.js';
@@ -19,6 +20,7 @@ export { DEFAULT_SQLITE_PATH, prefixEnd, sqlitePath } from './db.js';
  */
 export async function sqliteBackend(url: string, prefix: string, opts: { queue?: SqliteQueueOptions } = {}): Promise<BrokerParts> {
   const path = sqlitePath(url);
+  const handle = acquireHandle(path);
   const parts = {
     cache: new SqliteCacheStore(acquireHandle(path), prefix),
     locker: new SqliteLocker(acquireHandle(path), prefix),
@@ -27,8 +29,10 @@ export async function sqliteBackend(url: string, prefix: string, opts: { queue?:
     quarantine: new SqliteQuarantineStore(acquireHandle(path), prefix),
     registry: new SqliteRegistry(acquireHandle(path), prefix),
   };
+  releaseHandle(handle); // held only while the stores were opened; each holds its own
   return {
     ...parts,
+    steps: new SqliteConsumeSteps(handle, parts.cache, parts.locker, parts.pending),
     close: async () => {
       await Promise.all(Object.values(parts).map((s) => s.close()));
     },

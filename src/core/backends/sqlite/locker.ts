@@ -14,17 +14,21 @@ export class SqliteLocker extends SqliteStore implements Locker {
 
   async acquire(key: Key, ttlMs: number) {
     const token = newId();
-    const take = this.h.stmt(
-      `INSERT INTO locks (prefix, ns, id, token, until) VALUES (@p, @ns, @id, @token, @until)
-       ON CONFLICT (prefix, ns, id) DO UPDATE SET token = excluded.token, until = excluded.until WHERE locks.until <= @now`,
+    return (await this.h.writeSoon(() => this.take(key, token, ttlMs))) ? token : null;
+  }
+
+  /** Try the lock once; runs inside the caller's write transaction (acquire, ConsumeSteps). */
+  take(key: Key, token: string, ttlMs: number): boolean {
+    const now = Date.now();
+    if (++this.acquired % SWEEP_EVERY === 0) this.h.stmt('DELETE FROM locks WHERE prefix = ? AND until <= ?').run(this.prefix, now);
+    return (
+      this.h
+        .stmt(
+          `INSERT INTO locks (prefix, ns, id, token, until) VALUES (@p, @ns, @id, @token, @until)
+           ON CONFLICT (prefix, ns, id) DO UPDATE SET token = excluded.token, until = excluded.until WHERE locks.until <= @now`,
+        )
+        .run({ p: this.prefix, ns: key.ns, id: key.id, token, until: now + ttlMs, now }).changes === 1
     );
-    const sweep = ++this.acquired % SWEEP_EVERY === 0;
-    const won = await this.h.writeSoon(() => {
-      const now = Date.now();
-      if (sweep) this.h.stmt('DELETE FROM locks WHERE prefix = ? AND until <= ?').run(this.prefix, now);
-      return take.run({ p: this.prefix, ns: key.ns, id: key.id, token, until: now + ttlMs, now }).changes === 1;
-    });
-    return won ? token : null;
   }
 
   async extend(key: Key, token: string, ttlMs: number) {
@@ -36,8 +40,12 @@ export class SqliteLocker extends SqliteStore implements Locker {
   }
 
   async release(key: Key, token: string) {
-    const del = this.h.stmt('DELETE FROM locks WHERE prefix = ? AND ns = ? AND id = ? AND token = ? AND until > ?');
-    return this.h.writeSoon(() => del.run(this.prefix, key.ns, key.id, token, Date.now()).changes === 1);
+    return this.h.writeSoon(() => this.drop(key, token));
+  }
+
+  /** Release if still ours; runs inside the caller's write transaction (release, ConsumeSteps). */
+  drop(key: Key, token: string): boolean {
+    return this.h.stmt('DELETE FROM locks WHERE prefix = ? AND ns = ? AND id = ? AND token = ? AND until > ?').run(this.prefix, key.ns, key.id, token, Date.now()).changes === 1;
   }
 
   async isLocked(key: Key) {

@@ -92,15 +92,20 @@ export class SqlitePendingSet extends SqliteStore implements PendingSet {
   }
 
   async takeAll(key: Key) {
-    const takeFirst = this.h.pluck('DELETE FROM pending WHERE prefix = ? AND ns = ? AND id = ? RETURNING cb_args');
-    const takeRest = this.h.stmt('DELETE FROM pending_args WHERE prefix = ? AND ns = ? AND id = ? RETURNING n, cb_args');
-    const [first, rest] = await this.h.writeSoon(() => [
-      takeFirst.get(this.prefix, key.ns, key.id) as string | undefined,
-      takeRest.all(this.prefix, key.ns, key.id) as { n: number; cb_args: string }[],
-    ]);
+    return this.h.writeSoon(() => this.take(key));
+  }
+
+  /** Take every cbArgs of a pair, in arrival order; runs inside the caller's write transaction. */
+  take(key: Key): unknown[] {
+    const first = this.h.pluck('DELETE FROM pending WHERE prefix = ? AND ns = ? AND id = ? RETURNING cb_args').get(this.prefix, key.ns, key.id) as string | undefined;
+    const rest = this.h.stmt('DELETE FROM pending_args WHERE prefix = ? AND ns = ? AND id = ? RETURNING n, cb_args').all(this.prefix, key.ns, key.id) as { n: number; cb_args: string }[];
     if (first === undefined) return [];
-    rest.sort((a, b) => a.n - b.n);
-    return [first, ...rest.map((r) => r.cb_args)].map((s) => JSON.parse(s) as unknown);
+    const out: unknown[] = [JSON.parse(first)];
+    if (rest.length > 0) {
+      rest.sort((a, b) => a.n - b.n);
+      for (const r of rest) out.push(JSON.parse(r.cb_args));
+    }
+    return out;
   }
 
   async jobIdOf(key: Key) {

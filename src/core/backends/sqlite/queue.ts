@@ -28,6 +28,8 @@ export interface SqliteQueueOptions {
 
 interface ClaimRow {
   seq: number;
+  priority: number;
+  run_at: number;
   id: string;
   data: string;
   attempt: number;
@@ -128,23 +130,32 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
       if (h.stmt('SELECT 1 FROM paused WHERE prefix = ? AND op = ?').get(p, op)) return [];
       const now = Date.now();
       const until = now + leaseMs;
-      const take = h.stmt('UPDATE jobs SET state = 2, owner = ?, lease_until = ?, attempt = ? WHERE seq = ?');
       const out: ClaimRow[] = [];
+      // One UPDATE … RETURNING per kind of claim (not a SELECT and an UPDATE per job); the
+      // rows come back in no particular order, so they are put back in claim order.
       const takeWaiting = () => {
         const rows = h
-          .stmt('SELECT seq, id, data, attempt, created_at FROM jobs WHERE prefix = ? AND op = ? AND state = 0 ORDER BY priority, run_at, seq LIMIT ?')
-          .all(p, op, max - out.length) as ClaimRow[];
-        for (const r of rows) take.run(owner, until, r.attempt, r.seq);
-        out.push(...rows);
+          .stmt(
+            `UPDATE jobs SET state = 2, owner = ?, lease_until = ? WHERE seq IN (
+               SELECT seq FROM jobs WHERE prefix = ? AND op = ? AND state = 0 ORDER BY priority, run_at, seq LIMIT ?)
+             RETURNING seq, id, data, attempt, created_at, priority, run_at`,
+          )
+          .all(owner, until, p, op, max - out.length) as ClaimRow[];
+        rows.sort((a, b) => a.priority - b.priority || a.run_at - b.run_at || a.seq - b.seq);
+        for (const r of rows) out.push(r);
       };
       if (!lookAround) takeWaiting();
       if (out.length < max) {
         // Jobs whose holder died (their lease ran out) go first: they have waited longest.
         const expired = h
-          .stmt('SELECT seq, id, data, attempt, created_at FROM jobs WHERE prefix = ? AND op = ? AND state = 2 AND lease_until <= ? ORDER BY lease_until LIMIT ?')
-          .all(p, op, now, max - out.length) as ClaimRow[];
-        for (const r of expired) take.run(owner, until, ++r.attempt, r.seq);
-        out.push(...expired);
+          .stmt(
+            `UPDATE jobs SET state = 2, owner = ?, lease_until = ?, attempt = attempt + 1 WHERE seq IN (
+               SELECT seq FROM jobs WHERE prefix = ? AND op = ? AND state = 2 AND lease_until <= ? ORDER BY lease_until LIMIT ?)
+             RETURNING seq, id, data, attempt, created_at, priority, run_at`,
+          )
+          .all(owner, until, p, op, now, max - out.length) as ClaimRow[];
+        expired.sort((a, b) => a.seq - b.seq);
+        for (const r of expired) out.push(r);
         h.stmt('UPDATE jobs SET state = 0 WHERE prefix = ? AND op = ? AND state = 1 AND run_at <= ?').run(p, op, now);
         this.lastLook.set(op, { at: now, found: true });
         if (out.length < max) takeWaiting();
