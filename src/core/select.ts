@@ -37,14 +37,31 @@ export async function* selectIds(cache: CacheStore, ns: string, sel: Selection):
   for await (const id of cache.scan(ns, m.prefix)) if (m.test(id)) yield id;
 }
 
-/** Group an async stream in arrays of `size`. */
+/**
+ * Group a stream in arrays of `size`. Arrays are sliced and other synchronous iterables read
+ * without `for await`, which would cost a microtask per element.
+ */
 export async function* chunks<T>(src: AsyncIterable<T> | Iterable<T>, size: number): AsyncGenerator<T[]> {
+  if (Array.isArray(src)) {
+    for (let i = 0; i < src.length; i += size) yield src.length <= size ? src : src.slice(i, i + size);
+    return;
+  }
   let buf: T[] = [];
-  for await (const x of src) {
-    buf.push(x);
-    if (buf.length >= size) {
-      yield buf;
-      buf = [];
+  if (Symbol.iterator in src) {
+    for (const x of src) {
+      buf.push(x);
+      if (buf.length >= size) {
+        yield buf;
+        buf = [];
+      }
+    }
+  } else {
+    for await (const x of src) {
+      buf.push(x);
+      if (buf.length >= size) {
+        yield buf;
+        buf = [];
+      }
     }
   }
   if (buf.length) yield buf;
