@@ -13,12 +13,20 @@ export const hashId: (id: string) => string = oneShot
 const pool = Buffer.alloc(4096);
 let poolAt = pool.length;
 
+// The time prefix is formatted once per millisecond, not once per id.
+let stampMs = -1;
+let stamp = '';
+
 /** Random ids for jobs, tokens, quarantine items. Sortable by time prefix. */
 export function newId() {
   if (poolAt + 6 > pool.length) {
     randomFillSync(pool);
     poolAt = 0;
   }
-  const r = pool.toString('hex', poolAt, (poolAt += 6));
-  return Date.now().toString(36).padStart(9, '0') + r;
+  const now = Date.now();
+  if (now !== stampMs) {
+    stampMs = now;
+    stamp = now.toString(36).padStart(9, '0');
+  }
+  return stamp + pool.toString('hex', poolAt, (poolAt += 6));
 }
