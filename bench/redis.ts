@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import type { Backache } from '../src/index.js';
 import { loadLibrary } from './lib.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
-import { compare, printTable, rounds, save, watchServerCpu } from './lib.js';
+import { compare, printTable, rounds, save, watchServerCpu, type Variant } from './lib.js';
 
 const { createBackache } = await loadLibrary();
 
@@ -113,6 +113,42 @@ async function hits() {
   return row;
 }
 
+/** The raw side of the drain rows: a BullMQ Worker with a no-op processor, concurrency 50. */
+function rawWorker(keep?: { count: number; age: number }): Variant {
+  return {
+    async prepare(round) {
+      await flush();
+      const connection = new Redis(server.url, { maxRetriesPerRequest: null });
+      const name = `raw${round}`;
+      const q = new Queue(name, { connection });
+      await inBatches(
+        uris(DRAIN_N, name).map((uri) => ({ name: 'noop', data: { op: 'noop', uri, kwargs: {} } })),
+        (b) => q.addBulk(b),
+      );
+      return {
+        run: async () => {
+          let done = 0;
+          let resolveAll!: () => void;
+          const allDone = new Promise<void>((r) => (resolveAll = r));
+          const w = new Worker(name, async () => null, {
+            connection: new Redis(server.url, { maxRetriesPerRequest: null }),
+            concurrency: CONCURRENCY,
+            ...(keep ? { removeOnComplete: keep } : {}),
+          });
+          w.on('completed', () => void (++done === DRAIN_N && resolveAll()));
+          await allDone;
+          await w.close();
+          (await w.client).disconnect();
+        },
+        teardown: async () => {
+          await q.close();
+          connection.disconnect();
+        },
+      };
+    },
+  };
+}
+
 /**
  * Drain: backache's worker vs a BullMQ Worker with a no-op processor. `keep` is the raw
  * Worker's removeOnComplete: BullMQ's default keeps every finished job forever, while backache
@@ -122,38 +158,7 @@ async function hits() {
 async function drain(keep?: { count: number; age: number }) {
   const title = keep ? 'drain 30k no-op jobs, concurrency 50, Redis broker (raw with the same retention)' : 'drain 30k no-op jobs, concurrency 50, Redis broker';
   return compare(title, DRAIN_N, rounds(), {
-    raw: {
-      async prepare(round) {
-        await flush();
-        const connection = new Redis(server.url, { maxRetriesPerRequest: null });
-        const name = `raw${round}`;
-        const q = new Queue(name, { connection });
-        await inBatches(
-          uris(DRAIN_N, name).map((uri) => ({ name: 'noop', data: { op: 'noop', uri, kwargs: {} } })),
-          (b) => q.addBulk(b),
-        );
-        return {
-          run: async () => {
-            let done = 0;
-            let resolveAll!: () => void;
-            const allDone = new Promise<void>((r) => (resolveAll = r));
-            const w = new Worker(name, async () => null, {
-              connection: new Redis(server.url, { maxRetriesPerRequest: null }),
-              concurrency: CONCURRENCY,
-              ...(keep ? { removeOnComplete: keep } : {}),
-            });
-            w.on('completed', () => void (++done === DRAIN_N && resolveAll()));
-            await allDone;
-            await w.close();
-            (await w.client).disconnect();
-          },
-          teardown: async () => {
-            await q.close();
-            connection.disconnect();
-          },
-        };
-      },
-    },
+    raw: rawWorker(keep),
     backache: {
       async prepare(round) {
         await flush();
@@ -182,6 +187,87 @@ async function drain(keep?: { count: number; age: number }) {
   });
 }
 
+/** Drain 30k jobs of `app`'s "noop" operation (enqueued untimed) and resolve when all are done. */
+async function backacheWithJobs(round: number, tag: string, operations: Parameters<typeof createBackache>[0]['operations']) {
+  await flush();
+  const app = await createBackache({ operations, broker: server.url, prefix: `${tag}${round}` });
+  await inBatches(
+    uris(DRAIN_N, `${tag}${round}`).map((uri) => ({ op: 'noop', uri })),
+    (b) => app.bulkGetOrDelegate(b),
+  );
+  return app;
+}
+
+/**
+ * Where the drain's time goes, as two measured parts against the same raw Worker:
+ *  - "queue wrapper alone": backache's BullMQ consumer (processor, outcome marker, retention,
+ *    custom ids) with a handler that completes at once: no cache, lock or pending step.
+ *  - "consume steps alone": the worker's two batched steps (consume-begin-n: fresh entry or
+ *    lock; consume-finish-n: store, take the pending cbArgs, release) for 30k jobs, 50 in
+ *    flight, with no queue at all.
+ * Their CPU per job (this process + redis-server) adds up to what the full drain costs.
+ */
+async function drainParts() {
+  const wrapper = await compare('drain part: backache queue wrapper alone (no consume steps)', DRAIN_N, rounds(), {
+    raw: rawWorker(),
+    backache: {
+      async prepare(round) {
+        const app = await backacheWithJobs(round, 'w', { noop: async () => null });
+        return {
+          run: async () => {
+            let handled = 0;
+            let resolveAll!: () => void;
+            const allDone = new Promise<void>((r) => (resolveAll = r));
+            const consumer = app.backend.queue.consume({
+              ops: ['noop'],
+              concurrency: () => CONCURRENCY,
+              handler: async () => {
+                if (++handled === DRAIN_N) setImmediate(resolveAll);
+                return { type: 'completed', result: { value: null, cbArgs: [] } };
+              },
+            });
+            await allDone;
+            await consumer.stop();
+          },
+          teardown: () => app.close(),
+        };
+      },
+    },
+  });
+  const steps = await compare('drain part: backache consume steps alone (no queue)', DRAIN_N, rounds(), {
+    raw: rawWorker(),
+    backache: {
+      async prepare(round) {
+        const app = await backacheWithJobs(round, 's', { noop: async () => null });
+        const s = app.backend.steps;
+        if (!s) throw new Error('the Redis backend has no consume steps');
+        const keys = uris(DRAIN_N, `s${round}`).map((id) => ({ ns: 'noop', id }));
+        return {
+          run: async () => {
+            let next = 0;
+            let delivered = 0;
+            await Promise.all(
+              Array.from({ length: CONCURRENCY }, async () => {
+                while (next < keys.length) {
+                  const key = keys[next++]!;
+                  const got = await s.begin(key, 30_000, false);
+                  if (!('token' in got)) throw new Error(`expected the lock for ${key.id}`);
+                  const entry = { value: null, createdAt: Date.now(), expiresAt: null, staleUntil: null, uri: key.id };
+                  const taken = await s.finish(key, [{ key, entry }], got.token);
+                  delivered += taken.length;
+                }
+              }),
+            );
+            if (delivered !== keys.length) throw new Error(`steps: ${delivered} cbArgs taken, expected ${keys.length}`);
+          },
+          teardown: () => app.close(),
+        };
+      },
+    },
+  });
+  return [wrapper, steps];
+}
+
 const which = process.argv[2] ?? 'all';
 const rows = [];
 try {
@@ -190,6 +276,7 @@ try {
   if (which === 'all' || which === 'drain') {
     rows.push(await drain());
     rows.push(await drain({ count: 10_000, age: 3600 }));
+    if (process.env.DRAIN_PARTS !== '0') rows.push(...(await drainParts()));
   }
   printTable(rows);
   save(`redis-${which}`, rows);
