@@ -395,6 +395,25 @@ describe('BullMQ job queue', () => {
     expect(await b.queue.getState('retry-me')).toEqual({ state: 'completed', result: { value: 'done', cbArgs: [] } });
   });
 
+  it('standard jobs added by queue-add-8.lua read back through BullMQ like addBulk ones', async () => {
+    const q = new Queue('jobs', { connection: raw, prefix: `{${prefix}:same}` });
+    await q.addBulk([{ name: 'same', data: { op: 'same', uri: 'https://x/bull', kwargs: {} }, opts: { jobId: 'by-bullmq' } }]);
+    await b.queue.addMany([
+      { id: 'by-us', data: { op: 'same', uri: 'https://x/ours', kwargs: { k: 1 } } },
+      { id: 'by-bullmq', data: { op: 'same', uri: 'https://x/other', kwargs: {} } }, // exists: left alone
+    ]);
+    const [ours, theirs] = await Promise.all([q.getJob('by-us'), q.getJob('by-bullmq')]);
+    expect(ours?.data).toEqual({ op: 'same', uri: 'https://x/ours', kwargs: { k: 1 } });
+    expect(theirs?.data.uri).toBe('https://x/bull');
+    expect(ours?.opts).toEqual(theirs?.opts === undefined ? undefined : { ...theirs.opts, jobId: 'by-us' });
+    expect([ours?.name, ours?.delay, ours?.priority]).toEqual([theirs?.name, theirs?.delay, theirs?.priority]);
+    expect(await q.getJobState('by-us')).toBe('waiting');
+    expect(await q.getJobCounts('wait')).toEqual({ wait: 2 });
+    const events = (await raw.xrange(`{${prefix}:same}:jobs:events`, '-', '+')).map(([, f]) => `${f[1]}:${f[3]}`);
+    expect(events).toEqual(['added:by-bullmq', 'waiting:by-bullmq', 'added:by-us', 'waiting:by-us']);
+    await q.close();
+  });
+
   it('ids BullMQ would refuse (integers, colons) are kept as given', async () => {
     await b.queue.addMany([
       { id: '12345', data: { op: 'ids', uri: 'a', kwargs: {} } },

@@ -76,6 +76,11 @@ export class RedisKeys {
     return `${this.tag(ns)}:durations`;
   }
   /** BullMQ job hash of queue `jobs` under the operation's prefix. */
+  /** The keys BullMQ's `jobs` queue of `ns` keeps under `{P:N}:jobs:` (wait, meta, …), and that prefix. */
+  queueKey(ns: string, type: string) {
+    return `${this.tag(ns)}:jobs:${type}`;
+  }
+
   job(ns: string, bullId: string) {
     return `${this.tag(ns)}:jobs:${bullId}`;
   }

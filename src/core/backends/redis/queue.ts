@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { ClaimedJob, Consumer, ConsumerOptions, JobData, JobOutcome, JobQueue, JobResult, JobState, NewJob, SerializedError } from '../../ports.js';
 import type { RedisKeys } from './keys.js';
 import { clearArea } from './scan.js';
-import { results } from './scripts.js';
+import { results, runScript } from './scripts.js';
 
 /**
  * The job queue on BullMQ: one BullMQ queue per operation, named `jobs` with the prefix
@@ -59,6 +59,14 @@ function stateOfMarker(m: unknown): JobState | undefined {
   return undefined;
 }
 
+function bullOpts(j: NewJob): JobsOptions {
+  const opts: JobsOptions = { jobId: toBullId(j.id) };
+  const p = Math.floor(j.priority ?? 0);
+  if (p > 0) opts.priority = Math.min(p, MAX_PRIORITY);
+  if ((j.delayMs ?? 0) > 0) opts.delay = Math.ceil(j.delayMs!);
+  return opts;
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
 
 export class RedisJobQueue implements JobQueue {
@@ -107,23 +115,28 @@ export class RedisJobQueue implements JobQueue {
       if (!g) byOp.set(j.data.op, (g = []));
       g.push(j);
     }
-    const known = this.client.sadd(this.keys.namespaces('queue'), ...byOp.keys());
-    // One addBulk (one MULTI) per operation, all sent at once.
-    await Promise.all([
-      known,
-      ...[...byOp].map(([op, list]) =>
-        this.queue(op).addBulk(
-          list.map((j) => {
-            const opts: JobsOptions = { jobId: toBullId(j.id) };
-            const p = Math.floor(j.priority ?? 0);
-            if (p > 0) opts.priority = Math.min(p, MAX_PRIORITY);
-            if ((j.delayMs ?? 0) > 0) opts.delay = Math.ceil(j.delayMs!);
-            this.remember(j.id, op);
-            return { name: op, data: j.data, opts };
-          }),
-        ),
-      ),
-    ]);
+    const sends: Promise<unknown>[] = [this.client.sadd(this.keys.namespaces('queue'), ...byOp.keys())];
+    for (const [op, list] of byOp) {
+      const q = this.queue(op); // created once: it writes the queue's meta (events bound, version)
+      // Standard jobs: one queue-add-8.lua call per operation. Delayed and prioritized
+      // jobs (rare: retries are not added here) go through BullMQ's addBulk.
+      const plain: string[] = [String(Date.now())];
+      const special: NewJob[] = [];
+      for (const j of list) {
+        this.remember(j.id, op);
+        if (Math.floor(j.priority ?? 0) > 0 || (j.delayMs ?? 0) > 0) special.push(j);
+        else plain.push(toBullId(j.id), op, JSON.stringify(j.data));
+      }
+      if (plain.length > 1) sends.push(runScript(this.client, 'queue-add-8', this.queueKeys(op), plain));
+      if (special.length > 0) sends.push(q.addBulk(special.map((j) => ({ name: op, data: j.data, opts: bullOpts(j) }))));
+    }
+    await Promise.all(sends);
+  }
+
+  /** KEYS of queue-add-8.lua for an operation. */
+  private queueKeys(op: string) {
+    const k = (type: string) => this.keys.queueKey(op, type);
+    return [k('wait'), k('paused'), k('meta'), k('id'), k('active'), k('events'), k('marker'), k('')];
   }
 
   consume(opts: ConsumerOptions): Consumer {

@@ -25,7 +25,8 @@ export type ScriptName =
   | 'registry-workers-2'
   | 'registry-remove-2'
   | 'quarantine-put-5'
-  | 'quarantine-delete-5';
+  | 'quarantine-delete-5'
+  | 'queue-add-8';
 
 interface Script {
   command: string;
