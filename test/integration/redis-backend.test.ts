@@ -414,6 +414,29 @@ describe('BullMQ job queue', () => {
     await q.close();
   });
 
+  it('finished jobs are trimmed to keepFinished.count in batches, newest kept, whole job removed', async () => {
+    const p = uniquePrefix();
+    const small = await redisBackend(server.url, p, { queue: { keepFinished: { count: 5, age: 3600 }, trimEvery: 4 } });
+    try {
+      const ids = Array.from({ length: 20 }, (_, i) => `t${String(i).padStart(2, '0')}`);
+      await small.queue.addMany(ids.map((id) => ({ id, data: { op: 'trim', uri: `https://x/${id}`, kwargs: {} } })));
+      let done = 0;
+      const c = small.queue.consume({ ops: ['trim'], concurrency: () => 1, handler: async () => (done++, { type: 'completed', result: { value: null, cbArgs: [] } }) });
+      await waitUntil(async () => (await small.queue.getState('t19')).state === 'completed', 'all 20 completed');
+      await c.stop();
+      // Trims ran after completions 4, 8, 12, 16 and 20 (each keeping 5): at most 5 + 3 remain.
+      await waitUntil(async () => (await raw.zcard(`{${p}:trim}:jobs:completed`)) <= 8, 'trimmed');
+      const kept = await raw.zrange(`{${p}:trim}:jobs:completed`, 0, -1);
+      expect(kept.length).toBeGreaterThanOrEqual(5);
+      expect(kept.slice(-5)).toEqual(['t15', 't16', 't17', 't18', 't19']);
+      expect(await small.queue.getState('t00')).toEqual({ state: 'unknown' });
+      expect(await raw.exists(`{${p}:trim}:jobs:t00`)).toBe(0);
+      expect(done).toBe(20);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('ids BullMQ would refuse (integers, colons) are kept as given', async () => {
     await b.queue.addMany([
       { id: '12345', data: { op: 'ids', uri: 'a', kwargs: {} } },

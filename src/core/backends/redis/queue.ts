@@ -29,6 +29,8 @@ export interface RedisQueueOptions {
   stalledIntervalMs?: number;
   /** Finished jobs kept for `getState`/`waitFor`, as BullMQ's removeOnComplete. */
   keepFinished?: KeepJobs;
+  /** Trim finished jobs to keepFinished.count every this many completions of an operation (default 500). */
+  trimEvery?: number;
   /** Approximate bound of each operation's BullMQ events stream. */
   eventsMaxLen?: number;
   /** How to make the connection a consumer's workers share (maxRetriesPerRequest: null). */
@@ -36,6 +38,9 @@ export interface RedisQueueOptions {
 }
 
 const DEFAULT_KEEP: KeepJobs = { count: 10_000, age: 3600 };
+/** Completions of an operation between two count trims, and jobs removed per trim at most. */
+const TRIM_EVERY = 500;
+const TRIM_BATCH = 5000;
 const MAX_PRIORITY = 2_097_152;
 /** A job re-taken after stalls is never failed by BullMQ for stalling (memory/SQLite behave alike). */
 const MAX_STALLED = 1_000_000_000;
@@ -151,6 +156,23 @@ export class RedisJobQueue implements JobQueue {
     let abandonAll!: () => void;
     const abandoned = new Promise<'abandoned'>((r) => (abandonAll = () => r('abandoned')));
 
+    // Finished jobs beyond keep.count are removed in batches (queue-trim-2.lua) every
+    // TRIM_EVERY completions of an operation, one call at a time; BullMQ removes by age.
+    const sinceTrim = new Map<string, number>();
+    const trimming = new Set<string>();
+    const trimSoon = (op: string) => {
+      const count = this.keep.count;
+      if (count === undefined || count < 0) return;
+      const n = (sinceTrim.get(op) ?? 0) + 1;
+      sinceTrim.set(op, n);
+      if (n < (this.opts.trimEvery ?? TRIM_EVERY) || trimming.has(op)) return;
+      sinceTrim.set(op, 0);
+      trimming.add(op);
+      runScript(this.client, 'queue-trim-2', [this.keys.queueKey(op, 'completed'), this.keys.queueKey(op, '')], [count, TRIM_BATCH])
+        .catch(() => {}) // the next batch tries again
+        .finally(() => trimming.delete(op));
+    };
+
     const processor = async (job: Job, token?: string): Promise<Marker> => {
       const bullId = job.id!;
       const ctl = new AbortController();
@@ -175,6 +197,7 @@ export class RedisJobQueue implements JobQueue {
       // takes it next. DelayedError leaves it untouched (its lock simply runs out).
       if (outcome === 'abandoned' || entry.lost) throw new DelayedError();
       processed++;
+      trimSoon(claimed.data.op);
       if (outcome.type === 'completed') return { backache: 'completed', result: outcome.result };
       if (outcome.type === 'quarantined') return { backache: 'quarantined', quarantineId: outcome.quarantineId, error: outcome.error };
       if (outcome.kwargs) await job.updateData({ ...claimed.data, kwargs: outcome.kwargs });
@@ -192,7 +215,7 @@ export class RedisJobQueue implements JobQueue {
         lockDuration: leaseMs,
         stalledInterval,
         maxStalledCount: MAX_STALLED,
-        removeOnComplete: this.keep,
+        removeOnComplete: 'age' in this.keep ? { age: this.keep.age } : undefined,
         removeOnFail: this.keep,
       });
       w.on('error', () => {}); // lock renewal / connection errors are handled below or retried by BullMQ

@@ -26,7 +26,8 @@ export type ScriptName =
   | 'registry-remove-2'
   | 'quarantine-put-5'
   | 'quarantine-delete-5'
-  | 'queue-add-8';
+  | 'queue-add-8'
+  | 'queue-trim-2';
 
 interface Script {
   command: string;
