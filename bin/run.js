@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The backache CLI (built: dist/commands). See bin/dev.js to run the TypeScript sources.
-import { execute } from '@oclif/core';
+import { readFileSync } from 'node:fs';
 
 // A reader that goes away early (`backache run … | head`) is not an error: stop writing
 // (src/cli/output.ts drops further lines) and finish normally.
@@ -10,7 +10,16 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-await execute({ dir: import.meta.url });
+// `--version` alone is answered before loading oclif (half of the CLI's start-up time),
+// in oclif's own format: name/version platform-arch node-version.
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-v' || args[0] === 'version')) {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  process.stdout.write(`${pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`);
+} else {
+  const { execute } = await import('@oclif/core');
+  await execute({ dir: import.meta.url });
+}
 // Every command closes what it opened. Should a timer or a driver still hold the event
 // loop, do not keep a script waiting: leave shortly after (results are already written;
 // stdout and stderr are synchronous for files and pipes on POSIX). The exit code stays.
