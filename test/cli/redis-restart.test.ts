@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createBackache } from '../../src/index.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
@@ -32,7 +33,12 @@ it('submit survives a Redis restart; every accepted request is processed afterwa
   const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
   const uris = Array.from({ length: 600 }, (_, i) => `https://x/${i}`);
   child.stdin.write(uris.slice(0, 300).join('\n') + '\n');
-  await sleep(1500);
+  // Restart only once submit has connected and delegated (its start-up is slow on a loaded
+  // machine; opening against a server that is down fails fast, by design).
+  const probe = new Redis(server.url);
+  await waitUntil(async () => (await probe.keys(`{${prefix}:*`)).length > 0, 'submit delegating', 30_000);
+  probe.disconnect();
+  await sleep(200);
   await server.restart(); // while submit is running and holds its connections
   child.stdin.write(uris.slice(300).join('\n') + '\n');
   child.stdin.end();
