@@ -22,12 +22,16 @@ import { results, runScript } from './scripts.js';
  *   quarantined → it completes with `{ backache: 'quarantined', quarantineId, error }`
  *   (the marker `getState` reads); retry → `updateData` with the new kwargs, then
  *   `moveToDelayed` and `DelayedError`, keeping the id.
+ * - Adding: standard jobs through queue-add-8.lua (BullMQ's job layout, one call per
+ *   operation), delayed or prioritized ones through `addBulk`.
+ * - Retention: BullMQ drops finished jobs by age; consumers trim them to the count in
+ *   batches (queue-trim-2.lua), so the count may be exceeded by up to `trimEvery` per consumer.
  */
 
 export interface RedisQueueOptions {
   /** Stalled-job check period; default leaseMs / 4 (bounded to 50 ms … 15 s). */
   stalledIntervalMs?: number;
-  /** Finished jobs kept for `getState`/`waitFor`, as BullMQ's removeOnComplete. */
+  /** Finished jobs kept for `getState`/`waitFor`: age by BullMQ, count by batch trims. */
   keepFinished?: KeepJobs;
   /** Trim finished jobs to keepFinished.count every this many completions of an operation (default 500). */
   trimEvery?: number;
