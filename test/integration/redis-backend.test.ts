@@ -505,6 +505,81 @@ describe('BullMQ job queue', () => {
     }
   });
 
+  it('several consumers of one operation run every job exactly once, recorded in BullMQ\'s layout', async () => {
+    const p = uniquePrefix();
+    const backends = await Promise.all([0, 1, 2].map(() => openBackend({ broker: server.url, prefix: p })));
+    try {
+      const ids = Array.from({ length: 300 }, (_, i) => `m${i}`);
+      await backends[0]!.queue.addMany(ids.map((id) => ({ id, data: { op: 'many', uri: `https://x/${id}`, kwargs: {} } })));
+      const runs = new Map<string, number>();
+      const consumers = backends.map((be) =>
+        be.queue.consume({
+          ops: ['many'],
+          concurrency: () => 20,
+          handler: async (j) => {
+            runs.set(j.id, (runs.get(j.id) ?? 0) + 1);
+            if (Math.random() < 0.3) await sleep(Math.random() * 5);
+            return { type: 'completed', result: { value: j.data.uri, cbArgs: [] } };
+          },
+        }),
+      );
+      await waitUntil(async () => (await raw.zcard(`{${p}:many}:jobs:completed`)) === 300, 'all 300 recorded as completed', 20_000);
+      await Promise.all(consumers.map((c) => c.stop()));
+      expect([...runs.values()].every((n) => n === 1)).toBe(true);
+      expect(runs.size).toBe(300);
+      expect(consumers.reduce((n, c) => n + c.processed, 0)).toBe(300);
+      const q = new Queue('jobs', { connection: raw, prefix: `{${p}:many}` });
+      expect(await q.getJobCounts('wait', 'active', 'completed', 'delayed')).toEqual({ wait: 0, active: 0, completed: 300, delayed: 0 });
+      const job = await q.getJob('m42');
+      expect([job?.attemptsStarted, job?.attemptsMade, job?.finishedOn! >= job?.processedOn!]).toEqual([1, 1, true]);
+      expect(job?.returnvalue).toEqual({ backache: 'completed', result: { value: 'https://x/m42', cbArgs: [] } });
+      expect(await raw.exists(`{${p}:many}:jobs:m42:lock`)).toBe(0);
+      const events = await raw.xrange(`{${p}:many}:jobs:events`, '-', '+');
+      expect(events.filter(([, f]) => f[1] === 'completed').length).toBeGreaterThan(0);
+      await q.close();
+    } finally {
+      await Promise.all(backends.map((be) => be.close()));
+    }
+  });
+
+  it('finished jobs older than keepFinished.age are removed by the batch trims', async () => {
+    const p = uniquePrefix();
+    const aged = await redisBackend(server.url, p, { queue: { keepFinished: { count: 100, age: 1 }, trimEvery: 3 } });
+    try {
+      const ok = async () => ({ type: 'completed' as const, result: { value: null, cbArgs: [] } });
+      const c = aged.queue.consume({ ops: ['age'], concurrency: () => 3, handler: ok });
+      const add = (names: string[]) => aged.queue.addMany(names.map((id) => ({ id, data: { op: 'age', uri: id, kwargs: {} } })));
+      await add(['old1', 'old2', 'old3']);
+      await waitUntil(async () => (await aged.queue.getState('old3')).state === 'completed', 'the first three');
+      await sleep(1200);
+      await add(['new1', 'new2', 'new3']);
+      await waitUntil(async () => (await aged.queue.getState('old1')).state === 'unknown', 'the old ones trimmed by age');
+      await c.stop();
+      expect(await raw.zrange(`{${p}:age}:jobs:completed`, 0, -1)).toEqual(expect.arrayContaining(['new1', 'new2', 'new3']));
+      expect(await raw.exists(`{${p}:age}:jobs:old2`)).toBe(0);
+    } finally {
+      await aged.close();
+    }
+  });
+
+  it('an idle consumer waits on the marker, wakes for new jobs, and stops at once, closing its connections', async () => {
+    const p = uniquePrefix();
+    const be = await openBackend({ broker: server.url, prefix: p });
+    const clients = async () => (await raw.client('LIST')).split('\n').filter(Boolean).length;
+    try {
+      const before = await clients();
+      const seen: string[] = [];
+      const c = be.queue.consume({ ops: ['idle'], concurrency: () => 2, handler: async (j) => (seen.push(j.id), { type: 'completed', result: { value: null, cbArgs: [] } }) });
+      await waitUntil(async () => (await raw.client('LIST')).includes('cmd=bzpopmin'), 'the consumer to block on the marker');
+      await be.queue.addMany([{ id: 'wake', data: { op: 'idle', uri: 'w', kwargs: {} } }]);
+      await waitUntil(() => seen.includes('wake'), 'the new job');
+      await c.stop(60_000); // nothing runs: returns without waiting for the blocking call
+      await waitUntil(async () => (await clients()) === before, 'the consumer connections to close');
+    } finally {
+      await be.close();
+    }
+  });
+
   it('a consumer SIGKILLed mid-job: another consumer takes the job again (attempt 2) and completes it', async () => {
     const p = uniquePrefix();
     const mine = await openBackend({ broker: server.url, prefix: p });

@@ -1,64 +1,60 @@
-import { DelayedError, Queue, Worker, type Job, type JobsOptions, type KeepJobs } from 'bullmq';
+import { Queue, type JobsOptions, type KeepJobs } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { ClaimedJob, Consumer, ConsumerOptions, JobData, JobOutcome, JobQueue, JobResult, JobState, NewJob, SerializedError } from '../../ports.js';
+import type { Consumer, ConsumerOptions, JobData, JobQueue, JobState, NewJob } from '../../ports.js';
+import { fromBullId, startRedisConsumer, type Marker } from './consumer.js';
 import type { RedisKeys } from './keys.js';
 import { clearArea } from './scan.js';
 import { results, runScript } from './scripts.js';
 
 /**
- * The job queue on BullMQ: one BullMQ queue per operation, named `jobs` with the prefix
- * `{P:N}`, so every key of an operation's queue carries the operation's hash tag.
+ * The job queue in BullMQ's layout: one BullMQ queue per operation, named `jobs` with the
+ * prefix `{P:N}`, so every key of an operation's queue carries the operation's hash tag.
+ * BullMQ's Queue reads it (counts, states, pause/resume, recent jobs) and adds delayed or
+ * prioritized jobs; backache's own scripts add standard jobs (queue-add-8.lua, one call per
+ * operation) and run the consumer loop (consumer.ts: one call per batch instead of BullMQ's
+ * Worker with one per job).
  *
  * - Job ids are ours (BullMQ custom job ids): adding an id that exists is a no-op.
  * - `attempt` is BullMQ's `attemptsStarted`: it grows by one every time the job becomes
  *   active, so a retry (moved to delayed with the same id) and a re-take after a stall (a
  *   worker that died or stopped renewing its lock) both come back with attempt + 1.
- * - The lease is BullMQ's lock (`lockDuration = leaseMs`, renewed every leaseMs/2); a job
- *   whose lock expired is moved back to wait by the stalled-job checker of any worker of
- *   the operation, every `stalledInterval` (default leaseMs/4). A job marked at one check
- *   and still without a lock at the next is moved, so a dead worker's job is taken again
- *   within about leaseMs + 2 × stalledInterval.
+ * - The lease is the job's BullMQ lock (renewed every leaseMs/2); a job whose lock expired
+ *   is moved back to wait by the stalled-job check of any consumer of the operation, every
+ *   `stalledInterval` (default leaseMs/4). A job marked at one check and still without a
+ *   lock at the next is moved, so a dead worker's job is taken again within about
+ *   leaseMs + 2 × stalledInterval.
  * - Outcomes: completed → the BullMQ job completes with `{ backache: 'completed', result }`;
  *   quarantined → it completes with `{ backache: 'quarantined', quarantineId, error }`
- *   (the marker `getState` reads); retry → `updateData` with the new kwargs, then
- *   `moveToDelayed` and `DelayedError`, keeping the id.
- * - Adding: standard jobs through queue-add-8.lua (BullMQ's job layout, one call per
- *   operation), delayed or prioritized ones through `addBulk`.
- * - Retention: BullMQ drops finished jobs by age; consumers trim them to the count in
- *   batches (queue-trim-2.lua), so the count may be exceeded by up to `trimEvery` per consumer.
+ *   (the marker `getState` reads); retry → the job moves to delayed with the same id and,
+ *   when given, new kwargs.
+ * - Retention: consumers trim finished jobs to keepFinished (count and age) in batches
+ *   (queue-trim-2.lua), so the count may be exceeded by up to `trimEvery` per consumer.
  */
 
 export interface RedisQueueOptions {
   /** Stalled-job check period; default leaseMs / 4 (bounded to 50 ms … 15 s). */
   stalledIntervalMs?: number;
-  /** Finished jobs kept for `getState`/`waitFor`: age by BullMQ, count by batch trims. */
+  /** Finished jobs kept for `getState`/`waitFor` (count and age, trimmed in batches). */
   keepFinished?: KeepJobs;
-  /** Trim finished jobs to keepFinished.count every this many completions of an operation (default 500). */
+  /** Trim finished jobs to keepFinished every this many completions of an operation (default 500; at least once a minute). */
   trimEvery?: number;
   /** Approximate bound of each operation's BullMQ events stream. */
   eventsMaxLen?: number;
-  /** How to make the connection a consumer's workers share (maxRetriesPerRequest: null). */
+  /** A new connection for a consumer (maxRetriesPerRequest: null: commands wait through reconnects). */
   workerConnection: () => Redis;
 }
 
 const DEFAULT_KEEP: KeepJobs = { count: 10_000, age: 3600 };
-/** Completions of an operation between two count trims, and jobs removed per trim at most. */
+/** Completions of an operation between two trims of its finished jobs. */
 const TRIM_EVERY = 500;
-const TRIM_BATCH = 5000;
 const MAX_PRIORITY = 2_097_152;
-/** A job re-taken after stalls is never failed by BullMQ for stalling (memory/SQLite behave alike). */
-const MAX_STALLED = 1_000_000_000;
-
-type Marker =
-  | { backache: 'completed'; result: JobResult }
-  | { backache: 'quarantined'; quarantineId: string; error: SerializedError };
 
 /**
  * BullMQ refuses custom ids that are integers or contain `:`; such ids (and ids that look
  * encoded) are stored as `~` + base64url, reversibly.
  */
 export const toBullId = (id: string) => (`${parseInt(id, 10)}` === id || id.includes(':') || id.startsWith('~') ? `~${Buffer.from(id).toString('base64url')}` : id);
-export const fromBullId = (id: string) => (id.startsWith('~') ? Buffer.from(id.slice(1), 'base64url').toString() : id);
+export { fromBullId };
 
 function stateOfMarker(m: unknown): JobState | undefined {
   if (!m || typeof m !== 'object') return undefined;
@@ -75,8 +71,6 @@ function bullOpts(j: NewJob): JobsOptions {
   if ((j.delayMs ?? 0) > 0) opts.delay = Math.ceil(j.delayMs!);
   return opts;
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
 
 export class RedisJobQueue implements JobQueue {
   readonly kind = 'bullmq';
@@ -150,111 +144,18 @@ export class RedisJobQueue implements JobQueue {
 
   consume(opts: ConsumerOptions): Consumer {
     const leaseMs = Math.max(100, Math.round(opts.leaseMs ?? 30_000));
-    const stalledInterval = this.opts.stalledIntervalMs ?? Math.min(15_000, Math.max(50, Math.floor(leaseMs / 4)));
-    const connection = this.opts.workerConnection();
-    connection.on('error', () => {});
-    const running = new Map<string, { ctl: AbortController; lost: boolean }>();
-    let processed = 0;
-    // Resolved when a stop runs past its timeout: every running job is abandoned at once
-    // (one promise per consumer, not one per job).
-    let abandonAll!: () => void;
-    const abandoned = new Promise<'abandoned'>((r) => (abandonAll = () => r('abandoned')));
-
-    // Finished jobs beyond keep.count are removed in batches (queue-trim-2.lua) every
-    // TRIM_EVERY completions of an operation, one call at a time; BullMQ removes by age.
-    const sinceTrim = new Map<string, number>();
-    const trimming = new Set<string>();
-    const trimSoon = (op: string) => {
-      const count = this.keep.count;
-      if (count === undefined || count < 0) return;
-      const n = (sinceTrim.get(op) ?? 0) + 1;
-      sinceTrim.set(op, n);
-      if (n < (this.opts.trimEvery ?? TRIM_EVERY) || trimming.has(op)) return;
-      sinceTrim.set(op, 0);
-      trimming.add(op);
-      runScript(this.client, 'queue-trim-2', [this.keys.queueKey(op, 'completed'), this.keys.queueKey(op, '')], [count, TRIM_BATCH])
-        .catch(() => {}) // the next batch tries again
-        .finally(() => trimming.delete(op));
-    };
-
-    const processor = async (job: Job, token?: string): Promise<Marker> => {
-      const bullId = job.id!;
-      const ctl = new AbortController();
-      const entry = { ctl, lost: false };
-      running.set(bullId, entry);
-      const claimed: ClaimedJob = {
-        id: fromBullId(bullId),
-        data: job.data as JobData,
-        attempt: Math.max(1, job.attemptsStarted),
-        createdAt: job.timestamp,
-      };
-      let outcome: JobOutcome | 'abandoned';
-      try {
-        outcome = await Promise.race([opts.handler(claimed, ctl.signal), abandoned]);
-      } catch {
-        // The handler must not throw; if it does, the job comes back later, as if its lease ran out.
-        outcome = { type: 'retry', delayMs: leaseMs };
-      } finally {
-        running.delete(bullId);
-      }
-      // Lease lost, or abandoned by a stop past its timeout: the job now belongs to whoever
-      // takes it next. DelayedError leaves it untouched (its lock simply runs out).
-      if (outcome === 'abandoned' || entry.lost) throw new DelayedError();
-      processed++;
-      trimSoon(claimed.data.op);
-      if (outcome.type === 'completed') return { backache: 'completed', result: outcome.result };
-      if (outcome.type === 'quarantined') return { backache: 'quarantined', quarantineId: outcome.quarantineId, error: outcome.error };
-      if (outcome.kwargs) await job.updateData({ ...claimed.data, kwargs: outcome.kwargs });
-      await job.moveToDelayed(Date.now() + Math.max(0, outcome.delayMs), token);
-      throw new DelayedError();
-    };
-
-    const workers = opts.ops.map((op) => {
-      const rl = opts.rateLimit?.(op);
-      const w = new Worker('jobs', processor, {
-        connection,
-        prefix: this.keys.tag(op),
-        concurrency: Math.max(1, opts.concurrency(op)),
-        limiter: rl ? { max: rl.max, duration: rl.perMs } : undefined,
-        lockDuration: leaseMs,
-        stalledInterval,
-        maxStalledCount: MAX_STALLED,
-        removeOnComplete: 'age' in this.keep ? { age: this.keep.age } : undefined,
-        removeOnFail: this.keep,
-      });
-      w.on('error', () => {}); // lock renewal / connection errors are handled below or retried by BullMQ
-      w.on('lockRenewalFailed', (ids: string[]) => {
-        for (const id of ids) {
-          const r = running.get(id);
-          if (!r) continue;
-          r.lost = true;
-          r.ctl.abort(new Error('lease lost'));
-        }
-      });
-      return w;
-    });
-
-    let stopping: Promise<void> | undefined;
-    const consumer: Consumer = {
-      get processed() {
-        return processed;
+    const consumer = startRedisConsumer(
+      {
+        keys: this.keys,
+        connect: this.opts.workerConnection,
+        leaseMs,
+        stalledIntervalMs: this.opts.stalledIntervalMs ?? Math.min(15_000, Math.max(50, Math.floor(leaseMs / 4))),
+        keep: this.keep,
+        trimEvery: this.opts.trimEvery ?? TRIM_EVERY,
       },
-      stop: (timeoutMs = 10_000) =>
-        (stopping ??= (async () => {
-          // Graceful: stop taking jobs, let running ones finish (up to the timeout).
-          const closing = Promise.all(workers.map((w) => w.close().catch(() => {})));
-          const finished = await Promise.race([closing.then(() => true), sleep(timeoutMs).then(() => false)]);
-          if (!finished) {
-            // Past the bound: abort and abandon what still runs; its lock runs out and
-            // another worker takes the job again. Our late outcome is dropped.
-            for (const r of running.values()) r.ctl.abort(new Error('worker stopped'));
-            abandonAll();
-            await Promise.race([closing, sleep(Math.max(1000, Math.min(5000, timeoutMs)))]);
-          }
-          connection.disconnect();
-          this.consumers.delete(consumer);
-        })()),
-    };
+      opts,
+      () => this.consumers.delete(consumer),
+    );
     this.consumers.add(consumer);
     return consumer;
   }

@@ -27,7 +27,10 @@ export type ScriptName =
   | 'quarantine-put-5'
   | 'quarantine-delete-5'
   | 'queue-add-8'
-  | 'queue-trim-2';
+  | 'queue-trim-2'
+  | 'queue-next-11'
+  | 'queue-extend-1'
+  | 'queue-stalled-8';
 
 interface Script {
   command: string;
