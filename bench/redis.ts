@@ -200,8 +200,9 @@ async function backacheWithJobs(round: number, tag: string, operations: Paramete
 
 /**
  * Where the drain's time goes, as two measured parts against the same raw Worker:
- *  - "queue wrapper alone": backache's BullMQ consumer (processor, outcome marker, retention,
- *    custom ids) with a handler that completes at once: no cache, lock or pending step.
+ *  - "queue wrapper alone": backache's consumer loop over the BullMQ queue (consumer.ts:
+ *    batched take/finish, outcome marker, leases, retention) with a handler that completes
+ *    at once: no cache, lock or pending step.
  *  - "consume steps alone": the worker's two batched steps (consume-begin-n: fresh entry or
  *    lock; consume-finish-n: store, take the pending cbArgs, release) for 30k jobs, 50 in
  *    flight, with no queue at all.
