@@ -565,12 +565,12 @@ describe('BullMQ job queue', () => {
   it('an idle consumer waits on the marker, wakes for new jobs, and stops at once, closing its connections', async () => {
     const p = uniquePrefix();
     const be = await openBackend({ broker: server.url, prefix: p });
-    const clients = async () => (await raw.client('LIST')).split('\n').filter(Boolean).length;
+    const clients = async () => String(await raw.client('LIST')).split('\n').filter(Boolean).length;
     try {
       const before = await clients();
       const seen: string[] = [];
       const c = be.queue.consume({ ops: ['idle'], concurrency: () => 2, handler: async (j) => (seen.push(j.id), { type: 'completed', result: { value: null, cbArgs: [] } }) });
-      await waitUntil(async () => (await raw.client('LIST')).includes('cmd=bzpopmin'), 'the consumer to block on the marker');
+      await waitUntil(async () => String(await raw.client('LIST')).includes('cmd=bzpopmin'), 'the consumer to block on the marker');
       await be.queue.addMany([{ id: 'wake', data: { op: 'idle', uri: 'w', kwargs: {} } }]);
       await waitUntil(() => seen.includes('wake'), 'the new job');
       await c.stop(60_000); // nothing runs: returns without waiting for the blocking call
