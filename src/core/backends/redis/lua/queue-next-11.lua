@@ -15,7 +15,8 @@
   Taking (unless the queue is paused or at its global concurrency): due delayed jobs are
   promoted first; at most `want` jobs move from wait (or, once wait is empty, from the
   prioritized set) to active, each locked with `token:attemptsStarted` for the lease, with
-  processedOn set and attemptsStarted + 1. The rate limiter counts them as BullMQ does.
+  processedOn set, attemptsStarted + 1 and an 'active' event. The rate limiter counts them
+  as BullMQ does.
 
   Input:
     KEYS[1] wait, KEYS[2] active, KEYS[3] prioritized, KEYS[4] events, KEYS[5] limiter,
@@ -157,6 +158,7 @@ while taken < want do
       local ats = rcall("HINCRBY", jobKey, "ats", 1)
       rcall("SET", jobKey .. ":lock", token .. ":" .. ats, "PX", lease)
       rcall("HSET", jobKey, "processedOn", now)
+      rcall("XADD", events, "MAXLEN", "~", maxEvents, "*", "event", "active", "jobId", id, "prev", "waiting")
       out[#out + 1] = id
       out[#out + 1] = f[1]
       out[#out + 1] = ats
