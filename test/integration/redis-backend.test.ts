@@ -582,6 +582,41 @@ describe('BullMQ job queue', () => {
     }
   });
 
+  it('a holder whose lock vanished loses the lease: its signal aborts, its late outcome is dropped, the job runs again', async () => {
+    const p = uniquePrefix();
+    const be = await openBackend({ broker: server.url, prefix: p });
+    try {
+      await be.queue.addMany([{ id: 'lose-me', data: { op: 'lose', uri: 'https://x/lose', kwargs: {} } }]);
+      let aborted: unknown;
+      const attempts: number[] = [];
+      const c = be.queue.consume({
+        ops: ['lose'],
+        concurrency: () => 1,
+        leaseMs: 400,
+        handler: async (j, signal) => {
+          attempts.push(j.attempt);
+          if (j.attempt > 1) return { type: 'completed', result: { value: 'again', cbArgs: [] } };
+          await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
+          aborted = signal.reason;
+          return { type: 'completed', result: { value: 'late', cbArgs: [] } };
+        },
+      });
+      await waitUntil(() => attempts.length === 1, 'the first attempt to start');
+      // As if the holder had stalled past its lease and the lock had expired.
+      await raw.del(`{${p}:lose}:jobs:lose-me:lock`);
+      await waitUntil(() => aborted !== undefined, 'the holder to learn it lost the lease');
+      expect(String((aborted as Error)?.message)).toContain('lease lost');
+      // The stalled check puts the job back, and it runs again (here, on the same consumer).
+      await waitUntil(async () => (await be.queue.getState('lose-me')).state === 'completed', 'the job to run again', 10_000);
+      await c.stop();
+      expect(attempts).toEqual([1, 2]);
+      expect(await be.queue.getState('lose-me')).toEqual({ state: 'completed', result: { value: 'again', cbArgs: [] } });
+      expect(c.processed).toBe(1);
+    } finally {
+      await be.close();
+    }
+  });
+
   it('a consumer SIGKILLed mid-job: another consumer takes the job again (attempt 2) and completes it', async () => {
     const p = uniquePrefix();
     const mine = await openBackend({ broker: server.url, prefix: p });
