@@ -49,7 +49,7 @@ export async function consumeJob(deps: ConsumeDeps, job: ClaimedJob, signal: Abo
     // A fresh entry means someone already computed it: deliver, do not recompute.
     let entry: StoredEntry | undefined;
     if (steps) {
-      const got = await beginOrWait(deps, steps, key, job.data.refresh, signal);
+      const got = job.begun ?? (await beginOrWait(deps, steps, key, job.data.refresh, signal));
       if ('entry' in got) entry = got.entry;
       else token = got.token;
     } else {
@@ -118,7 +118,7 @@ export async function consumeJob(deps: ConsumeDeps, job: ClaimedJob, signal: Abo
 }
 
 /** The backend's combined steps, if it offers them for exactly the ports it holds now. */
-function stepsOf(b: Backend): ConsumeSteps | undefined {
+export function stepsOf(b: Backend): ConsumeSteps | undefined {
   const s = b.steps;
   return s && s.cache === b.cache && s.locker === b.locker && s.pending === b.pending ? s : undefined;
 }

@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import { openBackend, type BackendOptions } from './backends/index.js';
 import { sleep } from './backends/polling-consumer.js';
-import { consumeJob, type JobProgress } from './consume.js';
+import { consumeJob, stepsOf, type JobProgress } from './consume.js';
 import { CounterBuffer } from './counters.js';
 import { delegateBatch, validateRequest, type BulkResult, type Delegated, type Hit, type Request } from './delegate.js';
 import { toMs, type Duration } from './duration.js';
@@ -333,6 +333,7 @@ export class Backache {
       concurrency: (op) => this.ops.get(op)?.concurrency ?? concurrency,
       rateLimit: (op) => this.ops.get(op)?.rateLimit,
       leaseMs: this.leaseMs,
+      begin: stepsOf(this.backend) ? { lockMs: deps.lockMs } : undefined,
       handler: async (job, signal) => {
         const outcome = await consumeJob(deps, job, signal);
         if (o.onOutcome) {

@@ -125,6 +125,12 @@ export interface ClaimedJob {
   attempt: number;
   /** When the job was first added. */
   createdAt: number;
+  /**
+   * ConsumeSteps.begin, already done by the queue in the call that took the job (asked
+   * for with ConsumerOptions.begin): the fresh entry, or the pair's lock. Absent when the
+   * queue could not, or when someone else holds the lock (the engine then begins itself).
+   */
+  begun?: { entry: StoredEntry } | { token: string };
 }
 
 /** What the engine tells the queue once a job's handler has finished. */
@@ -159,6 +165,12 @@ export interface ConsumerOptions {
   rateLimit?: (op: string) => { max: number; perMs: number } | undefined;
   /** How long a claimed job stays ours without renewal (the lease). */
   leaseMs?: number;
+  /**
+   * Also do ConsumeSteps.begin (lock ttl `lockMs`) for each job in the call that takes it,
+   * where the queue can (Redis: one round trip less per job). Only asked for when the
+   * backend's steps serve exactly its cache, locks and pending set.
+   */
+  begin?: { lockMs: number };
   /**
    * Runs one job. Never throws: every failure is turned into an outcome by the engine.
    * `signal` is aborted when the consumer stops hard or the lease is lost.

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBackend } from '../../src/core/backends/index.js';
 import { parseRedisUrl, redisBackend, RedisKeys } from '../../src/core/backends/redis/index.js';
 import { BackendUnavailableError } from '../../src/core/errors.js';
+import { hashId } from '../../src/core/hash.js';
 import type { Backend, ClaimedJob, QuarantineItem } from '../../src/core/ports.js';
 import { freePort, makeTlsFiles, startRedisSentinel, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { sleep, waitUntil } from '../helpers/wait.js';
@@ -612,6 +613,39 @@ describe('BullMQ job queue', () => {
       expect(attempts).toEqual([1, 2]);
       expect(await be.queue.getState('lose-me')).toEqual({ state: 'completed', result: { value: 'again', cbArgs: [] } });
       expect(c.processed).toBe(1);
+    } finally {
+      await be.close();
+    }
+  });
+
+  it('asked to begin, the take also returns each job\'s fresh entry or its pair lock', async () => {
+    const p = uniquePrefix();
+    const be = await openBackend({ broker: server.url, prefix: p });
+    try {
+      const k = (id: string) => ({ ns: 'pre', id });
+      await be.cache.setMany([{ key: k('https://x/cached'), entry: entry('have') }]);
+      const held = await be.locker.acquire(k('https://x/held'), 10_000);
+      await be.queue.addMany([
+        { id: 'j-cached', data: { op: 'pre', uri: 'https://x/cached', kwargs: {} } },
+        { id: 'j-new', data: { op: 'pre', uri: 'https://x/new', kwargs: {} } },
+        { id: 'j-held', data: { op: 'pre', uri: 'https://x/held', kwargs: {} } },
+        { id: 'j-refresh', data: { op: 'pre', uri: 'https://x/cached', kwargs: {}, refresh: true } },
+      ]);
+      const seen = new Map<string, ClaimedJob['begun']>();
+      const c = be.queue.consume({
+        ops: ['pre'],
+        concurrency: () => 4,
+        begin: { lockMs: 5000 },
+        handler: async (j) => (seen.set(j.id, j.begun), { type: 'completed', result: { value: null, cbArgs: [] } }),
+      });
+      await waitUntil(() => seen.size === 4, 'all four jobs');
+      await c.stop();
+      expect(seen.get('j-cached')).toMatchObject({ entry: { value: 'have', expiresAt: null } });
+      const token = (seen.get('j-new') as { token: string }).token;
+      expect(await raw.get(`{${p}:pre}:l:${hashId('https://x/new')}`)).toBe(token);
+      expect(seen.get('j-held')).toBeUndefined(); // someone else's lock: the engine waits for it itself
+      expect(seen.get('j-refresh')).toHaveProperty('token'); // a refresh skips the entry
+      expect(await be.locker.release(k('https://x/held'), held!)).toBe(true);
     } finally {
       await be.close();
     }

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import type { ClaimedJob, Consumer, ConsumerOptions, JobData, JobOutcome, JobResult, SerializedError } from '../../ports.js';
+import { decodeEntry } from './cache.js';
 import type { RedisKeys } from './keys.js';
 import { defineScripts, runScript } from './scripts.js';
 
@@ -12,6 +13,8 @@ import { defineScripts, runScript } from './scripts.js';
  *
  * - jobs that end in the same event-loop turn are finished by one step call, which also
  *   takes jobs for the free slots; a few calls may be in flight at once (see `pump`);
+ * - when asked (ConsumerOptions.begin), the call that takes a job also does the engine's
+ *   first step for it (the fresh entry, or the pair's lock), which saves a round trip;
  * - when a step takes fewer jobs than there are free slots, the loop waits on the queue's
  *   marker (BZPOPMIN on its own connection, as BullMQ's Worker does) which adds, retries,
  *   resumes and stalled-job moves set; it wakes at the next delayed job's due time at the
@@ -135,6 +138,9 @@ class OpLoop {
   private readonly concurrency: number;
   private readonly takeMax: number;
   private readonly limit: [string, number];
+  /** Lock ttl for the first step done with each take (ConsumerOptions.begin), or "". */
+  private readonly beginTtl: string;
+  private readonly tag: string;
 
   constructor(
     private readonly sh: Shared,
@@ -145,6 +151,8 @@ class OpLoop {
     this.stepKeys = [k('wait'), k('active'), k('prioritized'), k('events'), k('limiter'), k('delayed'), k('paused'), k('meta'), k('pc'), k('marker'), k('completed')];
     this.concurrency = Math.max(1, Math.floor(sh.opts.concurrency(op)));
     this.takeMax = Math.ceil(this.concurrency / TAKE_SHARE);
+    this.beginTtl = sh.opts.begin ? String(Math.max(1, Math.ceil(sh.opts.begin.lockMs))) : '';
+    this.tag = sh.s.keys.tag(op);
     const rl = sh.opts.rateLimit?.(op);
     this.limit = rl ? [String(Math.max(1, Math.floor(rl.max))), Math.max(1, Math.round(rl.perMs))] : ['', 0];
   }
@@ -192,7 +200,7 @@ class OpLoop {
   }
 
   private async step(done: Done[], want: number) {
-    const args: (string | number)[] = [this.prefix, Date.now(), this.sh.token, this.sh.s.leaseMs, want, this.limit[0], this.limit[1]];
+    const args: (string | number)[] = [this.prefix, Date.now(), this.sh.token, this.sh.s.leaseMs, want, this.limit[0], this.limit[1], this.beginTtl, this.tag];
     for (const d of done) args.push(...d);
     let reply: (string | number)[];
     try {
@@ -209,9 +217,9 @@ class OpLoop {
   }
 
   private took(reply: (string | number)[], want: number) {
-    const taken = (reply.length - 3) / 4;
-    for (let i = 3; i < reply.length; i += 4) {
-      this.run(String(reply[i]), String(reply[i + 1]), Number(reply[i + 2]), Number(reply[i + 3]));
+    const taken = (reply.length - 3) / 5;
+    for (let i = 3; i < reply.length; i += 5) {
+      this.run(String(reply[i]), String(reply[i + 1]), Number(reply[i + 2]), Number(reply[i + 3]), String(reply[i + 4]));
     }
     if (taken >= want || this.sh.stopping) return;
     const ttl = Number(reply[1]);
@@ -251,9 +259,15 @@ class OpLoop {
     this.kick();
   }
 
-  private run(bullId: string, raw: string, ats: number, timestamp: number) {
+  private run(bullId: string, raw: string, ats: number, timestamp: number, begun: string) {
     const job = claimedJob(this.op, bullId, raw, ats, timestamp);
     const r: Run = { token: `${this.sh.token}:${ats}`, ctl: new AbortController(), lost: false };
+    if (begun === 'L') job.begun = { token: `${r.token}:${bullId}` };
+    else if (begun.startsWith('E')) {
+      // Another URI's entry under the same hash (a collision) is not ours: the engine begins itself.
+      const entry = decodeEntry(begun.slice(1), job.data.uri, Date.now());
+      if (entry) job.begun = { entry };
+    }
     this.running.set(bullId, r);
     let outcome: Promise<JobOutcome | 'abandoned'>;
     try {

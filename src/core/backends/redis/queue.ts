@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Consumer, ConsumerOptions, JobData, JobQueue, JobState, NewJob } from '../../ports.js';
 import { fromBullId, startRedisConsumer, type Marker } from './consumer.js';
 import type { RedisKeys } from './keys.js';
+import { hashId } from '../../hash.js';
 import { clearArea } from './scan.js';
 import { results, runScript } from './scripts.js';
 
@@ -128,7 +129,7 @@ export class RedisJobQueue implements JobQueue {
       for (const j of list) {
         this.remember(j.id, op);
         if (Math.floor(j.priority ?? 0) > 0 || (j.delayMs ?? 0) > 0) special.push(j);
-        else plain.push(toBullId(j.id), op, JSON.stringify(j.data));
+        else plain.push(toBullId(j.id), op, JSON.stringify(j.data), (j.data.refresh ? '!' : '') + hashId(j.data.uri));
       }
       if (plain.length > 1) sends.push(runScript(this.client, 'queue-add-8', this.queueKeys(op), plain));
       if (special.length > 0) sends.push(q.addBulk(special.map((j) => ({ name: op, data: j.data, opts: bullOpts(j) }))));

@@ -4,8 +4,9 @@ import type { ChainableCommander, Redis } from 'ioredis';
 
 /**
  * The Lua scripts of `./lua/` (BullMQ's layout: `name-<number of keys>.lua`, `-n` for a
- * variable number, a header documenting KEYS/ARGV/returns). Each one is registered once per
- * connection with `defineCommand` (EVALSHA, falling back to EVAL after a server restart).
+ * variable number, a header documenting KEYS/ARGV/returns, `--- @include` for shared
+ * functions). Each one is registered once per connection with `defineCommand` (EVALSHA,
+ * falling back to EVAL after a server restart).
  * Files are found next to this module, so this works from `src/` (tsx, vitest) and from
  * `dist/` (`npm run build` copies the .lua files).
  */
@@ -40,6 +41,12 @@ interface Script {
 }
 
 const LUA_DIR = new URL('./lua/', import.meta.url);
+/** `--- @include "name"` lines are replaced by `lua/includes/name.lua` (shared local functions). */
+const INCLUDE = /^--- @include "([A-Za-z]+)"$/gm;
+
+function withIncludes(lua: string) {
+  return lua.replace(INCLUDE, (_, name: string) => readFileSync(new URL(`includes/${name}.lua`, LUA_DIR), 'utf8'));
+}
 let loaded: Map<string, Script> | undefined;
 
 function scripts() {
@@ -51,7 +58,7 @@ function scripts() {
     if (!m) continue;
     const name = `${m[1]}-${m[2]}`;
     const command = `bk_${m[1]!.replace(/-/g, '_')}`;
-    out.set(name, { command, lua: readFileSync(new URL(file, LUA_DIR), 'utf8'), keys: m[2] === 'n' ? undefined : Number(m[2]) });
+    out.set(name, { command, lua: withIncludes(readFileSync(new URL(file, LUA_DIR), 'utf8')), keys: m[2] === 'n' ? undefined : Number(m[2]) });
   }
   return (loaded = out);
 }

@@ -20,6 +20,7 @@
     1 the lock is ours, 0 someone else holds it
 ]]
 local rcall = redis.call
+--- @include "freshEntry"
 local now = tonumber(ARGV[1])
 local tag = ARGV[3]
 local out = {}
@@ -29,19 +30,7 @@ for a = 4, #ARGV, 3 do
   local hash = ARGV[a]
   local result = nil
   if ARGV[a + 2] ~= "1" then
-    -- pcall: an entry of an older layout (a HASH) is a miss, not an error for the batch
-    local raw = redis.pcall("GET", tag .. ":c:e:" .. hash)
-    if type(raw) == "string" then
-      -- raw = createdAt "," expiresAt "," ...
-      local c = string.find(raw, ",", 1, true)
-      local d = c and string.find(raw, ",", c + 1, true)
-      if d then
-        local e = string.sub(raw, c + 1, d - 1)
-        if e == "" or tonumber(e) > now then
-          result = raw
-        end
-      end
-    end
+    result = freshEntry(tag .. ":c:e:" .. hash, now)
   end
   if not result then
     if rcall("SET", tag .. ":l:" .. hash, ARGV[a + 1], "NX", "PX", ARGV[2]) then

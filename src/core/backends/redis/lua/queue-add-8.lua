@@ -3,19 +3,21 @@
   writing exactly what BullMQ's addStandardJob writes for a job with a custom id, so BullMQ's
   Worker, Queue and tools see ordinary jobs:
     - an id that exists already is left alone (BullMQ: a duplicate custom id is a no-op);
-    - the job hash: name, data, opts, timestamp, delay 0, priority 0;
+    - the job hash: name, data, opts, timestamp, delay 0, priority 0 (and backache's "bkp",
+      which BullMQ ignores);
     - the 'added' event, the id pushed (LPUSH, FIFO) to wait, or to paused while the queue
       is paused, and the 'waiting' event;
     - the marker that wakes workers, once per call, unless the queue is paused or at its
       global concurrency.
   What addBulk sends per job (a script call with 9 keys and two msgpack buffers) becomes
-  three short arguments here; delayed and prioritized jobs still go through BullMQ.
+  four short arguments here; delayed and prioritized jobs still go through BullMQ.
 
   Input:
     KEYS[1] wait, KEYS[2] paused, KEYS[3] meta, KEYS[4] id counter, KEYS[5] active,
     KEYS[6] events stream, KEYS[7] marker, KEYS[8] the job key prefix ("{P:N}:jobs:")
     ARGV[1]   timestamp, epoch ms
-    ARGV[2..] three values per job: job id, name, data (JSON)
+    ARGV[2..] four values per job: job id, name, data (JSON), and the job's pair for the
+              consumer's first step (field "bkp": the pair hash, "!" + hash for a refresh)
 
   Output: the number of jobs added (ids that existed are not counted)
 ]]
@@ -37,13 +39,13 @@ end
 local timestamp = ARGV[1]
 local events = KEYS[6]
 local added = 0
-for a = 2, #ARGV, 3 do
+for a = 2, #ARGV, 4 do
   local id = ARGV[a]
   local key = KEYS[8] .. id
   if rcall("EXISTS", key) == 0 then
     local name = ARGV[a + 1]
     rcall("HMSET", key, "name", name, "data", ARGV[a + 2], "opts", cjson.encode({ jobId = id, attempts = 0 }),
-      "timestamp", timestamp, "delay", 0, "priority", 0)
+      "timestamp", timestamp, "delay", 0, "priority", 0, "bkp", ARGV[a + 3])
     rcall("XADD", events, "*", "event", "added", "jobId", id, "name", name)
     rcall("LPUSH", target, id)
     rcall("XADD", events, "MAXLEN", "~", maxEvents, "*", "event", "waiting", "jobId", id)

@@ -16,7 +16,9 @@
   promoted first; at most `want` jobs move from wait (or, once wait is empty, from the
   prioritized set) to active, each locked with `token:attemptsStarted` for the lease, with
   processedOn set, attemptsStarted + 1 and an 'active' event. The rate limiter counts them
-  as BullMQ does.
+  as BullMQ does. When asked (a lock ttl given), each job taken also gets the consumer's
+  first step (consume-begin-n.lua's): its pair's cached entry if fresh, else the pair's lock
+  (token: the job's lock token + ":" + id), from the pair hash queue-add-8.lua stored.
 
   Input:
     KEYS[1] wait, KEYS[2] active, KEYS[3] prioritized, KEYS[4] events, KEYS[5] limiter,
@@ -25,13 +27,18 @@
     ARGV[1] job key prefix ("{P:N}:jobs:"), ARGV[2] now (epoch ms), ARGV[3] token base,
     ARGV[4] lease (ms), ARGV[5] how many jobs to take at most,
     ARGV[6] rate limit: jobs per window ("" for none), ARGV[7] window (ms),
-    ARGV[8..] five values per finished job: id, token, kind ("c" completed, "r" retry),
+    ARGV[8] pair lock ttl (ms) to begin the jobs taken, "" not to,
+    ARGV[9] the operation's hash tag {P:N} (for the pair keys),
+    ARGV[10..] five values per finished job: id, token, kind ("c" completed, "r" retry),
       returnvalue (c) or due time in ms (r), new data JSON or "" (r)
 
   Output: { finished, rate-limit wait (ms, 0 if none), next delayed time (ms, 0 if none),
-            then four values per job taken: id, data, attemptsStarted, timestamp }
+            then five values per job taken: id, data, attemptsStarted, timestamp, begun }
+    begun: "" not begun, "L" the pair lock is ours, "B" someone else holds it,
+           "E" .. the encoded entry when it is fresh (the client checks its id)
 ]]
 local rcall = redis.call
+--- @include "freshEntry"
 local prefix = ARGV[1]
 local now = tonumber(ARGV[2])
 local events = KEYS[4]
@@ -41,7 +48,7 @@ local maxEvents = rcall("HGET", KEYS[8], "opts.maxLenEvents") or 10000
 -- Finish.
 local finished = 0
 local wakeAt
-for a = 8, #ARGV, 5 do
+for a = 10, #ARGV, 5 do
   local id = ARGV[a]
   local jobKey = prefix .. id
   local lockKey = jobKey .. ":lock"
@@ -137,6 +144,29 @@ end
 local out = { finished, 0, 0 }
 local lease = ARGV[4]
 local token = ARGV[3]
+local pairTtl = ARGV[8]
+local tag = ARGV[9]
+
+-- The consumer's first step for a job's pair (as consume-begin-n.lua).
+local function begin(pair, lockToken)
+  if not pair or pairTtl == "" then
+    return ""
+  end
+  local hash = pair
+  if string.sub(pair, 1, 1) == "!" then
+    hash = string.sub(pair, 2)
+  else
+    local raw = freshEntry(tag .. ":c:e:" .. hash, now)
+    if raw then
+      return "E" .. raw
+    end
+  end
+  if rcall("SET", tag .. ":l:" .. hash, lockToken, "NX", "PX", pairTtl) then
+    return "L"
+  end
+  return "B"
+end
+
 local taken = 0
 while taken < want do
   local id = rcall("RPOPLPUSH", KEYS[1], KEYS[2])
@@ -153,16 +183,18 @@ while taken < want do
     rcall("LREM", KEYS[2], 1, id)
   else
     local jobKey = prefix .. id
-    local f = rcall("HMGET", jobKey, "data", "timestamp")
+    local f = rcall("HMGET", jobKey, "data", "timestamp", "bkp")
     if f[1] then
       local ats = rcall("HINCRBY", jobKey, "ats", 1)
-      rcall("SET", jobKey .. ":lock", token .. ":" .. ats, "PX", lease)
+      local lockToken = token .. ":" .. ats
+      rcall("SET", jobKey .. ":lock", lockToken, "PX", lease)
       rcall("HSET", jobKey, "processedOn", now)
       rcall("XADD", events, "MAXLEN", "~", maxEvents, "*", "event", "active", "jobId", id, "prev", "waiting")
       out[#out + 1] = id
       out[#out + 1] = f[1]
       out[#out + 1] = ats
       out[#out + 1] = f[2] or now
+      out[#out + 1] = begin(f[3], lockToken .. ":" .. id)
       taken = taken + 1
     else
       -- the job was removed while it waited: nothing to run
