@@ -488,6 +488,39 @@ describe('BullMQ job queue', () => {
     expect(startedAt.slow!.at(-1)! - startedAt.slow![0]!).toBeGreaterThanOrEqual(700);
   });
 
+  it('a global rate limit and concurrency set through BullMQ\'s Queue are honoured', async () => {
+    const p = uniquePrefix();
+    const be = await openBackend({ broker: server.url, prefix: p });
+    const q = new Queue('jobs', { connection: raw, prefix: `{${p}:glob}` });
+    try {
+      await q.setGlobalRateLimit(2, 400);
+      await q.setGlobalConcurrency(1);
+      await be.queue.addMany(Array.from({ length: 6 }, (_, i) => ({ id: `g${i}`, data: { op: 'glob', uri: `g${i}`, kwargs: {} } })));
+      const startedAt: number[] = [];
+      let active = 0;
+      let peak = 0;
+      const c = be.queue.consume({
+        ops: ['glob'],
+        concurrency: () => 4,
+        handler: async () => {
+          startedAt.push(Date.now());
+          peak = Math.max(peak, ++active);
+          await sleep(20);
+          active--;
+          return { type: 'completed', result: { value: null, cbArgs: [] } };
+        },
+      });
+      await waitUntil(() => startedAt.length === 6, 'all six jobs', 15_000);
+      await c.stop();
+      expect(peak).toBe(1);
+      // 6 jobs at 2 per 400 ms: the last starts at least ~800 ms after the first.
+      expect(startedAt.at(-1)! - startedAt[0]!).toBeGreaterThanOrEqual(700);
+    } finally {
+      await q.close();
+      await be.close();
+    }
+  });
+
   it('counts are O(1) and pause is global (seen by another connection)', async () => {
     const other = await openBackend({ broker: server.url, prefix });
     try {

@@ -22,16 +22,10 @@
   Output: the number of jobs added (ids that existed are not counted)
 ]]
 local rcall = redis.call
-local meta = rcall("HMGET", KEYS[3], "paused", "concurrency", "opts.maxLenEvents")
-local target = KEYS[1]
-local held = false
-if meta[1] then
-  target = KEYS[2]
-  held = true
-elseif meta[2] and rcall("LLEN", KEYS[5]) >= tonumber(meta[2]) then
-  held = true
-end
-local maxEvents = meta[3]
+--- @include "queueTarget"
+local target, paused, free = queueTarget(KEYS[3], KEYS[5], KEYS[1], KEYS[2])
+local held = paused or (free ~= nil and free <= 0)
+local maxEvents = rcall("HGET", KEYS[3], "opts.maxLenEvents")
 if not maxEvents then
   maxEvents = 10000
   rcall("HSET", KEYS[3], "opts.maxLenEvents", maxEvents)

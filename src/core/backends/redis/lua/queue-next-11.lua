@@ -39,6 +39,7 @@
 ]]
 local rcall = redis.call
 --- @include "freshEntry"
+--- @include "queueTarget"
 local prefix = ARGV[1]
 local now = tonumber(ARGV[2])
 local events = KEYS[4]
@@ -79,6 +80,10 @@ end
 if wakeAt then
   rcall("ZADD", KEYS[10], wakeAt, "1")
 end
+-- Under a global concurrency, a finished job frees a slot another worker may be waiting for.
+if finished > 0 and rcall("HEXISTS", KEYS[8], "concurrency") == 1 then
+  rcall("ZADD", KEYS[10], 0, "0")
+end
 
 local function nextDelayed()
   local first = rcall("ZRANGE", KEYS[6], 0, 0, "WITHSCORES")
@@ -93,16 +98,9 @@ if want <= 0 then
   return { finished, 0, nextDelayed() }
 end
 
--- Paused, or at the queue's global concurrency: take nothing.
-local meta = rcall("HMGET", KEYS[8], "paused", "concurrency", "max", "duration")
-local target = KEYS[1]
-local held = false
-if meta[1] then
-  target = KEYS[7]
-  held = true
-elseif meta[2] and rcall("LLEN", KEYS[2]) >= tonumber(meta[2]) then
-  held = true
-end
+-- Paused, or at the queue's global concurrency: take nothing (after promoting due jobs).
+local target, paused, free, globalMax, globalWindow = queueTarget(KEYS[8], KEYS[2], KEYS[1], KEYS[7])
+local held = paused or (free ~= nil and free <= 0)
 
 -- Promote delayed jobs that are due (as BullMQ's promoteDelayedJobs).
 local due = rcall("ZRANGEBYSCORE", KEYS[6], 0, (now + 1) * 0x1000 - 1, "LIMIT", 0, 1000)
@@ -126,7 +124,10 @@ if held then
 end
 
 -- Rate limit: the job counter of the current window (BullMQ's limiter key).
-local max = tonumber(ARGV[6] ~= "" and ARGV[6] or meta[3] or "")
+local max, window = tonumber(ARGV[6]), ARGV[7]
+if not max and globalMax then
+  max, window = tonumber(globalMax), globalWindow or 1000
+end
 local used = 0
 if max then
   used = tonumber(rcall("GET", KEYS[5]) or 0)
@@ -139,6 +140,9 @@ if max then
     used = 0
   end
   want = math.min(want, max - used)
+end
+if free ~= nil then
+  want = math.min(want, free)
 end
 
 local out = { finished, 0, 0 }
@@ -204,7 +208,7 @@ while taken < want do
 end
 if max and taken > 0 then
   if rcall("INCRBY", KEYS[5], taken) == taken then
-    rcall("PEXPIRE", KEYS[5], math.floor(math.abs(tonumber(ARGV[7]))))
+    rcall("PEXPIRE", KEYS[5], math.max(1, math.floor(math.abs(tonumber(window)))))
   end
 end
 -- Others may take what is left: keep the marker up while jobs wait.
