@@ -1,15 +1,23 @@
 /**
- * The worker side of one request (DESIGN.md §3 Consume): take the job; if the cache holds
- * a fresh entry use it; otherwise compute under the lock for (op, uri); store the entry
- * (under the URI and every redirect alias); take *all* pending cbArgs atomically; fire
- * `onResult` once with them; release. Every failure becomes a retry or a quarantine item.
+ * The worker side of one request (DESIGN.md §3 Consume), one path on every backend, in the
+ * order of the diagram:
+ *
+ *   WorkerSteps.begin ─► delivery record? deliver it again (no recomputation)
+ *                    ─► fresh entry? deliver it (no recomputation)
+ *                    ─► the lock ─► operation.run ─► WorkerSteps.finish: store the entry
+ *                       (+ aliases), move every pending cbArgs into the job's delivery
+ *                       record, release ─► onResult(value, cbArgs) ─► job recorded
+ *                       complete ─► WorkerSteps.settle drops the record
+ *
+ * A failure is a retry (the same job later) or a quarantine (WorkerSteps.quarantine moves
+ * the cbArgs into the record, then the item is written). A run aborted by a stop past its
+ * timeout or a lost lease hands the job back untouched: neither quarantined nor delivered.
  */
 import { toMs } from './duration.js';
-import { isFresh, isServable, makeEntry, toJsonValue } from './entry.js';
-import { NotSerializableError, QuarantineSignal, RetrySignal, serializeError, TimeoutError } from './errors.js';
-import { newId } from './hash.js';
+import { isServable, makeEntry, toJsonValue } from './entry.js';
+import { checkWellFormed, toWellFormed, NotSerializableError, QuarantineSignal, RetrySignal, serializeError, StalledError, TimeoutError, UnreadableJobError } from './errors.js';
 import type { Logger, Operation, OperationContext } from './operations.js';
-import type { Backend, ClaimedJob, ConsumeSteps, JobOutcome, Key, Locker, QuarantineItem, StoredEntry } from './ports.js';
+import type { Backend, ClaimedJob, Delivery, JobData, JobOutcome, Key, Locker, QuarantineItem, StoredEntry } from './ports.js';
 import type { CounterBuffer } from './counters.js';
 import { sleep } from './backends/polling-consumer.js';
 
@@ -33,101 +41,113 @@ export interface JobProgress {
   progress: number;
 }
 
+const HANDBACK: JobOutcome = Object.freeze({ type: 'handback' as const });
+
 export async function consumeJob(deps: ConsumeDeps, job: ClaimedJob, signal: AbortSignal): Promise<JobOutcome> {
+  const bad = unreadable(job.data);
+  if (bad) return quarantineUnreadable(deps, job, bad);
   const { backend, ops, counters } = deps;
   const { op: name, uri } = job.data;
+  const key: Key = { ns: name, id: uri };
   const op = ops.get(name);
   if (!op) {
     const known = [...ops.keys()].join(', ') || '(none)';
-    return quarantine(deps, job, undefined, new Error(`unknown operation "${name}": this worker knows ${known}`));
+    return quarantine(deps, job, key, null, undefined, new Error(`unknown operation "${name}": this worker knows ${known}`));
   }
-  const key: Key = { ns: name, id: uri };
+  if (job.stalls > op.maxStalls) {
+    const times = job.stalls === 1 ? 'once' : `${job.stalls} times`;
+    return quarantine(deps, job, key, null, undefined, new StalledError(`a worker died while running ${name} for this URI ${times} (maxStalls ${op.maxStalls}): it may crash its worker`));
+  }
   const started = Date.now();
-  const steps = stepsOf(backend);
   let token: string | null = null;
   try {
-    // A fresh entry means someone already computed it: deliver, do not recompute.
+    const got = await beginOrWait(deps, key, job, signal);
+    let record: Delivery | undefined;
     let entry: StoredEntry | undefined;
-    if (steps) {
-      const got = job.begun ?? (await beginOrWait(deps, steps, key, job.data.refresh, signal));
-      if ('entry' in got) entry = got.entry;
-      else token = got.token;
-    } else {
-      entry = await freshEntry(deps, key, job.data.refresh);
-      if (!entry) {
-        const got = await acquireOrWait(deps, key, job.data.refresh, signal);
-        if ('entry' in got) entry = got.entry;
-        else {
-          token = got.token;
-          entry = await freshEntry(deps, key, job.data.refresh); // computed while we waited?
-        }
-      }
-    }
     let computed = false;
     let aliases: string[] = [];
-    let store: { key: Key; entry: StoredEntry }[] = [];
+    if ('delivery' in got) {
+      record = got.delivery;
+      entry = got.entry;
+    } else if ('entry' in got) entry = got.entry;
+    else token = got.token;
+
+    if (record?.kind === 'quarantine') return writeQuarantine(deps, job, record);
     if (!entry) {
-      const lockKeeper = keepLock(deps, key, token!);
+      // Compute under the lock. A redelivered record whose entry vanished meanwhile (an
+      // invalidation between the crash and now) needs the value again: lock and compute it.
+      token ??= await lockOrWait(deps.backend.locker, key, deps.lockMs, signal);
+      const lockKeeper = keepLock(deps, key, token);
       try {
         const r = await runOperation(deps, op, job, signal);
         aliases = r.aliases;
-        const now = Date.now();
-        const made = makeEntry(r.value, now, op.ttlMs(r.value), op.graceMs, uri);
-        entry = made;
-        store = [uri, ...aliases].map((id) => ({ key: { ns: name, id }, entry: made }));
-        if (!steps) await backend.cache.setMany(store);
+        entry = makeEntry(r.value, Date.now(), op.ttlMs(r.value), op.graceMs, uri);
         computed = true;
       } finally {
         lockKeeper.stop();
       }
     }
-    let cbArgs: unknown[];
-    if (steps) {
-      // Store, take the pending cbArgs and release the lock in one atomic step.
-      cbArgs = await steps.finish(key, store, token);
+    const redelivery = record !== undefined;
+    if (!record || computed) {
+      const store = computed ? [uri, ...aliases].map((id) => ({ key: { ns: name, id }, entry: entry! })) : [];
+      // Store, move the pending cbArgs into the job's delivery record, release: one atomic step.
+      record = await backend.steps.finish(key, job.id, store, token);
       token = null;
-    } else cbArgs = await backend.pending.takeAll(key);
+    }
+    const cbArgs = record.cbArgs;
     if (cbArgs.length > 0 && op.onResult) {
       try {
-        await op.onResult(entry.value, cbArgs, { op: name, uri, jobId: job.id, aliases, computed, attempt: job.attempt });
+        await op.onResult(entry.value, cbArgs, { op: name, uri, jobId: job.id, aliases, computed, attempt: job.attempt, deliveryId: record.deliveryId, redelivery });
       } catch (e) {
-        // The entry is stored; the callback arguments must not be lost: quarantine them,
-        // so a replay delivers them again (without recomputing).
-        return quarantine(deps, job, undefined, wrapError(`onResult of ${name} failed`, e), cbArgs);
+        // The entry is stored; the cbArgs must not be lost: the record becomes a quarantine
+        // item, so a replay delivers them again (without recomputing).
+        return quarantine(deps, job, key, null, undefined, wrapError(`onResult of ${name} failed`, e));
       }
     }
     if (computed) counters.duration(name, Date.now() - started);
     counters.add(name, 'completed');
-    return { type: 'completed', result: { value: entry.value, cbArgs } };
+    return { type: 'completed', result: { cbArgs, deliveryId: record.deliveryId } };
   } catch (e) {
+    // Stopped past the timeout, or the lease was lost: the job goes back as it was.
+    if (signal.aborted) {
+      if (token) await backend.locker.release(key, token).catch(() => {});
+      return HANDBACK;
+    }
     if (e instanceof RetrySignal) {
+      if (token) await backend.locker.release(key, token).catch(() => {});
       counters.add(name, 'retried');
       return { type: 'retry', delayMs: e.delayMs, kwargs: e.kwargs };
     }
-    if (e instanceof QuarantineSignal) return quarantine(deps, job, e.details, e);
-    if (e instanceof NotSerializableError || (e instanceof TimeoutError && op.retries === 0)) return quarantine(deps, job, undefined, e);
-    if (job.attempt <= op.retries && !signal.aborted) {
+    const held = token;
+    token = null;
+    if (e instanceof QuarantineSignal) return quarantine(deps, job, key, held, e.details, e);
+    if (e instanceof NotSerializableError || (e instanceof TimeoutError && op.retries === 0)) return quarantine(deps, job, key, held, undefined, e);
+    if (job.attempt <= op.retries) {
+      if (held) await backend.locker.release(key, held).catch(() => {});
       counters.add(name, 'retried');
       deps.log.warn(`${name} failed, retrying`, { uri, attempt: job.attempt, error: (e as Error)?.message });
       return { type: 'retry', delayMs: op.backoffMs(job.attempt) };
     }
-    return quarantine(deps, job, undefined, e);
-  } finally {
-    if (token) await backend.locker.release(key, token).catch(() => {});
+    return quarantine(deps, job, key, held, undefined, e);
   }
 }
 
-/** The backend's combined steps, if it offers them for exactly the ports it holds now. */
-export function stepsOf(b: Backend): ConsumeSteps | undefined {
-  const s = b.steps;
-  return s && s.cache === b.cache && s.locker === b.locker && s.pending === b.pending ? s : undefined;
+/** Why job data is not a backache request, or undefined when it is one. */
+function unreadable(d: JobData | undefined): string | undefined {
+  if (!d || typeof d !== 'object') return 'job data is not an object';
+  if (typeof d.op !== 'string' || d.op === '') return 'job data has no operation name (op)';
+  if (typeof d.uri !== 'string' || d.uri === '') return 'job data has no uri';
+  const bad = checkWellFormed(d.uri);
+  if (bad) return bad;
+  if (d.kwargs !== undefined && (typeof d.kwargs !== 'object' || d.kwargs === null || Array.isArray(d.kwargs))) return 'job data kwargs is not an object';
+  return undefined;
 }
 
-/** ConsumeSteps.begin until we hold the lock or a fresh entry appears (as acquireOrWait). */
-async function beginOrWait(deps: ConsumeDeps, steps: ConsumeSteps, key: Key, force: boolean | undefined, signal: AbortSignal): Promise<{ token: string } | { entry: StoredEntry }> {
+/** WorkerSteps.begin until it answers something other than busy (someone else computes). */
+async function beginOrWait(deps: ConsumeDeps, key: Key, job: ClaimedJob, signal: AbortSignal) {
   let wait = 10;
   for (;;) {
-    const got = await steps.begin(key, deps.lockMs, !!force);
+    const got = await deps.backend.steps.begin(key, job.id, deps.lockMs, !!job.data.refresh);
     if (!('busy' in got)) return got;
     if (signal.aborted) throw signal.reason ?? new Error('aborted');
     await sleep(wait, signal);
@@ -135,28 +155,15 @@ async function beginOrWait(deps: ConsumeDeps, steps: ConsumeSteps, key: Key, for
   }
 }
 
-async function freshEntry(deps: ConsumeDeps, key: Key, force?: boolean): Promise<StoredEntry | undefined> {
-  if (force) return undefined;
-  const [e] = await deps.backend.cache.getMany([key]);
-  return e && isFresh(e, Date.now()) ? e : undefined;
-}
-
-/**
- * Take the lock for (op, uri), or wait while someone else computes: if a fresh entry
- * appears meanwhile, return it instead (no recomputation).
- */
-async function acquireOrWait(deps: ConsumeDeps, key: Key, force: boolean | undefined, signal: AbortSignal): Promise<{ token: string } | { entry: StoredEntry }> {
+/** The pair's lock, waiting while someone else holds it. */
+async function lockOrWait(locker: Locker, key: Key, lockMs: number, signal: AbortSignal) {
   let wait = 10;
   for (;;) {
-    const token = await deps.backend.locker.acquire(key, deps.lockMs);
-    if (token) return { token };
+    const token = await locker.acquire(key, lockMs);
+    if (token) return token;
     if (signal.aborted) throw signal.reason ?? new Error('aborted');
     await sleep(wait, signal);
     wait = Math.min(wait * 2, 200);
-    if (!force) {
-      const entry = await freshEntry(deps, key);
-      if (entry) return { entry };
-    }
   }
 }
 
@@ -238,6 +245,8 @@ async function runOperation(deps: ConsumeDeps, op: Operation, job: ClaimedJob, j
     },
     getOrAddRedirect: async (other) => {
       if (other === uri || aliases.includes(other)) return undefined;
+      const bad = checkWellFormed(other, 'redirect uri');
+      if (bad) throw new TypeError(bad);
       const [e] = await deps.backend.cache.getMany([{ ns: op.name, id: other }]);
       if (isServable(e, Date.now())) return e.value;
       aliases.push(other);
@@ -286,37 +295,67 @@ const wrapError = (msg: string, e: unknown) => {
   return err;
 };
 
-async function quarantine(deps: ConsumeDeps, job: ClaimedJob, details: unknown, e: unknown, taken?: unknown[]): Promise<JobOutcome> {
-  const { backend } = deps;
+/**
+ * The request goes to quarantine: WorkerSteps.quarantine moves the pending cbArgs (or the
+ * job's result record) into a quarantine record in one atomic step; then the item is
+ * written. A crash in between leaves the record, which the next run writes (the same id).
+ */
+async function quarantine(deps: ConsumeDeps, job: ClaimedJob, key: Key, token: string | null, details: unknown, e: unknown): Promise<JobOutcome> {
   const { op, uri, kwargs, replayOf } = job.data;
   const now = Date.now();
-  // Take the pending cbArgs with the item, so the next request starts a new job and a
-  // replay delivers them.
-  const cbArgs = taken ?? (await backend.pending.takeAll({ ns: op, id: uri }));
-  const error = serializeError(e);
   const item: QuarantineItem = {
-    id: replayOf?.id ?? newId(),
+    id: replayOf?.id ?? job.id,
     op,
     uri,
-    cbArgs,
+    cbArgs: [],
     kwargs: kwargs ?? {},
-    error,
+    error: serializeError(e),
     details: details === undefined ? undefined : safeJson(details),
     attempts: (replayOf?.attempts ?? 0) + job.attempt,
     firstFailedAt: replayOf?.firstFailedAt ?? now,
     lastFailedAt: now,
     worker: deps.workerId,
   };
-  await backend.quarantine.put(item);
-  deps.counters.add(op, 'failed');
-  const spec = deps.ops.get(op);
+  const record = await deps.backend.steps.quarantine(key, job.id, item, token);
+  return writeQuarantine(deps, job, record);
+}
+
+async function writeQuarantine(deps: ConsumeDeps, job: ClaimedJob, record: Delivery): Promise<JobOutcome> {
+  const item = record.item!;
+  await deps.backend.quarantine.put(item);
+  deps.counters.add(item.op, 'failed');
+  const spec = deps.ops.get(item.op);
   if (spec?.onQuarantine) {
     try {
       await spec.onQuarantine(item);
     } catch (err) {
-      deps.log.error(`onQuarantine of ${op} failed`, { error: (err as Error)?.message });
+      deps.log.error(`onQuarantine of ${item.op} failed`, { error: (err as Error)?.message });
     }
   }
+  return { type: 'quarantined', quarantineId: item.id, error: item.error };
+}
+
+/** Job data that is not ours has no pair to take cbArgs from: the item records it as it is. */
+async function quarantineUnreadable(deps: ConsumeDeps, job: ClaimedJob, why: string): Promise<JobOutcome> {
+  const d = (job.data ?? {}) as Partial<JobData>;
+  const now = Date.now();
+  const error = serializeError(new UnreadableJobError(`job ${job.id}: ${why}; it was not written by backache, so it is quarantined as it is`));
+  const str = (v: unknown) => (typeof v === 'string' ? toWellFormed(v) : '');
+  const item: QuarantineItem = {
+    id: job.id,
+    op: str(d.op) || '(unknown)',
+    uri: str(d.uri),
+    cbArgs: [],
+    kwargs: {},
+    error,
+    details: safeJson(job.data),
+    attempts: job.attempt,
+    firstFailedAt: now,
+    lastFailedAt: now,
+    worker: deps.workerId,
+  };
+  await deps.backend.quarantine.put(item);
+  deps.counters.add(item.op, 'failed');
   return { type: 'quarantined', quarantineId: item.id, error };
 }
 

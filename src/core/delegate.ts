@@ -8,6 +8,7 @@ import { hashId, newId } from './hash.js';
 import type { Operation } from './operations.js';
 import type { Backend, Key, NewJob, PendingAdd, StoredEntry } from './ports.js';
 import type { CounterBuffer } from './counters.js';
+import { checkWellFormed } from './errors.js';
 
 export interface Request {
   op: string;
@@ -57,14 +58,33 @@ export interface DelegateDeps {
 export function validateRequest(ops: Map<string, Operation>, r: Request): string | undefined {
   if (!r || typeof r !== 'object') return 'a request must be an object {op, uri}';
   if (typeof r.uri !== 'string' || r.uri.length === 0) return 'uri must be a non-empty string';
+  const bad = checkWellFormed(r.uri);
+  if (bad) return bad;
   if (typeof r.op !== 'string' || !ops.has(r.op)) return `unknown operation "${r.op}"; known operations: ${[...ops.keys()].join(', ') || '(none)'}`;
   if (r.kwargs !== undefined && (typeof r.kwargs !== 'object' || r.kwargs === null || Array.isArray(r.kwargs))) return 'kwargs must be a JSON object';
   return undefined;
 }
 
-export async function delegateBatch(deps: DelegateDeps, requests: Request[]): Promise<BulkResult> {
+export interface DelegateMode {
+  /** `warm`: requests without callbacks (they join or create a pending job, adding no cbArgs). */
+  silent?: boolean;
+  /** `warm --force`: skip the cache, recompute even a fresh entry. */
+  force?: boolean;
+  /**
+   * Inline: do not enqueue the jobs this batch is first for; the caller computes them.
+   * Returned in `firsts`, with the request that created each.
+   */
+  inline?: boolean;
+}
+
+export interface DelegateOutcome extends BulkResult {
+  /** With `inline`: the jobs this batch must run itself (nothing was enqueued for them). */
+  firsts: { id: string; request: Request }[];
+}
+
+export async function delegateBatch(deps: DelegateDeps, requests: Request[], mode: DelegateMode = {}): Promise<DelegateOutcome> {
   const { backend } = deps;
-  const out: BulkResult = { hits: [], delegated: [], errors: [] };
+  const out: DelegateOutcome = { hits: [], delegated: [], errors: [], firsts: [] };
   const valid: Request[] = [];
   for (const r of requests) {
     const err = validateRequest(deps.ops, r);
@@ -74,7 +94,7 @@ export async function delegateBatch(deps: DelegateDeps, requests: Request[]): Pr
   if (valid.length === 0) return out;
 
   const keys: Key[] = valid.map((r) => ({ ns: r.op, id: r.uri }));
-  const entries = await backend.cache.getMany(keys);
+  const entries = mode.force ? [] : await backend.cache.getMany(keys);
   const now = Date.now();
   const misses: { r: Request; key: Key }[] = [];
   const refresh = new Map<string, NewJob>();
@@ -98,7 +118,7 @@ export async function delegateBatch(deps: DelegateDeps, requests: Request[]): Pr
 
   const jobs: NewJob[] = [...refresh.values()];
   if (misses.length) {
-    const adds: PendingAdd[] = misses.map(({ r, key }) => ({ key, cbArgs: r.cbArgs ?? null, jobId: newId() }));
+    const adds: PendingAdd[] = misses.map(({ r, key }) => ({ key, cbArgs: r.cbArgs ?? null, jobId: newId(), silent: mode.silent }));
     const res = await backend.pending.addMany(adds);
     const queued = new Set<string>();
     for (let i = 0; i < misses.length; i++) {
@@ -111,7 +131,9 @@ export async function delegateBatch(deps: DelegateDeps, requests: Request[]): Pr
       // between the pending set and the queue, which would otherwise wait forever.
       if (!queued.has(jobId)) {
         queued.add(jobId);
-        jobs.push({ id: jobId, data: { op: r.op, uri: r.uri, kwargs: r.kwargs ?? {} }, priority: r.priority });
+        const data = { op: r.op, uri: r.uri, kwargs: r.kwargs ?? {}, ...(mode.force ? { refresh: true } : {}) };
+        if (first && mode.inline) out.firsts.push({ id: jobId, request: r });
+        else jobs.push({ id: jobId, data, priority: r.priority });
       }
     }
   }

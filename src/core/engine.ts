@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import { openBackend, type BackendOptions } from './backends/index.js';
 import { sleep } from './backends/polling-consumer.js';
-import { consumeJob, stepsOf, type JobProgress } from './consume.js';
+import { consumeJob, type JobProgress } from './consume.js';
 import { CounterBuffer } from './counters.js';
 import { delegateBatch, validateRequest, type BulkResult, type Delegated, type Hit, type Request } from './delegate.js';
 import { toMs, type Duration } from './duration.js';
@@ -28,7 +28,9 @@ export interface BackacheOptions extends BackendOptions {
   batchSize?: number;
   /** Told of every `ctx.progress(n)` an operation reports in this process's workers. */
   onProgress?: (p: JobProgress) => void;
-  /** Job lease and lock lease (default 30s): a dead worker's job comes back after it. */
+  /** Default lease of this app's workers (default 30s); `startWorker({ lease })` overrides it. */
+  lease?: Duration;
+  /** @deprecated use `lease`. */
   leaseMs?: number;
 }
 
@@ -75,6 +77,11 @@ export interface WorkerHandle {
 
 export interface StartWorkerOptions {
   concurrency?: number;
+  /**
+   * How long a taken job stays this worker's without renewal (default 30s; renewed while it
+   * runs). A worker that dies is noticed after about this long, and its jobs are taken again.
+   */
+  lease?: Duration;
   ops?: string[];
   /**
    * Also consume these operations although they are not defined here: their jobs are
@@ -96,7 +103,6 @@ export class Backache {
   readonly quarantine: QuarantineApi;
   private counters: CounterBuffer;
   private workersRunning = new Set<WorkerHandle>();
-  private inlineResults = new Map<string, { value: unknown; cbArgs: unknown[] }>();
   private closed = false;
 
   constructor(
@@ -118,7 +124,7 @@ export class Backache {
   }
 
   private get leaseMs() {
-    return this.opts.leaseMs ?? 30_000;
+    return this.opts.lease !== undefined ? toMs(this.opts.lease, 'lease') : (this.opts.leaseMs ?? 30_000);
   }
 
   /** Names of the operations this app defines. */
@@ -160,42 +166,63 @@ export class Backache {
   }
 
   /**
-   * Backache's "mitigation": misses are computed here, but through the same path as a
-   * worker (pending set, lock, consume), so other clients still coalesce with them.
+   * Backache's "mitigation": the batch goes through the same delegate path as any request
+   * (pending set, coalescing), but the jobs it is first for are computed here, through the
+   * worker's own path (lock, store, delivery record, onResult), instead of being queued.
+   * They come back as hits (their onResult fires too, with every coalesced cbArgs); requests
+   * that joined another client's pending job stay delegated to it. If this process dies
+   * mid-way, the pending pair is healed by the next request for it (it re-adds the job).
    */
   private async inlineBatch(batch: Request[]): Promise<BulkResult> {
-    const r = await delegateBatch({ ...this.deps(), backend: { ...this.backend, queue: inlineQueue } as Backend }, batch);
-    const firsts = r.delegated.filter((d) => !d.coalesced);
-    const consumeDeps = this.consumeDeps(`inline-${process.pid}`);
+    const r = await delegateBatch(this.deps(), batch, { inline: true });
+    if (r.firsts.length === 0) return r;
+    const consumeDeps = this.consumeDeps(`inline-${process.pid}`, this.leaseMs);
+    const never = new AbortController().signal;
+    const values = new Map<string, { value: unknown } | { error: string }>();
     await Promise.all(
-      firsts.map(async (d) => {
-        const req = batch.find((b) => b.op === d.op && b.uri === d.uri);
-        const job = { id: d.jobId, data: { op: d.op, uri: d.uri, kwargs: req?.kwargs ?? {} }, attempt: 1, createdAt: Date.now() };
+      r.firsts.map(async ({ id, request }) => {
+        const job: ClaimedJob = { id, data: { op: request.op, uri: request.uri, kwargs: request.kwargs ?? {} }, attempt: 1, stalls: 0, createdAt: Date.now() };
         for (;;) {
-          const outcome = await consumeJob(consumeDeps, job, new AbortController().signal);
+          const outcome = await consumeJob(consumeDeps, job, never);
           if (outcome.type === 'completed') {
-            this.inlineResults.set(d.jobId, outcome.result);
+            await this.backend.steps.settle({ ns: request.op, id: request.uri }, id).catch(() => {});
+            const [e] = await this.backend.cache.getMany([{ ns: request.op, id: request.uri }]);
+            values.set(id, e ? { value: e.value } : { error: `${request.op} computed ${request.uri} but the entry expired at once (ttl/grace)` });
             return;
           }
           if (outcome.type === 'quarantined') {
-            r.errors.push({ op: d.op, uri: d.uri, error: outcome.error.message });
+            await this.backend.steps.settle({ ns: request.op, id: request.uri }, id).catch(() => {});
+            values.set(id, { error: outcome.error.message });
             return;
           }
+          if (outcome.type === 'handback') return;
           await sleep(outcome.delayMs);
           job.attempt++;
           if (outcome.kwargs) job.data.kwargs = outcome.kwargs;
         }
       }),
     );
-    return r;
+    // Requests of this batch delegated to a job it computed itself (duplicates of a pair
+    // included) get what that job produced.
+    const byRequest = new Map(batch.map((b) => [b, b]));
+    const delegated = r.delegated;
+    r.delegated = [];
+    const reqOf = (d: Delegated) => batch.find((b) => b.op === d.op && b.uri === d.uri);
+    for (const d of delegated) {
+      const v = values.get(d.jobId);
+      if (!v) r.delegated.push(d);
+      else if ('value' in v) r.hits.push({ op: d.op, uri: d.uri, cbArgs: byRequest.get(reqOf(d)!)?.cbArgs, value: v.value, stale: false });
+      else r.errors.push({ op: d.op, uri: d.uri, error: v.error });
+    }
+    return { hits: r.hits, delegated: r.delegated, errors: r.errors };
   }
 
   private deps() {
     return { backend: this.backend, ops: this.ops, counters: this.counters };
   }
 
-  private consumeDeps(workerId: string) {
-    return { backend: this.backend, ops: this.ops, counters: this.counters, log: this.log, workerId, lockMs: this.leaseMs, onProgress: this.opts.onProgress };
+  private consumeDeps(workerId: string, lockMs: number) {
+    return { backend: this.backend, ops: this.ops, counters: this.counters, log: this.log, workerId, lockMs, onProgress: this.opts.onProgress };
   }
 
   /** Resolves with the value and all cbArgs once the request completes (following retries). */
@@ -204,10 +231,13 @@ export class Backache {
     let wait = 5;
     let unknownSince: number | undefined;
     for (;;) {
-      const inline = this.inlineResults.get(jobId);
-      if (inline) return inline;
       const s = await this.backend.queue.getState(jobId);
-      if (s.state === 'completed') return s.result;
+      if (s.state === 'completed') {
+        // The job keeps who was told; the value is the cache's (stored once).
+        const [e] = await this.backend.cache.getMany([{ ns: s.op, id: s.uri }]);
+        if (!e) throw new BackacheError(`job ${jobId} completed, but the entry of ${s.op} ${s.uri} is no longer cached (its ttl and grace passed, or it was invalidated); ask for it again`);
+        return { value: e.value, cbArgs: s.result.cbArgs };
+      }
       if (s.state === 'quarantined') throw new QuarantinedError(s.error.message, s.quarantineId);
       // A job that is nowhere (never added, or finished so long ago it was dropped) will
       // never complete: say so instead of polling until the timeout.
@@ -278,13 +308,17 @@ export class Backache {
   }
 
   /**
-   * Enqueue what is missing or stale (everything with `force`). Returns what was queued.
-   * With `dryRun` nothing is enqueued: `queued` counts what would be, and `items` lists it.
+   * Enqueue what is missing or stale (everything with `force`), through the same delegate
+   * path as any request but without callbacks: a warm joins a job already pending for the
+   * pair (repeated warms queue nothing more), and a later request joins the warm's job.
+   * Returns what was queued; with `dryRun` nothing is, and `items` lists what would be.
    */
   async warm(requests: Iterable<WarmRequest> | AsyncIterable<WarmRequest>, o: { force?: boolean; dryRun?: boolean } = {}) {
     const out = {
       queued: 0,
       fresh: 0,
+      /** Pairs that already had a job pending (joined, nothing new queued). */
+      pending: 0,
       errors: [] as { op: string; uri: string; error: string }[],
       jobIds: [] as string[],
       items: [] as { op: string; uri: string }[],
@@ -292,7 +326,7 @@ export class Backache {
     for await (const batch of chunks(requests, this.batchSize)) {
       const valid = batch.filter((r) => {
         const err = validateRequest(this.ops, r);
-        if (err) out.errors.push({ op: String(r.op), uri: String(r.uri), error: err });
+        if (err) out.errors.push({ op: String(r?.op), uri: String(r?.uri), error: err });
         return !err;
       });
       const seen = new Set<string>();
@@ -300,23 +334,33 @@ export class Backache {
         const k = `${r.op}\u0000${r.uri}`;
         return seen.has(k) ? false : (seen.add(k), true);
       });
-      const entries = o.force ? [] : await this.backend.cache.getMany(unique.map((r) => ({ ns: r.op, id: r.uri })));
-      const now = Date.now();
-      const jobs = unique.flatMap((r, i) => {
-        const e = entries[i];
-        if (!o.force && e && isServable(e, now) && isFresh(e, now)) {
-          out.fresh++;
-          return [];
-        }
-        return [{ id: newId(), data: { op: r.op, uri: r.uri, kwargs: r.kwargs ?? {}, refresh: !!o.force } }];
-      });
-      out.queued += jobs.length;
       if (o.dryRun) {
-        out.items.push(...jobs.map((j) => ({ op: j.data.op, uri: j.data.uri })));
+        const entries = o.force ? [] : await this.backend.cache.getMany(unique.map((r) => ({ ns: r.op, id: r.uri })));
+        const now = Date.now();
+        unique.forEach((r, i) => {
+          const e = entries[i];
+          if (!o.force && isServable(e, now) && isFresh(e, now)) out.fresh++;
+          else {
+            out.queued++;
+            out.items.push({ op: r.op, uri: r.uri });
+          }
+        });
         continue;
       }
-      if (jobs.length) await this.backend.queue.addMany(jobs);
-      out.jobIds.push(...jobs.map((j) => j.id));
+      const r = await delegateBatch(this.deps(), unique, { silent: true, force: o.force });
+      for (const h of r.hits) {
+        if (!h.stale) out.fresh++;
+      }
+      // A stale entry's refresh job was enqueued by the delegate path (one per entry).
+      out.queued += r.hits.filter((h) => h.stale).length;
+      for (const d of r.delegated) {
+        if (d.coalesced) out.pending++;
+        else {
+          out.queued++;
+          out.jobIds.push(d.jobId);
+        }
+      }
+      for (const e of r.errors) out.errors.push(e);
     }
     return out;
   }
@@ -327,13 +371,23 @@ export class Backache {
     if (o.extraOps) ops.push(...o.extraOps.filter((x) => !ops.includes(x)));
     const id = `${hostname()}:${process.pid}:${newId().slice(-6)}`;
     const concurrency = o.concurrency ?? 8;
-    const deps = this.consumeDeps(id);
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new ConfigError(`concurrency must be a positive integer, got ${o.concurrency}`);
+    const leaseMs = o.lease !== undefined ? toMs(o.lease, 'lease') : this.leaseMs;
+    if (leaseMs < 100) throw new ConfigError(`lease must be at least 100ms, got ${o.lease}`);
+    const deps = this.consumeDeps(id, leaseMs);
+    const steps = this.backend.steps;
     const consumer = this.backend.queue.consume({
       ops,
       concurrency: (op) => this.ops.get(op)?.concurrency ?? concurrency,
       rateLimit: (op) => this.ops.get(op)?.rateLimit,
-      leaseMs: this.leaseMs,
-      begin: stepsOf(this.backend) ? { lockMs: deps.lockMs } : undefined,
+      maxStalls: (op) => this.ops.get(op)?.maxStalls ?? 1,
+      leaseMs,
+      // The job is recorded complete (or failed): its delivery record may go.
+      recorded: (job, outcome) => {
+        if ((outcome.type === 'completed' || outcome.type === 'quarantined') && job.data && typeof job.data.op === 'string' && typeof job.data.uri === 'string') {
+          steps.settle({ ns: job.data.op, id: job.data.uri }, job.id).catch((e) => this.log.warn('settling a delivery record failed', { error: String(e) }));
+        }
+      },
       handler: async (job, signal) => {
         const outcome = await consumeJob(deps, job, signal);
         if (o.onOutcome) {

@@ -60,6 +60,26 @@ export class NotSerializableError extends BackacheError {
   static override code = 'E_NOT_SERIALIZABLE';
 }
 
+/** A job whose worker died while running it more often than the operation's `maxStalls`. */
+export class StalledError extends BackacheError {
+  static override code = 'E_STALLED';
+}
+
+/** Job data that is not a backache request (another program wrote to the queue). */
+export class UnreadableJobError extends BackacheError {
+  static override code = 'E_UNREADABLE_JOB';
+}
+
+/** A URI (or key) that is not well-formed UTF-16: two such strings could share one stored key. */
+export function checkWellFormed(s: string, what = 'uri'): string | undefined {
+  return (s as unknown as { isWellFormed(): boolean }).isWellFormed()
+    ? undefined
+    : `${what} is not well-formed Unicode (it holds a lone surrogate, e.g. from slicing an emoji); fix the string or escape it (encodeURIComponent)`;
+}
+
+/** The string with lone surrogates replaced by U+FFFD (for showing, never for keys). */
+export const toWellFormed = (s: string): string => (s as unknown as { toWellFormed(): string }).toWellFormed();
+
 /** Thrown by `ctx.retry()`: the job runs again later. */
 export class RetrySignal extends Error {
   constructor(

@@ -38,6 +38,14 @@ export interface ResultInfo {
   /** False when the value came from the cache (another job computed it first). */
   computed: boolean;
   attempt: number;
+  /**
+   * The same on every delivery of these cbArgs: a worker that died inside `onResult` (or
+   * before the job was recorded complete) has them delivered again by the next one, under
+   * this id. Make the callback idempotent by it.
+   */
+  deliveryId: string;
+  /** True when these cbArgs were delivered before (the job was taken again after a crash). */
+  redelivery: boolean;
 }
 
 export type RunFn = (uri: string, ctx: OperationContext) => Promise<unknown> | unknown;
@@ -56,6 +64,11 @@ export interface OperationSpec {
   timeout?: Duration;
   concurrency?: number;
   rateLimit?: { max: number; per: Duration };
+  /**
+   * How often a worker may die while running one job (default 1, as BullMQ's
+   * maxStalledCount): past that, the request is quarantined with a `StalledError`.
+   */
+  maxStalls?: number;
 }
 
 export type OperationDef = RunFn | OperationSpec;
@@ -78,6 +91,7 @@ export interface Operation {
   timeoutMs: number | null;
   concurrency?: number;
   rateLimit?: { max: number; perMs: number };
+  maxStalls: number;
 }
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
@@ -97,6 +111,8 @@ export function normalizeOperations(def: OperationsDef): Map<string, Operation> 
     const retries = spec.retries ?? 0;
     if (!Number.isInteger(retries) || retries < 0) throw new ConfigError(`${what('retries')} must be a non-negative integer`);
     if (spec.concurrency !== undefined && (!Number.isInteger(spec.concurrency) || spec.concurrency < 1)) throw new ConfigError(`${what('concurrency')} must be a positive integer`);
+    const maxStalls = spec.maxStalls ?? 1;
+    if (!Number.isInteger(maxStalls) || maxStalls < 0) throw new ConfigError(`${what('maxStalls')} must be a non-negative integer`);
     out.set(name, {
       name,
       run: spec.run,
@@ -115,6 +131,7 @@ export function normalizeOperations(def: OperationsDef): Map<string, Operation> 
       timeoutMs: spec.timeout === undefined ? null : toMs(spec.timeout, what('timeout')),
       concurrency: spec.concurrency,
       rateLimit: spec.rateLimit ? { max: spec.rateLimit.max, perMs: toMs(spec.rateLimit.per, what('rateLimit.per')) } : undefined,
+      maxStalls,
     });
   }
   return out;

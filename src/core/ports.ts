@@ -73,8 +73,17 @@ export interface PendingAdd {
   key: Key;
   /** Callback arguments of this request (any JSON, may be undefined). */
   cbArgs: unknown;
-  /** The job id to record when this request is the first for the pair. */
+  /**
+   * The job id to record when this request is the first for the pair. Unique per request,
+   * it is also the request's id: adding the same request twice (a client library that
+   * resends a command whose reply was lost) adds its cbArgs once and answers the same.
+   */
   jobId: string;
+  /**
+   * A request without a callback (`warm`): it joins or creates the pair's pending job but
+   * adds no cbArgs, so `onResult` is not called for it.
+   */
+  silent?: boolean;
 }
 
 export interface PendingAddResult {
@@ -120,33 +129,43 @@ export interface NewJob {
 
 export interface ClaimedJob {
   id: string;
+  /** What the queue holds; the engine checks it (job data of another program is quarantined). */
   data: JobData;
-  /** 1 on the first run, incremented on every retry (ctx.retry or policy retry). */
+  /**
+   * 1 on the first run, incremented on every retry (ctx.retry or policy retry) and every
+   * re-take after a stall; not by a hand-back (a stop past its timeout, a lost lease).
+   */
   attempt: number;
+  /** How often a worker died (its lease ran out) while running this job. */
+  stalls: number;
   /** When the job was first added. */
   createdAt: number;
-  /**
-   * ConsumeSteps.begin, already done by the queue in the call that took the job (asked
-   * for with ConsumerOptions.begin): the fresh entry, or the pair's lock. Absent when the
-   * queue could not, or when someone else holds the lock (the engine then begins itself).
-   */
-  begun?: { entry: StoredEntry } | { token: string };
 }
 
-/** What the engine tells the queue once a job's handler has finished. */
+/**
+ * What the engine tells the queue once a job's handler has finished.
+ * - completed: record it complete with its small marker (never the value: that is in the cache);
+ * - retry: the same job id runs again after `delayMs`, with new kwargs when given;
+ * - quarantined: record it failed (BullMQ's failed set) with the item's id and error;
+ * - handback: the run was aborted (stop past its timeout, lease lost): put the job back as
+ *   it was, neither failed nor retried, without counting an attempt.
+ */
 export type JobOutcome =
   | { type: 'completed'; result: JobResult }
   | { type: 'retry'; delayMs: number; kwargs?: Record<string, unknown> }
-  | { type: 'quarantined'; quarantineId: string; error: SerializedError };
+  | { type: 'quarantined'; quarantineId: string; error: SerializedError }
+  | { type: 'handback' };
 
+/** A completed job's marker: who was told, and under which delivery. The value is in the cache. */
 export interface JobResult {
-  value: unknown;
   cbArgs: unknown[];
+  deliveryId: string;
 }
 
 export type JobState =
   | { state: 'waiting' | 'active' | 'delayed' }
-  | { state: 'completed'; result: JobResult }
+  /** `op` and `uri` say where the value is: in the cache, not in the job. */
+  | { state: 'completed'; result: JobResult; op: string; uri: string }
   | { state: 'quarantined'; quarantineId: string; error: SerializedError }
   | { state: 'unknown' };
 
@@ -163,19 +182,25 @@ export interface ConsumerOptions {
   concurrency: (op: string) => number;
   /** Optional rate limit per operation. */
   rateLimit?: (op: string) => { max: number; perMs: number } | undefined;
+  /**
+   * Stalls tolerated per operation (default 1): a job taken again after more stalls than
+   * this still reaches the handler, with `stalls` telling how many, so the engine can
+   * quarantine it (the queue itself never drops it: its requests must reach quarantine).
+   */
+  maxStalls?: (op: string) => number;
   /** How long a claimed job stays ours without renewal (the lease). */
   leaseMs?: number;
   /**
-   * Also do ConsumeSteps.begin (lock ttl `lockMs`) for each job in the call that takes it,
-   * where the queue can (Redis: one round trip less per job). Only asked for when the
-   * backend's steps serve exactly its cache, locks and pending set.
-   */
-  begin?: { lockMs: number };
-  /**
    * Runs one job. Never throws: every failure is turned into an outcome by the engine.
-   * `signal` is aborted when the consumer stops hard or the lease is lost.
+   * `signal` is aborted when the consumer stops past its timeout or the lease is lost;
+   * the handler then answers `handback`.
    */
   handler: (job: ClaimedJob, signal: AbortSignal) => Promise<JobOutcome>;
+  /**
+   * Told once the queue has recorded a job's outcome (not for a job whose lease was lost,
+   * nor when recording failed): the engine then drops the job's delivery record.
+   */
+  recorded?: (job: ClaimedJob, outcome: JobOutcome) => void;
 }
 
 export interface Consumer {
@@ -287,26 +312,62 @@ export interface Registry {
 }
 
 /**
- * Optional fast path for the worker side (consume.ts), offered by a backend whose cache,
- * locks and pending sets live in one store: the steps of one job in two round trips
- * instead of five. The engine uses it only while the backend still holds exactly the
- * `cache`, `locker` and `pending` it was made for; otherwise it calls the ports one by one.
+ * A job's delivery record: the pending cbArgs of its pair, moved out of the pending set in
+ * the same atomic step that stored the entry (or decided on quarantine). It lives until the
+ * job is recorded complete, so a job taken again after a crash delivers it again, with the
+ * same `deliveryId`, instead of finding nothing to deliver.
  */
-export interface ConsumeSteps {
-  readonly cache: CacheStore;
-  readonly locker: Locker;
-  readonly pending: PendingSet;
+export interface Delivery {
+  /** Stays the same on every redelivery of this record. */
+  deliveryId: string;
+  /** `result`: for onResult; `quarantine`: for the quarantine item `item`. */
+  kind: 'result' | 'quarantine';
+  cbArgs: unknown[];
+  /** With kind `quarantine`: the item, its `cbArgs` being the record's. */
+  item?: QuarantineItem;
+}
+
+export type BeginResult =
+  /** The job delivered before (a crash, a lost lease): deliver again; `entry` if still cached. */
+  | { delivery: Delivery; entry?: StoredEntry }
+  /** A fresh entry (someone computed it): deliver it, do not compute. */
+  | { entry: StoredEntry }
+  /** The pair's lock, ours until `lockMs` passes (extend it with Locker.extend). */
+  | { token: string }
+  /** Someone else holds the lock: wait and begin again. */
+  | { busy: true };
+
+/**
+ * The worker's steps of one job (consume.ts), each one atomic call, safe to run twice
+ * (a resend of a command whose reply was lost answers as the first did). Every backend
+ * implements them for whatever cache the deployment uses (its own in one call; another
+ * store's around it). Conformance: test/conformance/suites.ts describeWorkerSteps.
+ */
+export interface WorkerSteps {
   /**
-   * Atomically: the entry of `key` if it is fresh (never with `force`); otherwise try the
-   * lock once. `entry` may also be returned for an entry the caller must check itself
-   * (freshness at its own clock).
+   * Atomically: the job's delivery record if it has one (with the pair's entry if servable);
+   * else the pair's entry if fresh at `now` (never with `force`); else try the lock once.
    */
-  begin(key: Key, lockMs: number, force: boolean): Promise<{ entry: StoredEntry } | { token: string } | { busy: true }>;
+  begin(key: Key, jobId: string, lockMs: number, force: boolean): Promise<BeginResult>;
   /**
-   * Atomically: store `items` (as CacheStore.setMany), take every pending cbArgs of `key`
-   * (as PendingSet.takeAll) and release the lock `token` if it is still ours.
+   * Atomically: store `items` (the entry under the URI and every alias, as CacheStore.setMany);
+   * unless the job has a delivery record already, move every pending cbArgs of `key` into
+   * a new one of kind `result`; release the lock `token` if it is still ours. Returns the
+   * job's record (the existing one when there was one).
    */
-  finish(key: Key, items: { key: Key; entry: StoredEntry }[], token: string | null): Promise<unknown[]>;
+  finish(key: Key, jobId: string, items: { key: Key; entry: StoredEntry }[], token: string | null): Promise<Delivery>;
+  /**
+   * Atomically: the request goes to quarantine. Unless the job has a record, move every
+   * pending cbArgs of `key` into a new one of kind `quarantine` holding `item` (its cbArgs
+   * set to them); a record of kind `result` becomes one of kind `quarantine` holding `item`
+   * with the record's cbArgs; one of kind `quarantine` is returned as it is. Releases the
+   * lock `token` if still ours. The caller then writes `record.item` to the QuarantineStore.
+   */
+  quarantine(key: Key, jobId: string, item: QuarantineItem, token: string | null): Promise<Delivery>;
+  /** Drop the job's record, once the queue has recorded the job's outcome. Idempotent. */
+  settle(key: Key, jobId: string): Promise<void>;
+  /** Records of `ns` not settled (for stats and tests). */
+  records(ns: string): Promise<number>;
 }
 
 /** The state of one deployment: what `createBackache` and `createRegion` work with. */
@@ -317,8 +378,8 @@ export interface Backend {
   queue: JobQueue;
   quarantine: QuarantineStore;
   registry: Registry;
-  /** Optional: the worker's steps combined (see ConsumeSteps). */
-  steps?: ConsumeSteps;
+  /** The worker's steps over this deployment's cache (see WorkerSteps). */
+  steps: WorkerSteps;
   /** Human-readable URLs, passwords masked. */
   describe(): { broker: string; cache: string };
   close(): Promise<void>;

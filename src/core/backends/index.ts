@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors.js';
 import type { Backend, CacheStore } from '../ports.js';
 import { maskUrl, schemeOf } from '../url.js';
+import { composeSteps } from './composed-steps.js';
 
 /** The broker half of a backend: everything but (optionally) the cache. */
 export type BrokerParts = Omit<Backend, 'describe' | 'close'> & { close(): Promise<void> };
@@ -112,6 +113,7 @@ export async function openBackend(opts: BackendOptions = {}): Promise<Backend> {
   return {
     ...broker,
     cache,
+    steps: cacheUrl ? composeSteps(broker.steps, broker.locker, cache) : broker.steps,
     describe: () => ({ broker: maskUrl(brokerUrl), cache: maskUrl(cacheUrl ?? brokerUrl) }),
     close: async () => {
       if (cacheUrl) await cache.close();

@@ -95,8 +95,11 @@ export function pollingConsumer(src: ClaimSource, opts: ConsumerOptions, owner: 
           try {
             const outcome = await opts.handler(job, ctl.signal);
             // A job whose lease was lost belongs to whoever took it next.
-            if (!lost.delete(job.id)) await src.finish(job, outcome, owner);
-            processed++;
+            if (!lost.delete(job.id)) {
+              await src.finish(job, outcome, owner);
+              if (outcome.type !== 'handback') processed++;
+              opts.recorded?.(job, outcome);
+            }
           } catch {
             /* finish failed (backend gone): the lease runs out and the job is taken again */
           } finally {
@@ -123,13 +126,19 @@ export function pollingConsumer(src: ClaimSource, opts: ConsumerOptions, owner: 
       bound.abort();
       clearInterval(renewTimer);
       if (!finished) {
-        // Past the bound: abandon what still runs. Its lease runs out and another
-        // worker takes the job again; our late outcome (if any) is dropped.
-        for (const id of running.keys()) lost.add(id);
+        // Past the bound: abort what still runs; each handler answers `handback` and its job
+        // goes back to waiting at once, as it was (not a stall, not a retry).
         hard.abort(new Error('worker stopped'));
         const grace = new AbortController();
-        await Promise.race([all, sleep(Math.min(1000, timeoutMs), grace.signal)]);
+        await Promise.race([all, sleep(Math.min(1000, Math.max(100, timeoutMs)), grace.signal)]);
         grace.abort();
+        // Runs that ignore their signal: hand their jobs back ourselves; a late outcome is dropped.
+        await Promise.allSettled(
+          [...running.values()].map(({ job }) => {
+            lost.add(job.id);
+            return src.finish(job, { type: 'handback' }, owner);
+          }),
+        );
       }
       hard.abort(new Error('worker stopped'));
       for (const w of wakers) w();

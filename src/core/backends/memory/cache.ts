@@ -9,15 +9,21 @@ export class MemoryCacheStore implements CacheStore {
   private byNs = new Map<string, Set<string>>();
 
   async getMany(keys: Key[]) {
-    const now = Date.now();
-    // Copies, so callers never mutate what is stored (as with a real backend).
-    return keys.map((key) => {
-      const e = live(this.entries.get(k(key)), now);
-      return e && structuredClone(e);
-    });
+    return keys.map((key) => this.read(key));
+  }
+
+  /** One entry, synchronously; a copy, so callers never mutate what is stored (as with a real backend). */
+  read(key: Key) {
+    const e = live(this.entries.get(k(key)), Date.now());
+    return e && structuredClone(e);
   }
 
   async setMany(items: { key: Key; entry: StoredEntry }[]) {
+    this.write(items);
+  }
+
+  /** Store entries, synchronously (MemoryWorkerSteps). */
+  write(items: { key: Key; entry: StoredEntry }[]) {
     for (const { key, entry } of items) {
       this.entries.set(k(key), structuredClone(entry));
       let ids = this.byNs.get(key.ns);

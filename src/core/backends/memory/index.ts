@@ -5,6 +5,7 @@ import { MemoryPendingSet } from './pending.js';
 import { MemoryJobQueue } from './queue.js';
 import { MemoryQuarantineStore } from './quarantine.js';
 import { MemoryRegistry } from './registry.js';
+import { MemoryWorkerSteps } from './steps.js';
 
 export { MemoryCacheStore, MemoryLocker, MemoryPendingSet, MemoryJobQueue, MemoryQuarantineStore, MemoryRegistry };
 
@@ -19,10 +20,14 @@ export function memoryBackend(url: string, prefix: string): Backend {
   const name = `${url}|${prefix}`;
   let parts = instances.get(name);
   if (!parts) {
+    const cache = new MemoryCacheStore();
+    const locker = new MemoryLocker();
+    const pending = new MemoryPendingSet();
     parts = {
-      cache: new MemoryCacheStore(),
-      locker: new MemoryLocker(),
-      pending: new MemoryPendingSet(),
+      cache,
+      locker,
+      pending,
+      steps: new MemoryWorkerSteps(cache, locker, pending),
       queue: new MemoryJobQueue(),
       quarantine: new MemoryQuarantineStore(),
       registry: new MemoryRegistry(),

@@ -12,10 +12,23 @@ export class MemoryLocker implements Locker {
   }
 
   async acquire(key: Key, ttlMs: number) {
-    if (this.held(key)) return null;
     const token = newId();
+    return this.take(key, token, ttlMs) ? token : null;
+  }
+
+  /** Try the lock with a given token, synchronously (MemoryWorkerSteps). */
+  take(key: Key, token: string, ttlMs: number) {
+    if (this.held(key)) return false;
     this.locks.set(k(key), { token, until: Date.now() + ttlMs });
-    return token;
+    return true;
+  }
+
+  /** Release if still ours, synchronously. */
+  drop(key: Key, token: string) {
+    const l = this.held(key);
+    if (!l || l.token !== token) return false;
+    this.locks.delete(k(key));
+    return true;
   }
 
   async extend(key: Key, token: string, ttlMs: number) {
@@ -26,10 +39,7 @@ export class MemoryLocker implements Locker {
   }
 
   async release(key: Key, token: string) {
-    const l = this.held(key);
-    if (!l || l.token !== token) return false;
-    this.locks.delete(k(key));
-    return true;
+    return this.drop(key, token);
   }
 
   async isLocked(key: Key) {

@@ -34,6 +34,7 @@ export class MemoryJobQueue implements JobQueue, ClaimSource {
         id: j.id,
         data: structuredClone(j.data),
         attempt: 1,
+        stalls: 0,
         createdAt: now,
         priority: j.priority ?? 0,
         seq: this.seq++,
@@ -63,11 +64,15 @@ export class MemoryJobQueue implements JobQueue, ClaimSource {
     }
     due.sort((a, b) => a.priority - b.priority || a.runAt - b.runAt || a.seq - b.seq);
     return due.slice(0, max).map((j) => {
-      if (j.state === 'active') j.attempt++; // its previous holder died mid-job
+      if (j.state === 'active') {
+        // Its previous holder died mid-job (or stalled past its lease).
+        j.attempt++;
+        j.stalls++;
+      }
       j.state = 'active';
       j.owner = owner;
       j.leaseUntil = now + leaseMs;
-      return { id: j.id, data: structuredClone(j.data), attempt: j.attempt, createdAt: j.createdAt };
+      return { id: j.id, data: structuredClone(j.data), attempt: j.attempt, stalls: j.stalls, createdAt: j.createdAt };
     });
   }
 
@@ -85,6 +90,12 @@ export class MemoryJobQueue implements JobQueue, ClaimSource {
     const j = this.jobs.get(job.id);
     if (!j || j.state !== 'active' || j.owner !== owner) return;
     j.owner = undefined;
+    if (outcome.type === 'handback') {
+      j.state = 'waiting';
+      j.leaseUntil = undefined;
+      this.wake(j.data.op);
+      return;
+    }
     if (outcome.type === 'retry') {
       j.attempt++;
       if (outcome.kwargs) j.data.kwargs = structuredClone(outcome.kwargs);
@@ -96,8 +107,8 @@ export class MemoryJobQueue implements JobQueue, ClaimSource {
     }
     if (outcome.type === 'completed') {
       j.state = 'completed';
-      j.outcome = { state: 'completed', result: structuredClone(outcome.result) };
-    } else {
+      j.outcome = { state: 'completed', result: structuredClone(outcome.result), op: j.data.op, uri: j.data.uri };
+    } else if (outcome.type === 'quarantined') {
       j.state = 'quarantined';
       j.outcome = { state: 'quarantined', quarantineId: outcome.quarantineId, error: outcome.error };
     }
