@@ -231,6 +231,7 @@ async function runOperation(deps: ConsumeDeps, op: Operation, job: ClaimedJob, j
     signal: ctl ? ctl.signal : jobSignal,
     log: deps.log,
     progress: (n) => {
+      job.progress?.(n).catch(() => {}); // best effort: progress must not fail the job
       try {
         deps.onProgress?.({ op: op.name, uri, jobId: job.id, attempt: job.attempt, progress: n });
       } catch {

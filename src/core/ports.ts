@@ -140,6 +140,8 @@ export interface ClaimedJob {
   stalls: number;
   /** When the job was first added. */
   createdAt: number;
+  /** Record the job's progress where the queue keeps it (BullMQ's `job.updateProgress`), if it can. */
+  progress?: (n: number) => Promise<void>;
 }
 
 /**

@@ -243,15 +243,45 @@ export function describePendingSet(name: string, open: OpenBackend) {
     it('keeps undefined, null and nested cbArgs', async () => {
       const p = ref.b.pending;
       await p.addMany([
-        { key, cbArgs: undefined, jobId: 'j' },
-        { key, cbArgs: null, jobId: 'j' },
-        { key, cbArgs: { deep: [1, { x: 'é' }] }, jobId: 'j' },
+        { key, cbArgs: undefined, jobId: 'j1' },
+        { key, cbArgs: null, jobId: 'j2' },
+        { key, cbArgs: { deep: [1, { x: 'é' }] }, jobId: 'j3' },
       ]);
       const got = await p.takeAll(key);
       expect(got).toHaveLength(3);
       expect(got[0] ?? null).toBeNull();
       expect(got[1]).toBeNull();
       expect(got[2]).toEqual({ deep: [1, { x: 'é' }] });
+    });
+
+    it('the same request added twice (a resent command) counts once and answers the same', async () => {
+      const p = ref.b.pending;
+      const a = { key, cbArgs: 'a', jobId: 'ra' };
+      const b = { key, cbArgs: 'b', jobId: 'rb' };
+      expect(await p.addMany([a])).toEqual([{ first: true, jobId: 'ra' }]);
+      expect(await p.addMany([a])).toEqual([{ first: true, jobId: 'ra' }]);
+      expect(await p.addMany([b, b])).toEqual([
+        { first: false, jobId: 'ra' },
+        { first: false, jobId: 'ra' },
+      ]);
+      expect(await p.addMany([b])).toEqual([{ first: false, jobId: 'ra' }]);
+      expect(await p.takeAll(key)).toEqual(['a', 'b']);
+    });
+
+    it('a silent request (warm) makes or joins the pending job without cbArgs', async () => {
+      const p = ref.b.pending;
+      expect(await p.addMany([{ key, cbArgs: undefined, jobId: 's1', silent: true }])).toEqual([{ first: true, jobId: 's1' }]);
+      expect(await p.jobIdOf(key)).toBe('s1');
+      expect(await p.count('op')).toBe(1);
+      expect(await p.addMany([{ key, cbArgs: 'real', jobId: 'r1' }, { key, cbArgs: 'x', jobId: 's2', silent: true }])).toEqual([
+        { first: false, jobId: 's1' },
+        { first: false, jobId: 's1' },
+      ]);
+      expect(await p.takeAll(key)).toEqual(['real']);
+      expect(await p.jobIdOf(key)).toBeUndefined();
+      const k2 = { ns: 'op', id: 'only silent' };
+      await p.addMany([{ key: k2, cbArgs: 1, jobId: 's3', silent: true }]);
+      expect(await p.takeAll(k2)).toEqual([]);
     });
 
     it('many concurrent adders: exactly one first, all cbArgs taken once', async () => {
@@ -270,7 +300,7 @@ export function describeJobQueue(name: string, open: OpenBackend) {
   describe(`JobQueue conformance: ${name}`, () => {
     const ref = useBackend(open);
     const job = (id: string, op = 'op', over: Partial<NewJob> = {}): NewJob => ({ id, data: { op, uri: `u-${id}`, kwargs: {} }, ...over });
-    const done = (value: unknown = 1): JobOutcome => ({ type: 'completed', result: { value, cbArgs: [] } });
+    const done = (tag: unknown = 1): JobOutcome => ({ type: 'completed', result: { cbArgs: [tag], deliveryId: `d-${String(tag)}` } });
 
     async function drain(ops: string[], handler: (j: ClaimedJob) => Promise<JobOutcome>, until: () => boolean, concurrency = 4, timeout = 10_000) {
       const c = ref.b.queue.consume({ ops, concurrency: () => concurrency, handler: (j) => handler(j), leaseMs: 5000 });
@@ -291,7 +321,7 @@ export function describeJobQueue(name: string, open: OpenBackend) {
       }, () => seen.length >= 50);
       await sleep(50);
       expect(seen.sort()).toEqual(Array.from({ length: 50 }, (_, i) => `j${i}`).sort());
-      expect(await q.getState('j7')).toEqual({ state: 'completed', result: { value: 'u-j7', cbArgs: [] } });
+      expect(await q.getState('j7')).toEqual({ state: 'completed', result: { cbArgs: ['u-j7'], deliveryId: 'd-u-j7' }, op: 'op', uri: 'u-j7' });
       expect(await q.counts('op')).toMatchObject({ waiting: 0, active: 0, delayed: 0 });
     });
 
@@ -421,23 +451,75 @@ export function describeJobQueue(name: string, open: OpenBackend) {
       expect((await q.getState('slow')).state).toBe('completed');
     });
 
-    it('a job whose holder stopped renewing its lease is taken again, with attempt + 1', async () => {
+    it('a job still running when stop passes its timeout is handed back: the next consumer takes it at once, same attempt, no stall', async () => {
       const q = ref.b.queue;
-      await q.addMany([job('lease')]);
-      // First consumer claims it and never finishes (a stalled or dead process).
+      await q.addMany([job('hand')]);
+      let aborted = false;
       let claimed = false;
-      const hang = q.consume({ ops: ['op'], concurrency: () => 1, leaseMs: 300, handler: () => { claimed = true; return new Promise(() => {}); } });
+      const recorded: string[] = [];
+      const first = q.consume({
+        ops: ['op'],
+        concurrency: () => 1,
+        leaseMs: 30_000,
+        recorded: (_j, o) => recorded.push(o.type),
+        handler: (_j, signal) => {
+          claimed = true;
+          // An operation that honours its signal answers handback (as consume.ts does).
+          return new Promise<JobOutcome>((resolve) => signal.addEventListener('abort', () => ((aborted = true), resolve({ type: 'handback' }))));
+        },
+      });
       while (!claimed) await sleep(10);
-      // Simulate the process dying: stop renewing by stopping with a tiny timeout.
-      await hang.stop(1);
-      await sleep(50);
+      await first.stop(200);
+      expect(aborted).toBe(true);
+      expect(recorded).toEqual(['handback']);
+      expect(first.processed).toBe(0);
+      expect((await q.getState('hand')).state).toBe('waiting');
       const second: ClaimedJob[] = [];
+      // The lease was 30 s: being taken within a few seconds shows it was handed back, not left to expire.
       const c = q.consume({ ops: ['op'], concurrency: () => 1, leaseMs: 5000, handler: async (j) => (second.push(j), done('second')) });
       const t0 = Date.now();
       while (second.length < 1 && Date.now() - t0 < 8000) await sleep(20);
       await c.stop();
       expect(second).toHaveLength(1);
-      expect(second[0]!.attempt).toBe(2);
+      expect(second[0]).toMatchObject({ id: 'hand', attempt: 1, stalls: 0 });
+    });
+
+    it('a run that ignores its signal past the stop is handed back too, and its late outcome is dropped', async () => {
+      const q = ref.b.queue;
+      await q.addMany([job('deaf')]);
+      let claimed = false;
+      let release: () => void = () => {};
+      const first = q.consume({
+        ops: ['op'],
+        concurrency: () => 1,
+        handler: () => {
+          claimed = true;
+          return new Promise<JobOutcome>((resolve) => (release = () => resolve(done('late'))));
+        },
+      });
+      while (!claimed) await sleep(10);
+      await first.stop(100);
+      release();
+      await sleep(100);
+      expect((await q.getState('deaf')).state).toBe('waiting');
+    });
+
+    it('tells `recorded` of each outcome once the queue holds it', async () => {
+      const q = ref.b.queue;
+      await q.addMany([job('ok1'), job('bad1')]);
+      const recorded = new Map<string, string>();
+      const c = q.consume({
+        ops: ['op'],
+        concurrency: () => 2,
+        recorded: (j, o) => recorded.set(j.id, o.type),
+        handler: async (j) => (j.id === 'bad1' ? { type: 'quarantined', quarantineId: 'Qb', error: { name: 'Error', message: 'no' } } : done('ok')),
+      });
+      const t0 = Date.now();
+      while (recorded.size < 2 && Date.now() - t0 < 8000) await sleep(20);
+      await c.stop();
+      expect(Object.fromEntries(recorded)).toEqual({ ok1: 'completed', bad1: 'quarantined' });
+      expect((await q.getState('ok1')).state).toBe('completed');
+      expect((await q.getState('bad1')).state).toBe('quarantined');
     });
   });
 }
@@ -544,11 +626,160 @@ export function describeRegistry(name: string, open: OpenBackend) {
   });
 }
 
+export function describeWorkerSteps(name: string, open: OpenBackend) {
+  describe(`WorkerSteps conformance: ${name}`, () => {
+    const ref = useBackend(open);
+    const key = { ns: 'op', id: 'https://x/ü 1' };
+    const add = (cbArgs: unknown, jobId: string, k = key) => ref.b.pending.addMany([{ key: k, cbArgs, jobId }]);
+    const item = (id: string): QuarantineItem => ({
+      id,
+      op: 'op',
+      uri: key.id,
+      cbArgs: [],
+      kwargs: { a: 1 },
+      error: { name: 'Error', message: 'boom' },
+      attempts: 1,
+      firstFailedAt: 1,
+      lastFailedAt: 2,
+    });
+
+    it('begin: the lock when nothing is cached; busy for another job while it is held; the fresh entry once stored', async () => {
+      const s = ref.b.steps;
+      const got = await s.begin(key, 'j1', 5000, false);
+      expect(got).toHaveProperty('token');
+      expect(await s.begin(key, 'j2', 5000, false)).toEqual({ busy: true });
+      expect(await ref.b.locker.isLocked(key)).toBe(true);
+      await s.finish(key, 'j1', [{ key, entry: entry('v') }], (got as { token: string }).token);
+      expect(await ref.b.locker.isLocked(key)).toBe(false);
+      const again = await s.begin(key, 'j2', 5000, false);
+      expect('entry' in again && again.entry.value).toBe('v');
+      // force (a refresh) never takes the fresh entry: it locks.
+      expect(await s.begin(key, 'j3', 5000, true)).toHaveProperty('token');
+    });
+
+    it('a stale entry is not fresh: begin locks', async () => {
+      const s = ref.b.steps;
+      await ref.b.cache.setMany([{ key, entry: entry('old', { expiresAt: Date.now() - 1000, staleUntil: null }) }]);
+      expect(await s.begin(key, 'j1', 5000, false)).toHaveProperty('token');
+    });
+
+    it('finish stores the entry and its aliases, and moves every pending cbArgs into the job record, in order', async () => {
+      const s = ref.b.steps;
+      await add('a', 'j1');
+      await add({ b: [1] }, 'j2');
+      const alias = { ns: 'op', id: 'https://alias' };
+      const { token } = (await s.begin(key, 'j1', 5000, false)) as { token: string };
+      const rec = await s.finish(key, 'j1', [{ key, entry: entry(42) }, { key: alias, entry: entry(42) }], token);
+      expect(rec).toMatchObject({ kind: 'result', cbArgs: ['a', { b: [1] }] });
+      expect(typeof rec.deliveryId).toBe('string');
+      expect((await ref.b.cache.getMany([key, alias])).map((e) => e?.value)).toEqual([42, 42]);
+      expect(await ref.b.pending.jobIdOf(key)).toBeUndefined();
+      expect(await s.records('op')).toBe(1);
+      // A request arriving now starts a new job: the record is closed.
+      expect(await add('late', 'j9')).toEqual([{ first: true, jobId: 'j9' }]);
+    });
+
+    it('finish run twice (a resend) returns the same record, and takes nothing more', async () => {
+      const s = ref.b.steps;
+      await add('a', 'j1');
+      const { token } = (await s.begin(key, 'j1', 5000, false)) as { token: string };
+      const first = await s.finish(key, 'j1', [{ key, entry: entry(1) }], token);
+      await add('b', 'j2');
+      const second = await s.finish(key, 'j1', [{ key, entry: entry(1) }], token);
+      expect(second).toEqual(first);
+      expect(await ref.b.pending.takeAll(key)).toEqual(['b']);
+    });
+
+    it('a job taken again before it was settled finds its record (same deliveryId) and the entry', async () => {
+      const s = ref.b.steps;
+      await add('a', 'j1');
+      const { token } = (await s.begin(key, 'j1', 5000, false)) as { token: string };
+      const rec = await s.finish(key, 'j1', [{ key, entry: entry('v') }], token);
+      const again = await s.begin(key, 'j1', 5000, false);
+      expect(again).toMatchObject({ delivery: rec, entry: { value: 'v' } });
+      // Even with force (a refresh job): a record is delivered, not recomputed.
+      expect(await s.begin(key, 'j1', 5000, true)).toMatchObject({ delivery: rec });
+      // Another job of the pair has no record: it sees the fresh entry.
+      expect(await s.begin(key, 'j2', 5000, false)).toMatchObject({ entry: { value: 'v' } });
+      await s.settle(key, 'j1');
+      await s.settle(key, 'j1');
+      expect(await s.records('op')).toBe(0);
+      expect(await s.begin(key, 'j1', 5000, false)).toMatchObject({ entry: { value: 'v' } });
+    });
+
+    it('a record whose entry was invalidated meanwhile comes back without it', async () => {
+      const s = ref.b.steps;
+      await add('a', 'j1');
+      const { token } = (await s.begin(key, 'j1', 5000, false)) as { token: string };
+      const rec = await s.finish(key, 'j1', [{ key, entry: entry('v') }], token);
+      await ref.b.cache.deleteMany([key]);
+      const again = await s.begin(key, 'j1', 5000, false);
+      expect(again).toEqual({ delivery: rec });
+    });
+
+    it('finish with nothing to store (a fresh entry found) still moves the pending cbArgs', async () => {
+      const s = ref.b.steps;
+      await ref.b.cache.setMany([{ key, entry: entry('v') }]);
+      await add('a', 'j1');
+      const rec = await s.finish(key, 'j1', [], null);
+      expect(rec.cbArgs).toEqual(['a']);
+      expect((await ref.b.cache.getMany([key]))[0]?.value).toBe('v');
+    });
+
+    it('quarantine moves the pending cbArgs into the item; twice answers the same; the lock is released', async () => {
+      const s = ref.b.steps;
+      await add('a', 'j1');
+      await add('b', 'j2');
+      const { token } = (await s.begin(key, 'j1', 5000, false)) as { token: string };
+      const rec = await s.quarantine(key, 'j1', item('Q1'), token);
+      expect(rec).toMatchObject({ kind: 'quarantine', cbArgs: ['a', 'b'], item: { id: 'Q1', cbArgs: ['a', 'b'], kwargs: { a: 1 } } });
+      expect(await ref.b.locker.isLocked(key)).toBe(false);
+      expect(await s.quarantine(key, 'j1', item('Q-other'), null)).toEqual(rec);
+      expect(await s.begin(key, 'j1', 5000, false)).toMatchObject({ delivery: rec });
+      expect(await add('c', 'j3')).toEqual([{ first: true, jobId: 'j3' }]);
+    });
+
+    it('quarantine of a job that has a result record (onResult failed) keeps its cbArgs and deliveryId', async () => {
+      const s = ref.b.steps;
+      await add('a', 'j1');
+      const { token } = (await s.begin(key, 'j1', 5000, false)) as { token: string };
+      const rec = await s.finish(key, 'j1', [{ key, entry: entry(1) }], token);
+      await add('b', 'j2'); // a new job's request: not this record's
+      const q = await s.quarantine(key, 'j1', item('Q2'), null);
+      expect(q).toMatchObject({ kind: 'quarantine', deliveryId: rec.deliveryId, cbArgs: ['a'], item: { id: 'Q2', cbArgs: ['a'] } });
+      expect(await ref.b.pending.takeAll(key)).toEqual(['b']);
+    });
+
+    it('records of two jobs of one pair, and of other operations, are apart', async () => {
+      const s = ref.b.steps;
+      const other = { ns: 'op2', id: key.id };
+      await add('a', 'j1');
+      await add('o', 'k1', other);
+      const r1 = await s.finish(key, 'j1', [], null);
+      await add('b', 'j2');
+      const r2 = await s.finish(key, 'j2', [], null);
+      const r3 = await s.finish(other, 'k1', [], null);
+      expect([r1.cbArgs, r2.cbArgs, r3.cbArgs]).toEqual([['a'], ['b'], ['o']]);
+      expect(new Set([r1.deliveryId, r2.deliveryId, r3.deliveryId]).size).toBe(3);
+      expect(await s.records('op')).toBe(2);
+      expect(await s.records('op2')).toBe(1);
+    });
+
+    it('a silent request (warm) is not delivered', async () => {
+      const s = ref.b.steps;
+      await ref.b.pending.addMany([{ key, cbArgs: undefined, jobId: 'w1', silent: true }]);
+      await add('real', 'r1');
+      expect((await s.finish(key, 'w1', [], null)).cbArgs).toEqual(['real']);
+    });
+  });
+}
+
 /** Every port's suite for one backend. */
 export function describeBackend(name: string, open: OpenBackend) {
   describeCacheStore(name, open);
   describeLocker(name, open);
   describePendingSet(name, open);
+  describeWorkerSteps(name, open);
   describeJobQueue(name, open);
   describeQuarantineStore(name, open);
   describeRegistry(name, open);
