@@ -80,11 +80,13 @@ export interface DelegateMode {
 export interface DelegateOutcome extends BulkResult {
   /** With `inline`: the jobs this batch must run itself (nothing was enqueued for them). */
   firsts: { id: string; request: Request }[];
+  /** The request of each `delegated` entry, in the same order. */
+  delegatedRequests: Request[];
 }
 
 export async function delegateBatch(deps: DelegateDeps, requests: Request[], mode: DelegateMode = {}): Promise<DelegateOutcome> {
   const { backend } = deps;
-  const out: DelegateOutcome = { hits: [], delegated: [], errors: [], firsts: [] };
+  const out: DelegateOutcome = { hits: [], delegated: [], errors: [], firsts: [], delegatedRequests: [] };
   const valid: Request[] = [];
   for (const r of requests) {
     const err = validateRequest(deps.ops, r);
@@ -125,6 +127,7 @@ export async function delegateBatch(deps: DelegateDeps, requests: Request[], mod
       const { r } = misses[i]!;
       const { first, jobId } = res[i]!;
       out.delegated.push({ op: r.op, uri: r.uri, jobId, coalesced: !first });
+      out.delegatedRequests.push(r);
       if (!first) deps.counters.add(r.op, 'coalesced');
       // Coalesced requests add their pair's job too: adding an id that exists is a no-op,
       // and it heals a pair whose first client died (or lost its reply to a broker restart)

@@ -11,7 +11,7 @@ import { CounterBuffer } from './counters.js';
 import { delegateBatch, validateRequest, type BulkResult, type Delegated, type Hit, type Request } from './delegate.js';
 import { toMs, type Duration } from './duration.js';
 import { isFresh, isServable } from './entry.js';
-import { BackacheError, ConfigError, QuarantinedError, TimeoutError, UnknownOperationError } from './errors.js';
+import { BackacheError, checkWellFormed, ConfigError, QuarantinedError, TimeoutError, UnknownOperationError } from './errors.js';
 import { newId } from './hash.js';
 import { normalizeOperations, type Logger, type Operation, type OperationsDef } from './operations.js';
 import type { Backend, ClaimedJob, JobOutcome, Key, WorkerInfo } from './ports.js';
@@ -96,6 +96,12 @@ export interface StartWorkerOptions {
 
 /** How long waitFor tolerates a job id the queue does not know (added by another process). */
 const UNKNOWN_JOB_GRACE_MS = 5000;
+
+/** Refuse a URI that is not well-formed Unicode (two such URIs would share one key). */
+function wellFormed(uri: string) {
+  const bad = typeof uri === 'string' ? checkWellFormed(uri) : 'uri must be a string';
+  if (bad) throw new ConfigError(bad);
+}
 
 const silent: Logger = { info() {}, warn() {}, error() {} };
 
@@ -204,16 +210,14 @@ export class Backache {
     );
     // Requests of this batch delegated to a job it computed itself (duplicates of a pair
     // included) get what that job produced.
-    const byRequest = new Map(batch.map((b) => [b, b]));
     const delegated = r.delegated;
     r.delegated = [];
-    const reqOf = (d: Delegated) => batch.find((b) => b.op === d.op && b.uri === d.uri);
-    for (const d of delegated) {
+    delegated.forEach((d, i) => {
       const v = values.get(d.jobId);
       if (!v) r.delegated.push(d);
-      else if ('value' in v) r.hits.push({ op: d.op, uri: d.uri, cbArgs: byRequest.get(reqOf(d)!)?.cbArgs, value: v.value, stale: false });
+      else if ('value' in v) r.hits.push({ op: d.op, uri: d.uri, cbArgs: r.delegatedRequests[i]!.cbArgs, value: v.value, stale: false });
       else r.errors.push({ op: d.op, uri: d.uri, error: v.error });
-    }
+    });
     return { hits: r.hits, delegated: r.delegated, errors: r.errors };
   }
 
@@ -261,6 +265,7 @@ export class Backache {
   }
 
   async get(op: string, uri: string) {
+    wellFormed(uri);
     const [e] = await this.backend.cache.getMany([{ ns: op, id: uri }]);
     const now = Date.now();
     if (!isServable(e, now)) return undefined;
@@ -268,6 +273,7 @@ export class Backache {
   }
 
   async getMany(op: string, uris: string[]) {
+    uris.forEach((u) => wellFormed(u));
     const entries = await this.backend.cache.getMany(uris.map((id) => ({ ns: op, id })));
     const now = Date.now();
     return entries.map((e, i) =>
@@ -277,6 +283,7 @@ export class Backache {
 
   async invalidate(o: InvalidateOptions): Promise<InvalidateResult> {
     if (o.op !== undefined) this.requireOpOrSeen(o.op);
+    o.uris?.forEach((u) => wellFormed(u));
     // Every operation's entries, but never a region's that shares the store.
     const ops = o.op !== undefined ? [o.op] : (await this.backend.cache.namespaces()).filter((ns) => !ns.startsWith('region.'));
     const res: InvalidateResult = { matched: 0, invalidated: 0 };

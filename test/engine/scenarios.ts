@@ -347,11 +347,52 @@ export function describeEngineScenarios(name: string, deployment: Deployment) {
       expect(f.queued).toBe(1);
       await waitUntil(() => runs === 3, 'forced refresh');
       await w.stop();
-      const inline = await app.bulkGetOrDelegate([{ op: 'c', uri: 'zzzz', cbArgs: 'inline' }], { inline: true });
-      expect(inline.delegated).toHaveLength(1);
-      expect(await app.waitFor(inline.delegated[0]!.jobId, { timeout: 1000 })).toEqual({ value: 4, cbArgs: ['inline'] });
+      // warm has no callbacks: onResult heard only the call's request.
+      expect(got).toEqual([[null]]);
+      const inline = await app.bulkGetOrDelegate([{ op: 'c', uri: 'zzzz', cbArgs: 'inline' }, { op: 'c', uri: 'zzzz', cbArgs: 'dup' }], { inline: true });
+      expect(inline.delegated).toEqual([]);
+      expect(inline.hits).toEqual([
+        { op: 'c', uri: 'zzzz', cbArgs: 'inline', value: 4, stale: false },
+        { op: 'c', uri: 'zzzz', cbArgs: 'dup', value: 4, stale: false },
+      ]);
       expect(await app.get('c', 'zzzz')).toMatchObject({ value: 4 });
-      expect(got.at(-1)).toEqual(['inline']);
+      expect(got.at(-1)).toEqual(['inline', 'dup']);
+      expect(await app.backend.steps.records('c')).toBe(0);
+    });
+
+    it('warm goes through the pending set: repeated warms queue one job, and a request joins it', async () => {
+      const got: unknown[][] = [];
+      let runs = 0;
+      const app = await open({ c: { run: async (u) => (runs++, u.length), onResult: (_v, cb) => void got.push(cb) } });
+      const a = await app.warm([{ op: 'c', uri: 'pend' }]);
+      const b = await app.warm([{ op: 'c', uri: 'pend' }]);
+      expect(a).toMatchObject({ queued: 1, pending: 0 });
+      expect(b).toMatchObject({ queued: 0, pending: 1 });
+      const d = await app.getOrDelegate('c', 'pend', { cbArgs: 'me' });
+      expect(d).toMatchObject({ status: 'delegated', coalesced: true, jobId: a.jobIds[0] });
+      expect((await app.stats()).ops.find((o) => o.op === 'c')).toMatchObject({ waiting: 1 });
+      const w = app.startWorker();
+      expect(await app.waitFor(a.jobIds[0]!, { timeout: 10_000 })).toEqual({ value: 4, cbArgs: ['me'] });
+      await w.stop();
+      expect(runs).toBe(1);
+      expect(got).toEqual([['me']]);
+    });
+
+    it('URIs that are not well-formed Unicode are refused on every entry point; two never share a key', async () => {
+      const app = await open({ c: async (u) => u.length });
+      const lone = ['a\uD800', 'a\uDC00'];
+      for (const uri of lone) {
+        await expect(app.getOrDelegate('c', uri)).rejects.toThrow(/well-formed/);
+        await expect(app.call('c', uri)).rejects.toThrow(/well-formed/);
+      }
+      const bulk = await app.bulkGetOrDelegate(lone.map((uri) => ({ op: 'c', uri })));
+      expect(bulk.errors.map((e) => e.error)).toEqual([expect.stringMatching(/lone surrogate/), expect.stringMatching(/lone surrogate/)]);
+      expect(bulk.delegated).toEqual([]);
+      const w = await app.warm(lone.map((uri) => ({ op: 'c', uri })));
+      expect(w.errors).toHaveLength(2);
+      expect(w.queued).toBe(0);
+      await expect(app.get('c', lone[0]!)).rejects.toThrow(/well-formed/);
+      await expect(app.invalidate({ op: 'c', uris: lone })).rejects.toThrow(/well-formed/);
     });
 
     it('ctx carries op, uri, jobId, attempt and kwargs; progress reaches onProgress', async () => {
