@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { crossProcessTests } from './cross-process.js';
+import { faultTests } from './faults.js';
 import { describeEngineScenarios } from './scenarios.js';
 
 let redis: RedisServer;
@@ -23,4 +24,9 @@ describeEngineScenarios('redis', async () => ({ broker: redis.url, prefix: `t${r
 let n = 0;
 describe('engine on redis across processes', () => {
   crossProcessTests({ fresh: () => ({ broker: redis.url, prefix: `x${++n}${randomUUID().slice(0, 6)}`, log: join(dir, `x${n}.log`) }) });
+});
+
+let f = 0;
+describe('worker path faults on redis', () => {
+  faultTests({ fresh: () => ({ broker: redis.url, prefix: `f${++f}${randomUUID().slice(0, 6)}`, log: join(dir, `f${f}.log`) }) });
 });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe } from 'vitest';
 import { crossProcessTests } from './cross-process.js';
+import { faultTests } from './faults.js';
 import { describeEngineScenarios } from './scenarios.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'backache-engine-'));
@@ -14,4 +15,9 @@ describeEngineScenarios('sqlite', async () => ({ broker: `sqlite:${join(dir, `${
 let n = 0;
 describe('engine on sqlite across processes', () => {
   crossProcessTests({ fresh: () => ({ broker: `sqlite:${join(dir, `x${++n}.db`)}`, log: join(dir, `x${n}.log`) }) });
+});
+
+let f = 0;
+describe('worker path faults on sqlite', () => {
+  faultTests({ fresh: () => ({ broker: `sqlite:${join(dir, `f${++f}.db`)}`, prefix: 'backache', log: join(dir, `f${f}.log`) }) });
 });
