@@ -4,19 +4,21 @@ import { BaseCommand, env } from './base.js';
 export default class Work extends BaseCommand<typeof Work> {
   static override summary = 'Run workers until SIGINT/SIGTERM, then stop gracefully.';
   static override description = `Consumes the jobs of the operations module's operations (or only those of --only) from the broker, computes them, stores the results and fires the callbacks. Registers itself with a heartbeat, so "backache workers" and "backache ops" see it.
-On SIGINT or SIGTERM it stops taking jobs and waits for the running ones (up to --stop-timeout), then exits 0; a second signal exits at once. Quarantined requests and retries are reported on stderr.
+On SIGINT or SIGTERM it stops taking jobs and waits for the running ones (up to --stop-timeout; what still runs then is aborted and handed back to the queue, never quarantined), then exits 0; a second signal exits at once. Quarantined requests and retries are reported on stderr.
 --debug runs one job at a time, prints every failure in full (stack, kwargs) and stops at the first one (exit 1).`;
   static override examples = [
     '<%= config.bin %> work -o operations.ts',
     '<%= config.bin %> work -o operations.ts --concurrency 16 --only title,thumbnail',
     { description: 'Find out why a job fails', command: '<%= config.bin %> work -o operations.ts --only title --debug' },
+    { description: 'Notice a dead worker within 10 seconds', command: '<%= config.bin %> work -o operations.ts --lease 10s' },
     { description: 'Share a SQLite file with "backache submit" in another terminal', command: '<%= config.bin %> work -o operations.ts --broker sqlite:/srv/backache.db' },
   ];
   static override flags = {
     concurrency: Flags.integer({ char: 'c', summary: 'Parallel jobs per operation (default: each operation\'s own "concurrency", else 8).', min: 1, env: env('concurrency') }),
     only: Flags.string({ summary: 'Comma-separated operations to consume (default: all of the module).', env: env('only') }),
     debug: Flags.boolean({ summary: 'One job at a time, every failure in full, stop at the first.', env: env('debug') }),
-    'stop-timeout': Flags.string({ summary: 'On SIGINT/SIGTERM, how long running jobs may take to finish.', default: '10s', env: env('stop-timeout') }),
+    'stop-timeout': Flags.string({ summary: 'On SIGINT/SIGTERM, how long running jobs may take to finish; what still runs then is handed back to the queue.', default: '10s', env: env('stop-timeout') }),
+    lease: Flags.string({ summary: 'How long a taken job stays this worker\'s without renewal; a worker that dies is noticed after about this long.', default: '30s', env: env('lease') }),
   };
 
   async run() {
@@ -28,6 +30,7 @@ On SIGINT or SIGTERM it stops taking jobs and waits for the running ones (up to 
     ]);
     const f = this.flags;
     const stopMs = toMs(f['stop-timeout'], '--stop-timeout');
+    const leaseMs = toMs(f.lease, '--lease');
     const only = f.only
       ?.split(',')
       .map((s) => s.trim())
@@ -54,7 +57,9 @@ On SIGINT or SIGTERM it stops taking jobs and waits for the running ones (up to 
     const worker = app.startWorker({
       concurrency: f.debug ? 1 : f.concurrency,
       ops: only,
+      lease: leaseMs,
       onOutcome: (job, outcome) => {
+        if (outcome.type === 'handback') return;
         done[outcome.type === 'completed' ? 'completed' : outcome.type === 'retry' ? 'retried' : 'quarantined']++;
         this.status.update();
         if (outcome.type === 'quarantined') {

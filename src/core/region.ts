@@ -8,7 +8,7 @@ import { openBackend } from './backends/index.js';
 import { sleep } from './backends/polling-consumer.js';
 import { toMs, type Duration } from './duration.js';
 import { isFresh, isServable, makeEntry, toJsonValue } from './entry.js';
-import { ConfigError, NotSerializableError } from './errors.js';
+import { checkWellFormed, ConfigError, NotSerializableError } from './errors.js';
 import type { Backend, CacheStore, Key, Locker, StoredEntry } from './ports.js';
 import { chunks, selectIds } from './select.js';
 import type { TemplateVars } from './template.js';
@@ -119,7 +119,10 @@ export class Region {
 
   private key(k: string): Key {
     if (typeof k !== 'string') throw new ConfigError(`region keys are strings, got ${typeof k}`);
-    return { ns: this.ns, id: this.opts.keyMangler ? this.opts.keyMangler(k) : k };
+    const id = this.opts.keyMangler ? this.opts.keyMangler(k) : k;
+    const bad = checkWellFormed(id, 'region key');
+    if (bad) throw new ConfigError(bad);
+    return { ns: this.ns, id };
   }
 
   /** Entries with the region-wide invalidation applied; one round trip with the marker. */

@@ -33,6 +33,18 @@ export function describeRegion(name: string, storeUrl: StoreUrl) {
       await expect(r.set('f', () => 1)).rejects.toThrow(/JSON-serialisable/);
     });
 
+    it('keys that are not well-formed Unicode are refused: two never share a stored key', async () => {
+      const r = await open();
+      for (const k of ['a\uD800', 'a\uDC00']) {
+        await expect(r.set(k, 1)).rejects.toThrow(/well-formed/);
+        await expect(r.get(k)).rejects.toThrow(/well-formed/);
+        await expect(r.getOrCreate(k, async () => 1)).rejects.toThrow(/well-formed/);
+      }
+      await expect(r.getMany(['ok', 'a\uD800'])).rejects.toThrow(/well-formed/);
+      await r.set('a\u{1F600}', 'emoji'); // a surrogate pair is fine
+      expect(await r.get('a\u{1F600}')).toBe('emoji');
+    });
+
     it('50 concurrent getOrCreate of an empty key run the creator once and all get its value', async () => {
       const r = await open();
       let runs = 0;
