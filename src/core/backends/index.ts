@@ -6,6 +6,16 @@ import { composeSteps } from './composed-steps.js';
 /** The broker half of a backend: everything but (optionally) the cache. */
 export type BrokerParts = Omit<Backend, 'describe' | 'close'> & { close(): Promise<void> };
 
+/** What the engine tells a broker driver; each driver uses what applies to it. */
+export interface BrokerSettings {
+  /** Finished jobs kept for `getState`/`waitFor`: the newest `count`, none older than `ageMs`. */
+  keepFinished?: { count?: number; ageMs?: number };
+  /** How often an idle consumer looks for jobs (where the broker polls). */
+  pollMs?: number;
+  /** How often a consumer looks for stalled jobs (where the broker needs a look of its own). */
+  stalledIntervalMs?: number;
+}
+
 /**
  * A store driver, found by URL scheme (dogpile's `register_backend`). Drivers load their
  * client library lazily inside these functions, so `better-sqlite3`, `ioredis`/`bullmq` and
@@ -13,7 +23,7 @@ export type BrokerParts = Omit<Backend, 'describe' | 'close'> & { close(): Promi
  */
 export interface StoreDriver {
   /** Jobs, locks, pending sets, quarantine, registry, and a cache. */
-  broker?: (url: string, prefix: string) => Promise<BrokerParts>;
+  broker?: (url: string, prefix: string, settings?: BrokerSettings) => Promise<BrokerParts>;
   /** A cache only (e.g. MongoDB). */
   cache?: (url: string, prefix: string) => Promise<CacheStore>;
 }
@@ -39,9 +49,9 @@ registerStore('memory', {
 });
 
 registerStore('sqlite', {
-  broker: async (url, prefix) => {
+  broker: async (url, prefix, settings) => {
     const { sqliteBackend } = await import('./sqlite/index.js');
-    return sqliteBackend(url, prefix);
+    return sqliteBackend(url, prefix, settings);
   },
   cache: async (url, prefix) => {
     const { sqliteCacheStore } = await import('./sqlite/index.js');
@@ -92,6 +102,7 @@ export interface BackendOptions {
   broker?: string;
   cache?: string;
   prefix?: string;
+  settings?: BrokerSettings;
 }
 
 /** Open the stores of one deployment. The cache defaults to the broker's own store. */
@@ -99,7 +110,7 @@ export async function openBackend(opts: BackendOptions = {}): Promise<Backend> {
   const brokerUrl = opts.broker || DEFAULT_BROKER;
   const prefix = opts.prefix || DEFAULT_PREFIX;
   if (!/^[A-Za-z0-9_.:-]+$/.test(prefix)) throw new ConfigError(`prefix "${prefix}" may only contain letters, digits and _ . : -`);
-  const broker = await driverFor(brokerUrl, 'broker')(brokerUrl, prefix);
+  const broker = await driverFor(brokerUrl, 'broker')(brokerUrl, prefix, opts.settings);
   let cache = broker.cache;
   const cacheUrl = opts.cache && opts.cache !== brokerUrl ? opts.cache : undefined;
   if (cacheUrl) {

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { BackendUnavailableError } from '../../errors.js';
-import { MIGRATE_FROM_1, SCHEMA, SCHEMA_VERSION } from './schema.js';
+import { MIGRATE_FROM_1, MIGRATE_FROM_2, SCHEMA, SCHEMA_VERSION } from './schema.js';
 
 export const DEFAULT_SQLITE_PATH = '.backache/backache.db';
 const BUSY_TIMEOUT_MS = 5000;
@@ -200,6 +200,7 @@ function openDatabase(path: string): Database.Database {
         const v = conn.pragma('user_version', { simple: true }) as number;
         if (v >= SCHEMA_VERSION) return;
         if (v === 1) conn.exec(MIGRATE_FROM_1);
+        if (v === 1 || v === 2) migrateFrom2(conn);
         conn.exec(SCHEMA);
         conn.pragma(`user_version = ${SCHEMA_VERSION}`);
       }).immediate();
@@ -219,6 +220,13 @@ function openDatabase(path: string): Database.Database {
       cause: e,
     });
   }
+}
+
+function migrateFrom2(conn: Database.Database) {
+  conn.exec(MIGRATE_FROM_2);
+  const cols = conn.pragma('table_info(jobs)') as { name: string }[];
+  // No jobs table yet (a file that never held a queue): SCHEMA creates it with the column.
+  if (cols.length > 0 && !cols.some((c) => c.name === 'stalls')) conn.exec('ALTER TABLE jobs ADD COLUMN stalls INTEGER NOT NULL DEFAULT 0');
 }
 
 const isBusy = (e: unknown) => /^SQLITE_BUSY/.test(String((e as { code?: unknown })?.code));

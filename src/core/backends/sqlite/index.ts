@@ -1,5 +1,5 @@
 import type { CacheStore } from '../../ports.js';
-import type { BrokerParts } from '../index.js';
+import type { BrokerParts, BrokerSettings } from '../index.js';
 import { SqliteCacheStore } from './cache.js';
 import { acquireHandle, releaseHandle, sqlitePath } from './db.js';
 import { SqliteLocker } from './locker.js';
@@ -7,10 +7,15 @@ import { SqlitePendingSet } from './pending.js';
 import { SqliteJobQueue, type SqliteQueueOptions } from './queue.js';
 import { SqliteQuarantineStore } from './quarantine.js';
 import { SqliteRegistry } from './registry.js';
-import { SqliteConsumeSteps } from './steps.js';
+import { SqliteWorkerSteps } from './steps.js';
 
-export { SqliteCacheStore, SqliteLocker, SqlitePendingSet, SqliteJobQueue, SqliteQuarantineStore, SqliteRegistry };
+export { SqliteCacheStore, SqliteLocker, SqlitePendingSet, SqliteJobQueue, SqliteQuarantineStore, SqliteRegistry, SqliteWorkerSteps };
 export { DEFAULT_SQLITE_PATH, prefixEnd, sqlitePath } from './db.js';
+
+/** The engine's broker settings, and the queue's own knobs (tests), which win over them. */
+export interface SqliteSettings extends BrokerSettings {
+  queue?: SqliteQueueOptions;
+}
 
 /**
  * `sqlite:PATH` (relative to the working directory; parent directories are created).
@@ -18,25 +23,37 @@ export { DEFAULT_SQLITE_PATH, prefixEnd, sqlitePath } from './db.js';
  * closes the stores, and the connection goes with the last reference.
  * Throws `BackendUnavailableError` naming the path when the file cannot be opened.
  */
-export async function sqliteBackend(url: string, prefix: string, opts: { queue?: SqliteQueueOptions } = {}): Promise<BrokerParts> {
+export async function sqliteBackend(url: string, prefix: string, settings: SqliteSettings = {}): Promise<BrokerParts> {
   const path = sqlitePath(url);
   const handle = acquireHandle(path);
   const parts = {
     cache: new SqliteCacheStore(acquireHandle(path), prefix),
     locker: new SqliteLocker(acquireHandle(path), prefix),
     pending: new SqlitePendingSet(acquireHandle(path), prefix),
-    queue: new SqliteJobQueue(acquireHandle(path), prefix, opts.queue),
+    queue: new SqliteJobQueue(acquireHandle(path), prefix, queueOptions(settings)),
     quarantine: new SqliteQuarantineStore(acquireHandle(path), prefix),
     registry: new SqliteRegistry(acquireHandle(path), prefix),
   };
   releaseHandle(handle); // held only while the stores were opened; each holds its own
   return {
     ...parts,
-    steps: new SqliteConsumeSteps(handle, parts.cache, parts.locker, parts.pending),
+    steps: new SqliteWorkerSteps(handle, prefix, parts.cache, parts.locker, parts.pending),
     close: async () => {
       await Promise.all(Object.values(parts).map((s) => s.close()));
     },
   };
+}
+
+/**
+ * Stalls need no interval here (`stalledIntervalMs` is for Redis): a claim also takes jobs
+ * whose lease ran out.
+ */
+function queueOptions({ keepFinished, pollMs, queue }: SqliteSettings): SqliteQueueOptions {
+  const o: SqliteQueueOptions = {};
+  if (keepFinished?.count !== undefined) o.keepFinished = keepFinished.count;
+  if (keepFinished?.ageMs !== undefined) o.keepFinishedMs = keepFinished.ageMs;
+  if (pollMs !== undefined) o.pollMs = pollMs;
+  return { ...o, ...queue };
 }
 
 /** A cache store alone (for `cache: 'sqlite:PATH'` next to another broker, or a region). */

@@ -4,6 +4,12 @@ import { SqliteStore } from './db.js';
 const CONFLICT = Symbol('some pairs are pending already');
 const HEAD = 'INSERT INTO pending (prefix, ns, id, job_id, n, cb_args)';
 const TUPLE = '(?, ?, ?, ?, ?, ?)';
+/**
+ * On a pending pair, hand out a number to every request of the batch that has cbArgs: the
+ * inserted row counts its first request (cb_args NULL when silent) as one whether or not
+ * it has cbArgs, so a silent one is taken off again.
+ */
+const UPSERT = 'ON CONFLICT (prefix, ns, id) DO UPDATE SET n = n + excluded.n - (excluded.cb_args IS NULL) RETURNING ns, id, job_id, n';
 
 /**
  * A map key for a pair, equal for what was bound and what SQLite hands back (SQLite
@@ -12,65 +18,69 @@ const TUPLE = '(?, ?, ?, ?, ?, ?)';
 const wellFormed = (s: string) => ((s as unknown as { isWellFormed(): boolean }).isWellFormed() ? s : (s as unknown as { toWellFormed(): string }).toWellFormed());
 const pairKey = (ns: string, id: string) => `${ns.length}:${wellFormed(ns)}${wellFormed(id)}`;
 
-/** The requests of one pair in a batch: their positions and serialised cbArgs. */
+/** One request of a batch: its id, serialised cbArgs (null: silent) and the positions it answers (resends inside the batch). */
+interface Req {
+  jobId: string;
+  args: string | null;
+  idx: number[];
+}
+
+/** The requests of one pair in a batch, in arrival order, each id once. */
 interface Group {
   ns: string;
   id: string;
-  jobId: string;
-  idx: number[];
-  args: string[];
+  reqs: Req[];
+  /** How many of `reqs` have cbArgs. */
+  withArgs: number;
+  /** `reqs` by id, once there are several. */
+  byId?: Map<string, Req>;
+}
+
+/** The `n` of a new pair's row: the first request holds number 1, silent or not. */
+const newN = (g: Group) => g.withArgs + (g.reqs[0]!.args === null ? 1 : 0);
+
+/** A request that joins a pending pair (not its first), with the number of its cbArgs (null: silent). */
+interface Joiner {
+  g: Group;
+  req: Req;
+  num: number | null;
 }
 
 /**
  * A pair's pending requests: one `pending` row (its presence means "a job is pending")
- * with the job id, the first request's cbArgs and the number of requests `n`; requests
- * 2..n are `pending_args` rows numbered in arrival order.
+ * with the job id (= the first request's id), the first request's cbArgs and the last
+ * number handed out `n`; the cbArgs of later requests are `pending_args` rows numbered in
+ * arrival order, and their ids `pending_reqs` rows, so a request added twice counts once.
  */
 export class SqlitePendingSet extends SqliteStore implements PendingSet {
   async addMany(items: PendingAdd[]): Promise<PendingAddResult[]> {
     if (items.length === 0) return [];
-    const args = items.map((it) => JSON.stringify(it.cbArgs) ?? 'null');
-    // Group the batch by pair (duplicates coalesce), in order of first appearance.
-    const groups = new Map<string, Group>();
-    for (let i = 0; i < items.length; i++) {
-      const { key, jobId } = items[i]!;
-      const k = pairKey(key.ns, key.id);
-      const g = groups.get(k);
-      if (g) {
-        g.idx.push(i);
-        g.args.push(args[i]!);
-      } else groups.set(k, { ns: key.ns, id: key.id, jobId, idx: [i], args: [args[i]!] });
-    }
+    const groups = groupByPair(items);
     const pairs = [...groups.values()];
     const params: unknown[] = [];
-    for (const g of pairs) params.push(this.prefix, g.ns, g.id, g.jobId, g.idx.length, g.args[0]);
+    for (const g of pairs) params.push(this.prefix, g.ns, g.id, g.reqs[0]!.jobId, newN(g), g.reqs[0]!.args);
     const out = new Array<PendingAddResult>(items.length);
     await this.h.writeSoon(() => {
-      const extra: unknown[] = [];
-      // Requests j of a pair get numbers n - k + 1 + j (k requests of the pair in this batch).
-      const place = (g: Group, jobId: string, n: number, fresh: boolean) => {
-        const k = g.idx.length;
-        for (let j = 0; j < k; j++) {
-          out[g.idx[j]!] = { first: fresh && j === 0, jobId };
-          if (!(fresh && j === 0)) extra.push(this.prefix, g.ns, g.id, n - k + 1 + j, g.args[j]);
+      const joiners: Joiner[] = [];
+      const settle = (g: Group, jobId: string, n: number) => {
+        // The requests with cbArgs get the numbers up to n, in order (the first one of a new
+        // pair gets 1: its cbArgs are in the row).
+        let num = n - g.withArgs;
+        for (const req of g.reqs) {
+          if (req.args !== null) num++;
+          for (const i of req.idx) out[i] = { first: req.jobId === jobId, jobId };
+          // The pair's first request (just inserted, or added before and sent again) is in the row.
+          if (req.jobId !== jobId) joiners.push({ g, req, num: req.args === null ? null : num });
         }
       };
       if (this.allNew(params, pairs.length)) {
-        for (const g of pairs) place(g, g.jobId, g.idx.length, true);
+        for (const g of pairs) settle(g, g.reqs[0]!.jobId, newN(g));
       } else {
         // Some pairs were pending already: one upsert per pair tells which, and their numbers.
-        const got = this.h.many(HEAD, TUPLE, 'ON CONFLICT (prefix, ns, id) DO UPDATE SET n = n + excluded.n RETURNING ns, id, job_id, n', params, 6).rows as {
-          ns: string;
-          id: string;
-          job_id: string;
-          n: number;
-        }[];
-        for (const r of got) {
-          const g = groups.get(pairKey(r.ns, r.id))!;
-          place(g, r.job_id, r.n, r.n === g.idx.length); // an existing row had n >= 1 before adding k
-        }
+        const got = this.h.many(HEAD, TUPLE, UPSERT, params, 6).rows as { ns: string; id: string; job_id: string; n: number }[];
+        for (const r of got) settle(groups.get(pairKey(r.ns, r.id))!, r.job_id, r.n);
       }
-      if (extra.length) this.h.many('INSERT INTO pending_args (prefix, ns, id, n, cb_args)', '(?, ?, ?, ?, ?)', '', extra, 5);
+      if (joiners.length) this.join(joiners);
     });
     return out;
   }
@@ -91,16 +101,35 @@ export class SqlitePendingSet extends SqliteStore implements PendingSet {
     }
   }
 
+  /** Record the joiners' ids; those not recorded before (not resends) add their cbArgs. */
+  private join(joiners: Joiner[]) {
+    const reqs: unknown[] = [];
+    for (const { g, req } of joiners) reqs.push(this.prefix, g.ns, g.id, req.jobId);
+    const added = this.h.many('INSERT INTO pending_reqs (prefix, ns, id, req)', '(?, ?, ?, ?)', 'ON CONFLICT DO NOTHING RETURNING ns, id, req', reqs, 4).rows as {
+      ns: string;
+      id: string;
+      req: string;
+    }[];
+    const fresh = new Set(added.map((r) => `${pairKey(r.ns, r.id)}\u0000${wellFormed(r.req)}`));
+    const args: unknown[] = [];
+    for (const { g, req, num } of joiners) {
+      if (num !== null && fresh.has(`${pairKey(g.ns, g.id)}\u0000${wellFormed(req.jobId)}`)) args.push(this.prefix, g.ns, g.id, num, req.args);
+    }
+    if (args.length) this.h.many('INSERT INTO pending_args (prefix, ns, id, n, cb_args)', '(?, ?, ?, ?, ?)', '', args, 5);
+  }
+
   async takeAll(key: Key) {
     return this.h.writeSoon(() => this.take(key));
   }
 
   /** Take every cbArgs of a pair, in arrival order; runs inside the caller's write transaction. */
   take(key: Key): unknown[] {
-    const first = this.h.pluck('DELETE FROM pending WHERE prefix = ? AND ns = ? AND id = ? RETURNING cb_args').get(this.prefix, key.ns, key.id) as string | undefined;
-    const rest = this.h.stmt('DELETE FROM pending_args WHERE prefix = ? AND ns = ? AND id = ? RETURNING n, cb_args').all(this.prefix, key.ns, key.id) as { n: number; cb_args: string }[];
+    const p = [this.prefix, key.ns, key.id];
+    const first = this.h.pluck('DELETE FROM pending WHERE prefix = ? AND ns = ? AND id = ? RETURNING cb_args').get(...p) as string | null | undefined;
+    const rest = this.h.stmt('DELETE FROM pending_args WHERE prefix = ? AND ns = ? AND id = ? RETURNING n, cb_args').all(...p) as { n: number; cb_args: string }[];
+    this.h.stmt('DELETE FROM pending_reqs WHERE prefix = ? AND ns = ? AND id = ?').run(...p);
     if (first === undefined) return [];
-    const out: unknown[] = [JSON.parse(first)];
+    const out: unknown[] = first === null ? [] : [JSON.parse(first)];
     if (rest.length > 0) {
       rest.sort((a, b) => a.n - b.n);
       for (const r of rest) out.push(JSON.parse(r.cb_args));
@@ -116,10 +145,28 @@ export class SqlitePendingSet extends SqliteStore implements PendingSet {
     return this.h.pluck('SELECT count(*) FROM pending WHERE prefix = ? AND ns = ?').get(this.prefix, ns) as number;
   }
 
+  /** Also drops the delivery records (pending cbArgs moved out by the worker's steps). */
   async clear() {
     await this.h.writeSoon(() => {
-      this.h.stmt('DELETE FROM pending_args WHERE prefix = ?').run(this.prefix);
-      this.h.stmt('DELETE FROM pending WHERE prefix = ?').run(this.prefix);
+      for (const t of ['pending_args', 'pending_reqs', 'pending', 'deliveries']) this.h.stmt(`DELETE FROM ${t} WHERE prefix = ?`).run(this.prefix);
     });
   }
+}
+
+/** Group a batch by pair, in order of first appearance; a request id seen before for the pair answers as it did. */
+function groupByPair(items: PendingAdd[]): Map<string, Group> {
+  const groups = new Map<string, Group>();
+  items.forEach(({ key, jobId, cbArgs, silent }, i) => {
+    const k = pairKey(key.ns, key.id);
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = { ns: key.ns, id: key.id, reqs: [], withArgs: 0 }));
+    else if (!g.byId) g.byId = new Map(g.reqs.map((r) => [r.jobId, r]));
+    const seen = g.byId?.get(jobId);
+    if (seen) return void seen.idx.push(i);
+    const req: Req = { jobId, args: silent ? null : (JSON.stringify(cbArgs) ?? 'null'), idx: [i] };
+    g.reqs.push(req);
+    g.byId?.set(jobId, req);
+    if (req.args !== null) g.withArgs++;
+  });
+  return groups;
 }

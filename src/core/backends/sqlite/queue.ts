@@ -33,6 +33,7 @@ interface ClaimRow {
   id: string;
   data: string;
   attempt: number;
+  stalls: number;
   created_at: number;
 }
 
@@ -42,8 +43,8 @@ const LOOK_EVERY_MS = 250;
 /**
  * Jobs in one table, claimed with leases so several processes can share the file: a
  * claim sets `owner` and `lease_until` in one IMMEDIATE transaction; a job whose lease
- * ran out (its process died or stalled) is claimed again with attempt + 1. Claims and
- * finishes of one turn of the event loop commit together (`writeSoon`).
+ * ran out (its process died or stalled) is claimed again with attempt + 1 and stalls + 1.
+ * Claims and finishes of one turn of the event loop commit together (`writeSoon`).
  */
 export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource {
   readonly kind = 'sqlite';
@@ -138,7 +139,7 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
           .stmt(
             `UPDATE jobs SET state = 2, owner = ?, lease_until = ? WHERE seq IN (
                SELECT seq FROM jobs WHERE prefix = ? AND op = ? AND state = 0 ORDER BY priority, run_at, seq LIMIT ?)
-             RETURNING seq, id, data, attempt, created_at, priority, run_at`,
+             RETURNING seq, id, data, attempt, stalls, created_at, priority, run_at`,
           )
           .all(owner, until, p, op, max - out.length) as ClaimRow[];
         rows.sort((a, b) => a.priority - b.priority || a.run_at - b.run_at || a.seq - b.seq);
@@ -149,9 +150,9 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
         // Jobs whose holder died (their lease ran out) go first: they have waited longest.
         const expired = h
           .stmt(
-            `UPDATE jobs SET state = 2, owner = ?, lease_until = ?, attempt = attempt + 1 WHERE seq IN (
+            `UPDATE jobs SET state = 2, owner = ?, lease_until = ?, attempt = attempt + 1, stalls = stalls + 1 WHERE seq IN (
                SELECT seq FROM jobs WHERE prefix = ? AND op = ? AND state = 2 AND lease_until <= ? ORDER BY lease_until LIMIT ?)
-             RETURNING seq, id, data, attempt, created_at, priority, run_at`,
+             RETURNING seq, id, data, attempt, stalls, created_at, priority, run_at`,
           )
           .all(owner, until, p, op, now, max - out.length) as ClaimRow[];
         expired.sort((a, b) => a.seq - b.seq);
@@ -164,7 +165,7 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
     });
     const look = this.lastLook.get(op);
     if (look) look.found = rows.length > 0;
-    return rows.map((r) => ({ id: r.id, data: JSON.parse(r.data) as JobData, attempt: r.attempt, createdAt: r.created_at }));
+    return rows.map((r) => ({ id: r.id, data: JSON.parse(r.data) as JobData, attempt: r.attempt, stalls: r.stalls, createdAt: r.created_at }));
   }
 
   async renew(ids: string[], leaseMs: number, owner: string) {
@@ -177,31 +178,17 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
 
   /** A job that is no longer ours (lease lost and taken) is left to its new holder. */
   async finish(job: ClaimedJob, outcome: JobOutcome, owner: string): Promise<void> {
-    const h = this.h;
-    const p = this.prefix;
-    if (outcome.type === 'retry') {
-      const kwargs = outcome.kwargs ? JSON.stringify(outcome.kwargs) : null;
-      const state = outcome.delayMs > 0 ? DELAYED : WAITING;
-      await h.writeSoon(() =>
-        h
-          .stmt(
-            `UPDATE jobs SET state = ?, run_at = ?, attempt = attempt + 1, owner = NULL, lease_until = NULL,
-               data = CASE WHEN ? IS NULL THEN data ELSE json_set(data, '$.kwargs', json(?)) END
-             WHERE prefix = ? AND id = ? AND state = 2 AND owner = ?`,
-          )
-          .run(state, Date.now() + outcome.delayMs, kwargs, kwargs, p, job.id, owner),
-      );
-      this.wake(job.data.op, outcome.delayMs);
-      return;
-    }
-    const final: JobState =
-      outcome.type === 'completed' ? { state: 'completed', result: outcome.result } : { state: 'quarantined', quarantineId: outcome.quarantineId, error: outcome.error };
+    if (outcome.type === 'retry') return this.retry(job, outcome, owner);
+    if (outcome.type === 'handback') return this.handBack(job, owner);
+    // Stored without op and uri: getState adds them from the row.
+    const final = outcome.type === 'completed' ? { state: 'completed', result: outcome.result } : { state: 'quarantined', quarantineId: outcome.quarantineId, error: outcome.error };
     const json = JSON.stringify(final);
+    const h = this.h;
     await h.writeSoon(() => {
       const now = Date.now();
       const ended = h
         .stmt('UPDATE jobs SET state = ?, outcome = ?, finished_at = ?, owner = NULL, lease_until = NULL WHERE prefix = ? AND id = ? AND state = 2 AND owner = ?')
-        .run(outcome.type === 'completed' ? COMPLETED : QUARANTINED, json, now, p, job.id, owner).changes;
+        .run(outcome.type === 'completed' ? COMPLETED : QUARANTINED, json, now, this.prefix, job.id, owner).changes;
       if ((this.sinceTrim += ended) >= this.trimEvery) {
         this.sinceTrim = 0;
         this.trim(now);
@@ -209,7 +196,34 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
     });
   }
 
-  /** Delete finished jobs beyond the newest `keepFinished`, or older than `keepFinishedMs`. */
+  private async retry(job: ClaimedJob, outcome: Extract<JobOutcome, { type: 'retry' }>, owner: string) {
+    const kwargs = outcome.kwargs ? JSON.stringify(outcome.kwargs) : null;
+    const state = outcome.delayMs > 0 ? DELAYED : WAITING;
+    await this.h.writeSoon(() =>
+      this.h
+        .stmt(
+          `UPDATE jobs SET state = ?, run_at = ?, attempt = attempt + 1, owner = NULL, lease_until = NULL,
+             data = CASE WHEN ? IS NULL THEN data ELSE json_set(data, '$.kwargs', json(?)) END
+           WHERE prefix = ? AND id = ? AND state = 2 AND owner = ?`,
+        )
+        .run(state, Date.now() + outcome.delayMs, kwargs, kwargs, this.prefix, job.id, owner),
+    );
+    this.wake(job.data.op, outcome.delayMs);
+  }
+
+  /** Back to waiting as it was: same attempt, same place in line (its run_at is kept). */
+  private async handBack(job: ClaimedJob, owner: string) {
+    await this.h.writeSoon(() =>
+      this.h.stmt('UPDATE jobs SET state = 0, owner = NULL, lease_until = NULL WHERE prefix = ? AND id = ? AND state = 2 AND owner = ?').run(this.prefix, job.id, owner),
+    );
+    this.wake(job.data.op);
+  }
+
+  /**
+   * Delete finished jobs beyond the newest `keepFinished`, or older than `keepFinishedMs`,
+   * and delivery records as old: a record goes once its job is recorded (WorkerSteps.settle),
+   * so one that old was left behind (a settle that failed).
+   */
   private trim(now: number) {
     this.h.stmt('DELETE FROM jobs WHERE prefix = ? AND state >= 3 AND finished_at < ?').run(this.prefix, now - this.keepFinishedMs);
     this.h
@@ -218,6 +232,7 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
            SELECT finished_at FROM jobs WHERE prefix = @p AND state >= 3 ORDER BY finished_at DESC LIMIT 1 OFFSET @keep)`,
       )
       .run({ p: this.prefix, keep: this.keepFinished });
+    this.h.stmt('DELETE FROM deliveries WHERE prefix = ? AND created_at < ?').run(this.prefix, now - this.keepFinishedMs);
   }
 
   waitForWork(op: string, ms: number) {
@@ -230,11 +245,14 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
   }
 
   async getState(id: string): Promise<JobState> {
-    const r = this.h.stmt('SELECT state, run_at, outcome FROM jobs WHERE prefix = ? AND id = ?').get(this.prefix, id) as
-      | { state: number; run_at: number; outcome: string | null }
+    const r = this.h.stmt("SELECT state, run_at, outcome, op, json_extract(data, '$.uri') AS uri FROM jobs WHERE prefix = ? AND id = ?").get(this.prefix, id) as
+      | { state: number; run_at: number; outcome: string | null; op: string; uri: string }
       | undefined;
     if (!r) return { state: 'unknown' };
-    if (r.outcome !== null) return JSON.parse(r.outcome) as JobState;
+    if (r.outcome !== null) {
+      const s = JSON.parse(r.outcome) as JobState;
+      return s.state === 'completed' ? { ...s, op: r.op, uri: r.uri } : s;
+    }
     if (r.state === DELAYED) return { state: r.run_at <= Date.now() ? 'waiting' : 'delayed' };
     return { state: r.state === ACTIVE ? 'active' : 'waiting' };
   }

@@ -5,7 +5,7 @@
  * Tables whose rows are ordered by insertion declare `seq INTEGER PRIMARY KEY`, an alias
  * of the rowid that VACUUM keeps stable.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** From the pre-release layout 1: one pending_args row per request, ordered by rowid. */
 export const MIGRATE_FROM_1 = `
@@ -33,6 +33,22 @@ DROP TABLE pending_v1;
 DROP TABLE pending_args_v1;
 `;
 
+/**
+ * From layout 2: a pair's first request may be silent (no cbArgs), so `pending.cb_args`
+ * becomes nullable, which SQLite can only do by rebuilding the table. `jobs.stalls` is
+ * added by db.ts (when `jobs` exists); the new tables (deliveries, pending_reqs) come from
+ * SCHEMA, which runs after every migration.
+ */
+export const MIGRATE_FROM_2 = `
+ALTER TABLE pending RENAME TO pending_v2;
+CREATE TABLE pending (
+  prefix TEXT NOT NULL, ns TEXT NOT NULL, id TEXT NOT NULL, job_id TEXT NOT NULL,
+  n INTEGER NOT NULL, cb_args TEXT, PRIMARY KEY (prefix, ns, id)
+) WITHOUT ROWID;
+INSERT INTO pending (prefix, ns, id, job_id, n, cb_args) SELECT prefix, ns, id, job_id, n, cb_args FROM pending_v2;
+DROP TABLE pending_v2;
+`;
+
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS cache (
   prefix TEXT NOT NULL,
@@ -56,15 +72,17 @@ CREATE TABLE IF NOT EXISTS locks (
   PRIMARY KEY (prefix, ns, id)
 ) WITHOUT ROWID;
 
--- A pair's pending requests: the row holds the job id, the first request's cbArgs and
--- how many requests there are; requests 2..n are in pending_args.
+-- A pair's pending requests: the row holds the job id (the first request's id), the
+-- first request's cbArgs and the last number handed out; the cbArgs of later requests
+-- are in pending_args, numbered 2..n in arrival order (with gaps where a request was
+-- silent or a resend).
 CREATE TABLE IF NOT EXISTS pending (
   prefix TEXT NOT NULL,
   ns TEXT NOT NULL,
   id TEXT NOT NULL,
   job_id TEXT NOT NULL,
   n INTEGER NOT NULL,
-  cb_args TEXT NOT NULL,      -- JSON
+  cb_args TEXT,               -- JSON; NULL when the first request was silent
   PRIMARY KEY (prefix, ns, id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pending_args (
@@ -74,6 +92,30 @@ CREATE TABLE IF NOT EXISTS pending_args (
   n INTEGER NOT NULL,
   cb_args TEXT NOT NULL,      -- JSON
   PRIMARY KEY (prefix, ns, id, n)
+) WITHOUT ROWID;
+-- The ids of a pending pair's requests after the first (whose id is pending.job_id), so
+-- a request added twice counts once.
+CREATE TABLE IF NOT EXISTS pending_reqs (
+  prefix TEXT NOT NULL,
+  ns TEXT NOT NULL,
+  id TEXT NOT NULL,
+  req TEXT NOT NULL,
+  PRIMARY KEY (prefix, ns, id, req)
+) WITHOUT ROWID;
+
+-- A job's delivery record (ports.ts Delivery): the cbArgs taken from its pair, kept from
+-- the step that stored the entry (or chose quarantine) until the job is recorded. Few
+-- rows at any time, so no index beyond the key.
+CREATE TABLE IF NOT EXISTS deliveries (
+  prefix TEXT NOT NULL,
+  ns TEXT NOT NULL,
+  job_id TEXT NOT NULL,
+  delivery_id TEXT NOT NULL,
+  kind TEXT NOT NULL,         -- 'result' | 'quarantine'
+  cb_args TEXT NOT NULL,      -- JSON array
+  item TEXT,                  -- JSON QuarantineItem without its cbArgs (they are cb_args)
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (prefix, ns, job_id)
 ) WITHOUT ROWID;
 
 -- state: 0 waiting, 1 delayed, 2 active, 3 completed, 4 quarantined
@@ -92,6 +134,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   lease_until INTEGER,
   outcome TEXT,               -- JSON JobState once finished
   finished_at INTEGER,
+  stalls INTEGER NOT NULL DEFAULT 0, -- leases that ran out; last, where migration adds it
   UNIQUE (prefix, id)
 );
 CREATE INDEX IF NOT EXISTS jobs_waiting ON jobs (prefix, op, priority, run_at) WHERE state = 0;
