@@ -378,6 +378,37 @@ export function describeEngineScenarios(name: string, deployment: Deployment) {
       expect(got).toEqual([['me']]);
     });
 
+    it('stop past its timeout with signal-honouring runs hands the jobs back: the next worker delivers every callback, nothing quarantined', async () => {
+      const got: { uri: string; cbArgs: unknown[]; attempt: number }[] = [];
+      let slow = true;
+      const app = await open({
+        f: {
+          run: (uri, ctx) =>
+            new Promise((resolve, reject) => {
+              const t = setTimeout(() => resolve(uri.length), slow ? 20_000 : 5);
+              ctx.signal.addEventListener('abort', () => (clearTimeout(t), reject(ctx.signal.reason)), { once: true });
+            }),
+          onResult: (_v, cbArgs, info) => void got.push({ uri: info.uri, cbArgs, attempt: info.attempt }),
+          retries: 3,
+        },
+      });
+      const uris = ['s1', 's22', 's333'];
+      const r = await app.bulkGetOrDelegate(uris.map((uri) => ({ op: 'f', uri, cbArgs: uri })));
+      const a = app.startWorker({ concurrency: 3, lease: '30s' });
+      await waitUntil(async () => (await app.stats()).ops.find((o) => o.op === 'f')?.active === 3, 'three running jobs');
+      await a.stop('500ms');
+      expect(got).toEqual([]);
+      slow = false;
+      const b = app.startWorker({ concurrency: 3, lease: '30s' });
+      const done = await Promise.all(r.delegated.map((d) => app.waitFor(d.jobId, { timeout: 10_000 })));
+      await b.stop();
+      expect(done.map((d) => d.cbArgs)).toEqual(uris.map((u) => [u]));
+      expect(got.map((g) => g.uri).sort()).toEqual([...uris].sort());
+      expect(got.every((g) => g.attempt === 1)).toBe(true);
+      expect((await app.quarantine.list({})).items).toEqual([]);
+      expect((await app.stats()).ops.find((o) => o.op === 'f')).toMatchObject({ retried: 0, failed: 0 });
+    });
+
     it('URIs that are not well-formed Unicode are refused on every entry point; two never share a key', async () => {
       const app = await open({ c: async (u) => u.length });
       const lone = ['a\uD800', 'a\uDC00'];
