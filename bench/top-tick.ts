@@ -49,6 +49,7 @@ function counting(b: Backend): { backend: Backend; calls: () => number; reset: (
     queue: wrap(b.queue),
     quarantine: wrap(b.quarantine),
     registry: wrap(b.registry),
+    steps: wrap(b.steps),
     describe: () => b.describe(),
     close: () => b.close(),
   };
