@@ -86,7 +86,8 @@ export function faultTests(t: FaultTarget) {
       } else if (recorded) {
         expect(forVictim.length).toBeGreaterThanOrEqual(at === 'after-finish' ? 1 : 2);
         expect(new Set(forVictim.map((r) => r.deliveryId)).size).toBe(1);
-        expect(forVictim.at(-1)!.redelivery).toBe(at !== 'after-finish' || forVictim.length > 1);
+        // The next worker found the record: it delivered without computing, marked as a redelivery.
+        expect(forVictim.at(-1)).toMatchObject({ redelivery: true, computed: false });
       } else expect(forVictim).toHaveLength(1);
       for (const uri of uris) expect(results.some((r) => r.uri === uri)).toBe(true);
       const waited = await Promise.all(jobIds.map((id) => app.waitFor(id, { timeout: 5000 })));
@@ -124,7 +125,9 @@ export function faultTests(t: FaultTarget) {
     const { broker, prefix, log } = t.fresh();
     const poison = 'https://f/poison';
     const { app, jobIds, expected } = await submit(broker, prefix, [poison, ...uris]);
-    const env = { BROKER: broker, PREFIX: prefix, LOG: log, LEASE_MS: '800', WORK_MS: '20', CONCURRENCY: '4' };
+    // One job at a time: the good jobs are never in flight when the poison kills a worker
+    // (jobs running beside it would stall too, and count towards their own maxStalls).
+    const env = { BROKER: broker, PREFIX: prefix, LOG: log, LEASE_MS: '800', WORK_MS: '20', CONCURRENCY: '1' };
     // Workers come back after every crash, as a supervisor would restart them.
     let item;
     for (let i = 0; i < 6 && !item; i++) {
