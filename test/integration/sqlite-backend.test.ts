@@ -20,7 +20,8 @@ const dir = mkdtempSync(join(tmpdir(), 'backache-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const file = () => join(dir, `${randomUUID()}.db`);
 const entry = (value: unknown, over: Partial<StoredEntry> = {}): StoredEntry => ({ value, createdAt: Date.now(), expiresAt: null, staleUntil: null, ...over });
-const done = (value: unknown = null) => ({ type: 'completed' as const, result: { value, cbArgs: [] } });
+/** A completed outcome; its delivery id tells which run recorded it. */
+const done = (deliveryId = 'd', cbArgs: unknown[] = []) => ({ type: 'completed' as const, result: { cbArgs, deliveryId } });
 
 async function collect(it: AsyncIterable<string>) {
   const out: string[] = [];
@@ -84,6 +85,54 @@ describe('sqlite: opening', () => {
     expect(await b.pending.addMany([{ key: { ns: 'op', id: 'a' }, cbArgs: 4, jobId: 'new' }])).toEqual([{ first: false, jobId: 'j1' }]);
     expect(await b.pending.takeAll({ ns: 'op', id: 'a' })).toEqual([1, 2, 3, 4]);
     expect(await b.pending.takeAll({ ns: 'op', id: 'b' })).toEqual(['x']);
+    await b.close();
+  });
+
+  it('migrates a schema 2 file, keeping its jobs, pending requests and entries', async () => {
+    const path = file();
+    const raw = new Database(path);
+    const past = Date.now() - 60_000;
+    const data = (uri: string) => JSON.stringify({ op: 'op', uri, kwargs: {} });
+    // The tables of schema 2 that changed or hold what must survive, as schema 2 wrote them.
+    raw.exec(`
+      CREATE TABLE cache (prefix TEXT NOT NULL, ns TEXT NOT NULL, id TEXT NOT NULL, value TEXT, created_at INTEGER NOT NULL,
+        expires_at INTEGER, stale_until INTEGER, uri TEXT, PRIMARY KEY (prefix, ns, id));
+      CREATE TABLE pending (prefix TEXT NOT NULL, ns TEXT NOT NULL, id TEXT NOT NULL, job_id TEXT NOT NULL,
+        n INTEGER NOT NULL, cb_args TEXT NOT NULL, PRIMARY KEY (prefix, ns, id)) WITHOUT ROWID;
+      CREATE TABLE pending_args (prefix TEXT NOT NULL, ns TEXT NOT NULL, id TEXT NOT NULL, n INTEGER NOT NULL,
+        cb_args TEXT NOT NULL, PRIMARY KEY (prefix, ns, id, n)) WITHOUT ROWID;
+      CREATE TABLE jobs (seq INTEGER PRIMARY KEY, prefix TEXT NOT NULL, id TEXT NOT NULL, op TEXT NOT NULL, state INTEGER NOT NULL,
+        priority INTEGER NOT NULL, run_at INTEGER NOT NULL, attempt INTEGER NOT NULL, created_at INTEGER NOT NULL, data TEXT NOT NULL,
+        owner TEXT, lease_until INTEGER, outcome TEXT, finished_at INTEGER, UNIQUE (prefix, id));
+      CREATE INDEX jobs_waiting ON jobs (prefix, op, priority, run_at) WHERE state = 0;
+      PRAGMA user_version = 2;`);
+    raw.prepare('INSERT INTO cache VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL)').run('p', 'op', 'u0', '"kept"', past);
+    raw.prepare('INSERT INTO pending VALUES (?, ?, ?, ?, ?, ?)').run('p', 'op', 'u1', 'w', 2, '1');
+    raw.prepare('INSERT INTO pending_args VALUES (?, ?, ?, ?, ?)').run('p', 'op', 'u1', 2, '2');
+    const job = raw.prepare('INSERT INTO jobs (prefix, id, op, state, priority, run_at, attempt, created_at, data, owner, lease_until, outcome, finished_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)');
+    job.run('p', 'w', 'op', 0, past, 1, past, data('u1'), null, null, null, null);
+    job.run('p', 'a', 'op', 2, past, 1, past, data('u2'), 'dead', past, null, null); // its worker died
+    job.run('p', 'c', 'op', 3, past, 1, past, data('u3'), null, null, JSON.stringify({ state: 'completed', result: { cbArgs: [] } }), past);
+    raw.close();
+
+    const b = await sqliteBackend(`sqlite:${path}`, 'p');
+    const check = new Database(path, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(3);
+    expect((check.pragma('table_info(jobs)') as { name: string }[]).map((c) => c.name)).toContain('stalls');
+    check.close();
+    expect((await b.cache.getMany([{ ns: 'op', id: 'u0' }]))[0]?.value).toBe('kept');
+    expect(await b.queue.counts('op')).toMatchObject({ waiting: 1, active: 1 });
+    expect(await b.queue.getState('c')).toEqual({ state: 'completed', result: { cbArgs: [] }, op: 'op', uri: 'u3' });
+    const claimed = await (b.queue as SqliteJobQueue).claim('op', 10, 5000, 'me');
+    expect(claimed.map((j) => [j.id, j.attempt, j.stalls])).toEqual([
+      ['a', 2, 1],
+      ['w', 1, 0],
+    ]);
+    // The pair keeps its requests, and takes silent ones (pending.cb_args is nullable now).
+    expect(await b.pending.addMany([{ key: { ns: 'op', id: 'u1' }, cbArgs: 3, jobId: 'r3' }])).toEqual([{ first: false, jobId: 'w' }]);
+    expect(await b.pending.takeAll({ ns: 'op', id: 'u1' })).toEqual([1, 2, 3]);
+    expect(await b.pending.addMany([{ key: { ns: 'op', id: 'u4' }, cbArgs: 'x', jobId: 'r4', silent: true }])).toEqual([{ first: true, jobId: 'r4' }]);
+    expect(await b.pending.takeAll({ ns: 'op', id: 'u4' })).toEqual([]);
     await b.close();
   });
 });
@@ -200,7 +249,64 @@ describe('sqlite: batches', () => {
     await b.close();
   });
 
+  it('pending: silent requests join or create a pair without cbArgs', async () => {
+    const b = await sqliteBackend(`sqlite:${file()}`, 'p');
+    const k1 = { ns: 'op', id: 'one' };
+    const k2 = { ns: 'op', id: 'two' };
+    const res = await b.pending.addMany([
+      { key: k1, cbArgs: 'warm', jobId: 's1', silent: true },
+      { key: k1, cbArgs: 'a', jobId: 'r1' },
+      { key: k2, cbArgs: 'b', jobId: 'r2' },
+      { key: k2, cbArgs: 'warm', jobId: 's2', silent: true },
+    ]);
+    expect(res).toEqual([
+      { first: true, jobId: 's1' },
+      { first: false, jobId: 's1' },
+      { first: true, jobId: 'r2' },
+      { first: false, jobId: 'r2' },
+    ]);
+    // Joining pending pairs (the upsert path), silent and not.
+    await b.pending.addMany([
+      { key: k1, cbArgs: 'warm', jobId: 's3', silent: true },
+      { key: k1, cbArgs: 'c', jobId: 'r3' },
+      { key: k2, cbArgs: 'd', jobId: 'r4' },
+    ]);
+    expect(await b.pending.takeAll(k1)).toEqual(['a', 'c']);
+    expect(await b.pending.takeAll(k2)).toEqual(['b', 'd']);
+    await b.pending.addMany([{ key: k1, cbArgs: null, jobId: 's4', silent: true }]);
+    expect(await b.pending.jobIdOf(k1)).toBe('s4');
+    expect(await b.pending.takeAll(k1)).toEqual([]);
+    await b.close();
+  });
+
+  it('pending: a request added twice (same request id) answers the same and adds its cbArgs once', async () => {
+    const b = await sqliteBackend(`sqlite:${file()}`, 'p');
+    const k = { ns: 'op', id: 'u' };
+    const first = { key: k, cbArgs: 'a', jobId: 'r1' };
+    const joiner = { key: k, cbArgs: 'b', jobId: 'r2' };
+    expect(await b.pending.addMany([first, first])).toEqual([
+      { first: true, jobId: 'r1' },
+      { first: true, jobId: 'r1' },
+    ]);
+    expect(await b.pending.addMany([first])).toEqual([{ first: true, jobId: 'r1' }]);
+    expect(await b.pending.addMany([joiner, first, joiner])).toEqual([
+      { first: false, jobId: 'r1' },
+      { first: true, jobId: 'r1' },
+      { first: false, jobId: 'r1' },
+    ]);
+    expect(await b.pending.addMany([joiner, { key: k, cbArgs: 'c', jobId: 'r3' }])).toEqual([
+      { first: false, jobId: 'r1' },
+      { first: false, jobId: 'r1' },
+    ]);
+    expect(await b.pending.takeAll(k)).toEqual(['a', 'b', 'c']);
+    // Taken: the same request again is a new one (its job has run).
+    expect(await b.pending.addMany([joiner])).toEqual([{ first: true, jobId: 'r2' }]);
+    expect(await b.pending.takeAll(k)).toEqual(['b']);
+    await b.close();
+  });
+
   it('pending: 1,000 new pairs in one batch are all first', async () => {
+
     const b = await sqliteBackend(`sqlite:${file()}`, 'p');
     const res = await b.pending.addMany(Array.from({ length: 1000 }, (_, i) => ({ key: { ns: 'op', id: `u${i}` }, cbArgs: i, jobId: `j${i}` })));
     expect(res.every((r, i) => r.first && r.jobId === `j${i}`)).toBe(true);
@@ -264,6 +370,77 @@ describe('sqlite: cache', () => {
   });
 });
 
+describe('sqlite: worker steps', () => {
+  const key = { ns: 'op', id: 'u' };
+  const item = (id: string) => ({ id, op: 'op', uri: 'u', cbArgs: [], kwargs: {}, error: { name: 'E', message: 'm' }, attempts: 1, firstFailedAt: 1, lastFailedAt: 1 });
+
+  it('begin locks, finish stores and moves the pending cbArgs into a record, which a second run finds', async () => {
+    const b = await sqliteBackend(`sqlite:${file()}`, 'p');
+    await b.pending.addMany([
+      { key, cbArgs: 1, jobId: 'j' },
+      { key, cbArgs: 2, jobId: 'r2' },
+    ]);
+    const got = await b.steps.begin(key, 'j', 5000, false);
+    expect(got).toEqual({ token: expect.any(String) });
+    expect(await b.steps.begin(key, 'other', 5000, false)).toEqual({ busy: true });
+    const e = entry('V');
+    const d = await b.steps.finish(key, 'j', [{ key, entry: e }, { key: { ns: 'op', id: 'alias' }, entry: e }], (got as { token: string }).token);
+    expect(d).toEqual({ deliveryId: expect.any(String), kind: 'result', cbArgs: [1, 2] });
+    expect(await b.locker.isLocked(key)).toBe(false);
+    expect((await b.cache.getMany([{ ns: 'op', id: 'alias' }]))[0]?.value).toBe('V');
+    expect(await b.pending.count('op')).toBe(0);
+    expect(await b.steps.records('op')).toBe(1);
+
+    // A run after a crash: the same record, the entry with it; a request added since stays pending.
+    await b.pending.addMany([{ key, cbArgs: 3, jobId: 'j2' }]);
+    expect(await b.steps.begin(key, 'j', 5000, true)).toEqual({ delivery: d, entry: e });
+    expect(await b.steps.finish(key, 'j', [], null)).toEqual(d);
+    expect(await b.pending.takeAll(key)).toEqual([3]);
+
+    // Another job of the pair: the fresh entry, unless forced.
+    expect(await b.steps.begin(key, 'j3', 5000, false)).toEqual({ entry: e });
+    expect(await b.steps.begin(key, 'j3', 5000, true)).toEqual({ token: expect.any(String) });
+    await b.steps.settle(key, 'j');
+    await b.steps.settle(key, 'j');
+    expect(await b.steps.records('op')).toBe(0);
+    await b.close();
+  });
+
+  it('quarantine takes the pending cbArgs, turns a result record into a quarantine one, and keeps that one', async () => {
+    const b = await sqliteBackend(`sqlite:${file()}`, 'p');
+    await b.pending.addMany([{ key, cbArgs: 'a', jobId: 'q' }]);
+    const { token } = (await b.steps.begin(key, 'q', 5000, false)) as { token: string };
+    const q = await b.steps.quarantine(key, 'q', item('q'), token);
+    expect(q).toEqual({ deliveryId: expect.any(String), kind: 'quarantine', cbArgs: ['a'], item: { ...item('q'), cbArgs: ['a'] } });
+    expect(await b.locker.isLocked(key)).toBe(false);
+    expect(await b.steps.quarantine(key, 'q', { ...item('q'), attempts: 9 }, null)).toEqual(q);
+    expect(await b.steps.begin(key, 'q', 5000, false)).toEqual({ delivery: q });
+
+    await b.pending.addMany([{ key, cbArgs: 'b', jobId: 'r' }]);
+    const d = await b.steps.finish(key, 'r', [{ key, entry: entry(1) }], null);
+    const turned = await b.steps.quarantine(key, 'r', item('r'), null);
+    expect(turned).toEqual({ deliveryId: d.deliveryId, kind: 'quarantine', cbArgs: ['b'], item: { ...item('r'), cbArgs: ['b'] } });
+    expect(await b.steps.records('op')).toBe(2);
+    await b.pending.clear();
+    expect(await b.steps.records('op')).toBe(0);
+    await b.close();
+  });
+
+  it('the queue trim drops records older than keepFinished.ageMs', async () => {
+    const b = await sqliteBackend(`sqlite:${file()}`, 'p', { keepFinished: { ageMs: 20 }, queue: { trimEvery: 1 } });
+    const q = b.queue as SqliteJobQueue;
+    await b.steps.finish(key, 'old', [], null);
+    await sleep(40);
+    await b.steps.finish(key, 'new', [], null);
+    await q.addMany([{ id: 'j', data: { op: 'op', uri: 'u', kwargs: {} } }]);
+    const [j] = await q.claim('op', 1, 5000, 'me');
+    await q.finish(j!, done(), 'me');
+    expect(await b.steps.records('op')).toBe(1);
+    expect(await b.steps.begin(key, 'new', 5000, false)).toMatchObject({ delivery: { kind: 'result' } });
+    await b.close();
+  });
+});
+
 describe('sqlite: queue', () => {
   it('trims finished jobs beyond the newest kept', async () => {
     const b = await sqliteBackend(`sqlite:${file()}`, 'p', { queue: { keepFinished: 5, trimEvery: 1 } });
@@ -272,7 +449,7 @@ describe('sqlite: queue', () => {
     const c = b.queue.consume({ ops: ['op'], concurrency: () => 1, handler: async (j) => (seen.push(j.id), await sleep(2), done(j.id)) });
     await waitUntil(() => seen.length === 20, 'all jobs');
     await c.stop();
-    expect(await b.queue.getState('j19')).toEqual({ state: 'completed', result: { value: 'j19', cbArgs: [] } });
+    expect(await b.queue.getState('j19')).toEqual({ state: 'completed', result: { cbArgs: [], deliveryId: 'j19' }, op: 'op', uri: 'u19' });
     expect(await b.queue.getState('j00')).toEqual({ state: 'unknown' });
     const kept = (await Promise.all(seen.map((id) => b.queue.getState(id)))).filter((s) => s.state === 'completed');
     expect(kept.length).toBeGreaterThanOrEqual(5);
@@ -305,13 +482,46 @@ describe('sqlite: queue', () => {
     const [first] = await q.claim('op', 1, 50, 'old');
     await sleep(80);
     const [second] = await q.claim('op', 1, 5000, 'new');
-    expect(second).toMatchObject({ id: 'j', attempt: 2 });
+    expect(second).toMatchObject({ id: 'j', attempt: 2, stalls: 1 });
     await q.finish(first as ClaimedJob, done('stale'), 'old');
     expect((await q.getState('j')).state).toBe('active');
     expect(await q.renew(['j'], 5000, 'old')).toEqual(['j']);
     expect(await q.renew(['j'], 5000, 'new')).toEqual([]);
     await q.finish(second as ClaimedJob, done('fresh'), 'new');
-    expect(await q.getState('j')).toEqual({ state: 'completed', result: { value: 'fresh', cbArgs: [] } });
+    expect(await q.getState('j')).toEqual({ state: 'completed', result: { cbArgs: [], deliveryId: 'fresh' }, op: 'op', uri: 'u' });
+    await b.close();
+  });
+
+  it('a hand-back puts the job back in line as it was, and wakes a consumer', async () => {
+    const b = await sqliteBackend(`sqlite:${file()}`, 'p');
+    const q = b.queue as SqliteJobQueue;
+    await q.addMany(['h', 'x'].map((id) => ({ id, data: { op: 'op', uri: id, kwargs: {} } })));
+    const [h] = await q.claim('op', 1, 5000, 'me');
+    await q.finish(h!, { type: 'handback' }, 'me');
+    expect(await q.getState('h')).toEqual({ state: 'waiting' });
+    const runs: ClaimedJob[] = [];
+    const c = q.consume({ ops: ['op'], concurrency: () => 1, handler: async (j) => (runs.push(j), done(j.id)) });
+    await waitUntil(() => runs.length === 2, 'both jobs');
+    await c.stop();
+    expect(runs.map((j) => [j.id, j.attempt, j.stalls])).toEqual([
+      ['h', 1, 0],
+      ['x', 1, 0],
+    ]);
+    await b.close();
+  });
+
+  it('takes keepFinished from the broker settings given to openBackend', async () => {
+    const b = await openBackend({ broker: `sqlite:${file()}`, prefix: 'p', settings: { keepFinished: { count: 10 } } });
+    const q = b.queue as SqliteJobQueue;
+    const ids = Array.from({ length: 1000 }, (_, i) => `j${i}`);
+    await q.addMany(ids.map((id) => ({ id, data: { op: 'op', uri: id, kwargs: {} } })));
+    const claimed = await q.claim('op', 1000, 60_000, 'me');
+    // The default trim runs every 1000 finishes: the first half finished well before the rest.
+    await Promise.all(claimed.slice(0, 500).map((j) => q.finish(j, done(), 'me')));
+    await sleep(20);
+    await Promise.all(claimed.slice(500).map((j) => q.finish(j, done(), 'me')));
+    expect((await q.getState('j0')).state).toBe('unknown');
+    expect((await q.getState('j999')).state).toBe('completed');
     await b.close();
   });
 
