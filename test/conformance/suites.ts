@@ -652,7 +652,7 @@ export function describeWorkerSteps(name: string, open: OpenBackend) {
       await s.finish(key, 'j1', [{ key, entry: entry('v') }], (got as { token: string }).token);
       expect(await ref.b.locker.isLocked(key)).toBe(false);
       const again = await s.begin(key, 'j2', 5000, false);
-      expect('entry' in again && again.entry.value).toBe('v');
+      expect(again).toMatchObject({ entry: { value: 'v' } });
       // force (a refresh) never takes the fresh entry: it locks.
       expect(await s.begin(key, 'j3', 5000, true)).toHaveProperty('token');
     });

@@ -52,17 +52,17 @@ export function faultTests(t: FaultTarget) {
   const uris = ['https://f/a', 'https://f/b', 'https://f/c é'];
 
   // Where the first worker dies, and whether its victim's cbArgs were already in a record.
-  const points: { at: string; recorded: boolean }[] = [
+  const points: { at: string; recorded: boolean; says?: string }[] = [
     { at: 'after-begin', recorded: false },
     { at: 'run', recorded: false },
     { at: 'after-finish', recorded: true },
     { at: 'onResult', recorded: true },
     { at: 'after-onResult', recorded: true },
-    { at: 'before-settle', recorded: true },
+    { at: 'before-settle', recorded: true, says: 'delivered once: the job was recorded complete, its record left to its leak guard' },
   ];
 
-  for (const { at, recorded } of points) {
-    it(`SIGKILL ${at}: every cbArgs delivered, ${recorded ? 'redelivered under the same deliveryId without recomputing' : 'computed by the next worker'}`, async () => {
+  for (const { at, recorded, says } of points) {
+    it(`SIGKILL ${at}: every cbArgs delivered, ${says ?? (recorded ? 'redelivered under the same deliveryId without recomputing' : 'computed by the next worker')}`, async () => {
       const { broker, prefix, log } = t.fresh();
       const once = `${log}.once`;
       const { app, jobIds, expected } = await submit(broker, prefix, uris);
