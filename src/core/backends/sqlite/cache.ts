@@ -41,7 +41,7 @@ export class SqliteCacheStore extends SqliteStore implements CacheStore {
     });
   }
 
-  /** The row of one key (also inside another store's transaction: ConsumeSteps). */
+  /** The row of one key (also inside the transaction of a worker step: SqliteWorkerSteps). */
   row(key: Key): Row | undefined {
     return this.h.stmt('SELECT value, created_at, expires_at, stale_until, uri FROM cache WHERE prefix = ? AND ns = ? AND id = ?').get(this.prefix, key.ns, key.id) as Row | undefined;
   }
@@ -97,7 +97,7 @@ export class SqliteCacheStore extends SqliteStore implements CacheStore {
     await this.h.writeSoon(() => this.write(items));
   }
 
-  /** Store entries; runs inside the caller's write transaction (setMany, ConsumeSteps). */
+  /** Store entries; runs inside the caller's write transaction (setMany, SqliteWorkerSteps). */
   write(items: { key: Key; entry: StoredEntry }[]) {
     if (items.length === 0) return;
     const params: unknown[] = [];

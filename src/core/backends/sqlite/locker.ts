@@ -17,7 +17,7 @@ export class SqliteLocker extends SqliteStore implements Locker {
     return (await this.h.writeSoon(() => this.take(key, token, ttlMs))) ? token : null;
   }
 
-  /** Try the lock once; runs inside the caller's write transaction (acquire, ConsumeSteps). */
+  /** Try the lock once; runs inside the caller's write transaction (acquire, SqliteWorkerSteps). */
   take(key: Key, token: string, ttlMs: number): boolean {
     const now = Date.now();
     if (++this.acquired % SWEEP_EVERY === 0) this.h.stmt('DELETE FROM locks WHERE prefix = ? AND until <= ?').run(this.prefix, now);
@@ -43,7 +43,7 @@ export class SqliteLocker extends SqliteStore implements Locker {
     return this.h.writeSoon(() => this.drop(key, token));
   }
 
-  /** Release if still ours; runs inside the caller's write transaction (release, ConsumeSteps). */
+  /** Release if still ours; runs inside the caller's write transaction (release, SqliteWorkerSteps). */
   drop(key: Key, token: string): boolean {
     return this.h.stmt('DELETE FROM locks WHERE prefix = ? AND ns = ? AND id = ? AND token = ? AND until > ?').run(this.prefix, key.ns, key.id, token, Date.now()).changes === 1;
   }

@@ -5,9 +5,9 @@ const CONFLICT = Symbol('some pairs are pending already');
 const HEAD = 'INSERT INTO pending (prefix, ns, id, job_id, n, cb_args)';
 const TUPLE = '(?, ?, ?, ?, ?, ?)';
 /**
- * On a pending pair, hand out a number to every request of the batch that has cbArgs: the
- * inserted row counts its first request (cb_args NULL when silent) as one whether or not
- * it has cbArgs, so a silent one is taken off again.
+ * On a pending pair, hand out one number per request of the batch that has cbArgs:
+ * `excluded.n` (newN) counts the first request whether or not it has any, so a silent
+ * first (cb_args NULL) is taken off.
  */
 const UPSERT = 'ON CONFLICT (prefix, ns, id) DO UPDATE SET n = n + excluded.n - (excluded.cb_args IS NULL) RETURNING ns, id, job_id, n';
 
@@ -39,18 +39,19 @@ interface Group {
 /** The `n` of a new pair's row: the first request holds number 1, silent or not. */
 const newN = (g: Group) => g.withArgs + (g.reqs[0]!.args === null ? 1 : 0);
 
-/** A request that joins a pending pair (not its first), with the number of its cbArgs (null: silent). */
+/** A request with cbArgs that joins a pending pair (is not its first), and the number of its cbArgs. */
 interface Joiner {
   g: Group;
   req: Req;
-  num: number | null;
+  num: number;
 }
 
 /**
  * A pair's pending requests: one `pending` row (its presence means "a job is pending")
  * with the job id (= the first request's id), the first request's cbArgs and the last
  * number handed out `n`; the cbArgs of later requests are `pending_args` rows numbered in
- * arrival order, and their ids `pending_reqs` rows, so a request added twice counts once.
+ * arrival order and keyed by request id, so a request added twice counts once (a silent
+ * one adds nothing either time).
  */
 export class SqlitePendingSet extends SqliteStore implements PendingSet {
   async addMany(items: PendingAdd[]): Promise<PendingAddResult[]> {
@@ -62,7 +63,7 @@ export class SqlitePendingSet extends SqliteStore implements PendingSet {
     const out = new Array<PendingAddResult>(items.length);
     await this.h.writeSoon(() => {
       const joiners: Joiner[] = [];
-      const settle = (g: Group, jobId: string, n: number) => {
+      const answer = (g: Group, jobId: string, n: number) => {
         // The requests with cbArgs get the numbers up to n, in order (the first one of a new
         // pair gets 1: its cbArgs are in the row).
         let num = n - g.withArgs;
@@ -70,15 +71,15 @@ export class SqlitePendingSet extends SqliteStore implements PendingSet {
           if (req.args !== null) num++;
           for (const i of req.idx) out[i] = { first: req.jobId === jobId, jobId };
           // The pair's first request (just inserted, or added before and sent again) is in the row.
-          if (req.jobId !== jobId) joiners.push({ g, req, num: req.args === null ? null : num });
+          if (req.jobId !== jobId && req.args !== null) joiners.push({ g, req, num });
         }
       };
       if (this.allNew(params, pairs.length)) {
-        for (const g of pairs) settle(g, g.reqs[0]!.jobId, newN(g));
+        for (const g of pairs) answer(g, g.reqs[0]!.jobId, newN(g));
       } else {
         // Some pairs were pending already: one upsert per pair tells which, and their numbers.
         const got = this.h.many(HEAD, TUPLE, UPSERT, params, 6).rows as { ns: string; id: string; job_id: string; n: number }[];
-        for (const r of got) settle(groups.get(pairKey(r.ns, r.id))!, r.job_id, r.n);
+        for (const r of got) answer(groups.get(pairKey(r.ns, r.id))!, r.job_id, r.n);
       }
       if (joiners.length) this.join(joiners);
     });
@@ -101,21 +102,11 @@ export class SqlitePendingSet extends SqliteStore implements PendingSet {
     }
   }
 
-  /** Record the joiners' ids; those not recorded before (not resends) add their cbArgs. */
+  /** Add the joiners' cbArgs; a request already added (a resend) keeps its row. */
   private join(joiners: Joiner[]) {
-    const reqs: unknown[] = [];
-    for (const { g, req } of joiners) reqs.push(this.prefix, g.ns, g.id, req.jobId);
-    const added = this.h.many('INSERT INTO pending_reqs (prefix, ns, id, req)', '(?, ?, ?, ?)', 'ON CONFLICT DO NOTHING RETURNING ns, id, req', reqs, 4).rows as {
-      ns: string;
-      id: string;
-      req: string;
-    }[];
-    const fresh = new Set(added.map((r) => `${pairKey(r.ns, r.id)}\u0000${wellFormed(r.req)}`));
-    const args: unknown[] = [];
-    for (const { g, req, num } of joiners) {
-      if (num !== null && fresh.has(`${pairKey(g.ns, g.id)}\u0000${wellFormed(req.jobId)}`)) args.push(this.prefix, g.ns, g.id, num, req.args);
-    }
-    if (args.length) this.h.many('INSERT INTO pending_args (prefix, ns, id, n, cb_args)', '(?, ?, ?, ?, ?)', '', args, 5);
+    const rows: unknown[] = [];
+    for (const { g, req, num } of joiners) rows.push(this.prefix, g.ns, g.id, req.jobId, num, req.args);
+    this.h.many('INSERT INTO pending_args (prefix, ns, id, req, n, cb_args)', '(?, ?, ?, ?, ?, ?)', 'ON CONFLICT DO NOTHING', rows, 6);
   }
 
   async takeAll(key: Key) {
@@ -127,7 +118,6 @@ export class SqlitePendingSet extends SqliteStore implements PendingSet {
     const p = [this.prefix, key.ns, key.id];
     const first = this.h.pluck('DELETE FROM pending WHERE prefix = ? AND ns = ? AND id = ? RETURNING cb_args').get(...p) as string | null | undefined;
     const rest = this.h.stmt('DELETE FROM pending_args WHERE prefix = ? AND ns = ? AND id = ? RETURNING n, cb_args').all(...p) as { n: number; cb_args: string }[];
-    this.h.stmt('DELETE FROM pending_reqs WHERE prefix = ? AND ns = ? AND id = ?').run(...p);
     if (first === undefined) return [];
     const out: unknown[] = first === null ? [] : [JSON.parse(first)];
     if (rest.length > 0) {
@@ -148,7 +138,7 @@ export class SqlitePendingSet extends SqliteStore implements PendingSet {
   /** Also drops the delivery records (pending cbArgs moved out by the worker's steps). */
   async clear() {
     await this.h.writeSoon(() => {
-      for (const t of ['pending_args', 'pending_reqs', 'pending', 'deliveries']) this.h.stmt(`DELETE FROM ${t} WHERE prefix = ?`).run(this.prefix);
+      for (const t of ['pending_args', 'pending', 'deliveries']) this.h.stmt(`DELETE FROM ${t} WHERE prefix = ?`).run(this.prefix);
     });
   }
 }

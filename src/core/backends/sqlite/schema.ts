@@ -35,18 +35,27 @@ DROP TABLE pending_args_v1;
 
 /**
  * From layout 2: a pair's first request may be silent (no cbArgs), so `pending.cb_args`
- * becomes nullable, which SQLite can only do by rebuilding the table. `jobs.stalls` is
- * added by db.ts (when `jobs` exists); the new tables (deliveries, pending_reqs) come from
- * SCHEMA, which runs after every migration.
+ * becomes nullable; `pending_args` rows are keyed by request id, so a request added twice
+ * counts once (rows from layout 2 get a placeholder id, unique within their pair). SQLite
+ * changes neither a NOT NULL nor a key without rebuilding the table. `jobs.stalls` is added
+ * by db.ts (when `jobs` exists); the new table (deliveries) comes from SCHEMA, which runs
+ * after every migration.
  */
 export const MIGRATE_FROM_2 = `
 ALTER TABLE pending RENAME TO pending_v2;
+ALTER TABLE pending_args RENAME TO pending_args_v2;
 CREATE TABLE pending (
   prefix TEXT NOT NULL, ns TEXT NOT NULL, id TEXT NOT NULL, job_id TEXT NOT NULL,
   n INTEGER NOT NULL, cb_args TEXT, PRIMARY KEY (prefix, ns, id)
 ) WITHOUT ROWID;
+CREATE TABLE pending_args (
+  prefix TEXT NOT NULL, ns TEXT NOT NULL, id TEXT NOT NULL, req TEXT NOT NULL,
+  n INTEGER NOT NULL, cb_args TEXT NOT NULL, PRIMARY KEY (prefix, ns, id, req)
+) WITHOUT ROWID;
 INSERT INTO pending (prefix, ns, id, job_id, n, cb_args) SELECT prefix, ns, id, job_id, n, cb_args FROM pending_v2;
+INSERT INTO pending_args (prefix, ns, id, req, n, cb_args) SELECT prefix, ns, id, 'layout 2 #' || n, n, cb_args FROM pending_args_v2;
 DROP TABLE pending_v2;
+DROP TABLE pending_args_v2;
 `;
 
 export const SCHEMA = `
@@ -74,8 +83,8 @@ CREATE TABLE IF NOT EXISTS locks (
 
 -- A pair's pending requests: the row holds the job id (the first request's id), the
 -- first request's cbArgs and the last number handed out; the cbArgs of later requests
--- are in pending_args, numbered 2..n in arrival order (with gaps where a request was
--- silent or a resend).
+-- are in pending_args, keyed by request id (so a request added twice counts once) and
+-- numbered 2..n in arrival order (with gaps where a request was silent or a resend).
 CREATE TABLE IF NOT EXISTS pending (
   prefix TEXT NOT NULL,
   ns TEXT NOT NULL,
@@ -89,17 +98,9 @@ CREATE TABLE IF NOT EXISTS pending_args (
   prefix TEXT NOT NULL,
   ns TEXT NOT NULL,
   id TEXT NOT NULL,
+  req TEXT NOT NULL,          -- the request's id (PendingAdd.jobId)
   n INTEGER NOT NULL,
   cb_args TEXT NOT NULL,      -- JSON
-  PRIMARY KEY (prefix, ns, id, n)
-) WITHOUT ROWID;
--- The ids of a pending pair's requests after the first (whose id is pending.job_id), so
--- a request added twice counts once.
-CREATE TABLE IF NOT EXISTS pending_reqs (
-  prefix TEXT NOT NULL,
-  ns TEXT NOT NULL,
-  id TEXT NOT NULL,
-  req TEXT NOT NULL,
   PRIMARY KEY (prefix, ns, id, req)
 ) WITHOUT ROWID;
 
