@@ -1,7 +1,8 @@
 /**
  * What is particular to the SQLite backend, beyond the shared conformance suites: opening
  * (paths, errors, pragmas, schema migration), one shared connection per file, deployments
- * isolated by prefix, batching paths, and trimming of finished jobs.
+ * isolated by prefix, batching paths, silent and resent pending requests, the worker steps'
+ * delivery records, hand-backs, and trimming of finished jobs.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
