@@ -67,7 +67,7 @@ describe('sqlite across processes', () => {
     for (const id of ['job-0', 'job-150', 'job-299']) {
       const s = await b.queue.getState(id);
       expect(s.state).toBe('completed');
-      const pid = (s as { result: { value: { pid: number } } }).result.value.pid;
+      const pid = Number((s as { result: { deliveryId: string } }).result.deliveryId);
       expect(runs.find((r) => r.id === id)!.pid).toBe(pid);
     }
   }, 30_000);
@@ -129,7 +129,7 @@ describe('sqlite across processes', () => {
     expect(runs[0]).toMatchObject({ id: 'victim', attempt: 2, pid: survivor.pid });
     // Not before the dead process's lease ran out (generous bound for a loaded machine).
     expect(runs[0]!.at - claimedAt).toBeGreaterThanOrEqual(leaseMs * 0.7);
-    expect(await b.queue.getState('victim')).toMatchObject({ state: 'completed', result: { value: { pid: survivor.pid } } });
+    expect(await b.queue.getState('victim')).toMatchObject({ state: 'completed', result: { deliveryId: String(survivor.pid) } });
   }, 30_000);
 
   it("a pause set by one process is respected by another process's consumer", async () => {
