@@ -409,6 +409,27 @@ export function describeEngineScenarios(name: string, deployment: Deployment) {
       expect((await app.stats()).ops.find((o) => o.op === 'f')).toMatchObject({ retried: 0, failed: 0 });
     });
 
+    it('job data that is not backache\'s is quarantined once, not retried', async () => {
+      let runs = 0;
+      const app = await open({ c: { run: async () => ++runs, retries: 3 } });
+      // Another program wrote to the queue: no uri, or kwargs that are not an object.
+      await app.backend.queue.addMany([
+        { id: 'alien-1', data: { op: 'c', kwargs: {} } as never },
+        { id: 'alien-2', data: { op: 'c', uri: 'u', kwargs: [1, 2] } as never },
+      ]);
+      const w = app.startWorker();
+      await waitUntil(async () => (await app.quarantine.list({})).items.length === 2, 'two quarantine items');
+      await w.stop();
+      const { items } = await app.quarantine.list({});
+      expect(items.map((i) => [i.id, i.error.name, i.attempts]).sort()).toEqual([
+        ['alien-1', 'UnreadableJobError', 1],
+        ['alien-2', 'UnreadableJobError', 1],
+      ]);
+      expect(items.find((i) => i.id === 'alien-1')!.error.message).toMatch(/no uri/);
+      expect(runs).toBe(0);
+      await expect(app.waitFor('alien-1', { timeout: 2000 })).rejects.toThrow(/not written by backache/);
+    });
+
     it('URIs that are not well-formed Unicode are refused on every entry point; two never share a key', async () => {
       const app = await open({ c: async (u) => u.length });
       const lone = ['a\uD800', 'a\uDC00'];
