@@ -62,9 +62,9 @@ registerStore('sqlite', {
 // Redis: BullMQ for jobs, ioredis for the rest; the cache alone when only `cache` points here.
 for (const scheme of ['redis', 'rediss', 'redis+sentinel']) {
   registerStore(scheme, {
-    broker: async (url, prefix) => {
+    broker: async (url, prefix, settings) => {
       const { redisBackend } = await import('./redis/index.js');
-      return redisBackend(url, prefix);
+      return redisBackend(url, prefix, settings);
     },
     cache: async (url, prefix) => {
       const { redisCache } = await import('./redis/index.js');

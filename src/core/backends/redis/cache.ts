@@ -1,6 +1,6 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { CacheStore, Key, StoredEntry } from '../../ports.js';
-import type { RedisKeys } from './keys.js';
+import { idHash, type RedisKeys } from './keys.js';
 import { clearArea } from './scan.js';
 import { queueScript, results, runScript } from './scripts.js';
 
@@ -74,7 +74,8 @@ function chunks<T>(xs: T[], n = CHUNK): T[][] {
 /**
  * Cache entries in Redis: one STRING per entry (`{P:N}:c:e:<hash>`, see `encodeEntry`) expiring at `staleUntil`,
  * and per namespace a ZSET of raw ids (`{P:N}:c:ids`) for prefix scans with ZRANGEBYLEX.
- * The index is cleaned lazily: a scan drops ids whose entry is gone.
+ * The index is cleaned lazily: a scan drops ids whose entry is gone. Ids with lone
+ * surrogates are refused with a TypeError (keys.ts idHash): two of them would share a key.
  */
 export class RedisCacheStore implements CacheStore {
   readonly kind = 'redis';
@@ -157,6 +158,7 @@ export class RedisCacheStore implements CacheStore {
 
   async *scan(ns: string, prefix: string, opts: { batchSize?: number } = {}) {
     const batch = Math.max(1, opts.batchSize ?? 500);
+    if (prefix !== '') idHash(prefix); // refuses a prefix with lone surrogates (UTF-8 would change it)
     const index = this.keys.cacheIndex(ns);
     // Ids are compared as UTF-8 bytes; no id contains the byte 0xFF, so [prefix, prefix+0xFF] is
     // exactly the ids starting with the literal prefix (no wildcard characters exist in LEX ranges).

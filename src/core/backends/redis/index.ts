@@ -1,35 +1,42 @@
 import { Redis } from 'ioredis';
 import type { CacheStore } from '../../ports.js';
-import type { BrokerParts } from '../index.js';
+import type { BrokerParts, BrokerSettings } from '../index.js';
 import { RedisCacheStore } from './cache.js';
 import { closeRedis, openRedis, workerConnectionOptions } from './connection.js';
 import { RedisKeys } from './keys.js';
 import { RedisLocker } from './locker.js';
 import { RedisPendingSet } from './pending.js';
 import { RedisQuarantineStore } from './quarantine.js';
-import { RedisJobQueue, type RedisQueueOptions } from './queue.js';
+import { RedisJobQueue } from './queue.js';
 import { RedisRegistry } from './registry.js';
-import { RedisConsumeSteps } from './steps.js';
+import { RedisWorkerSteps } from './steps.js';
 
-export { RedisCacheStore, RedisJobQueue, RedisKeys, RedisLocker, RedisPendingSet, RedisQuarantineStore, RedisRegistry };
+export { RedisCacheStore, RedisJobQueue, RedisKeys, RedisLocker, RedisPendingSet, RedisQuarantineStore, RedisRegistry, RedisWorkerSteps };
 export { parseRedisUrl, RedisAuthError, connectError } from './connection.js';
+export { queueVersions } from './versions.js';
 
-export interface RedisBackendOptions {
-  queue?: Omit<RedisQueueOptions, 'workerConnection'>;
+export interface RedisBackendSettings extends BrokerSettings {
+  /** How long opening may take before the backend counts as unreachable. */
   connectTimeoutMs?: number;
+  /** Approximate bound of each operation's BullMQ events stream (default 1,000). */
+  eventsMaxLen?: number;
 }
 
 /**
  * The Redis broker (`redis://`, `rediss://`, `redis+sentinel://`): ioredis for the cache,
- * locks, pending sets, quarantine and registry (one shared connection, Lua scripts for
- * every atomic step), BullMQ for jobs. Fails fast with a `BackendUnavailableError` when
- * Redis cannot be reached or refuses the credentials.
+ * locks, pending sets, delivery records, quarantine and registry (one shared connection,
+ * Lua scripts for every atomic step), BullMQ's public Queue and Worker for jobs. Fails fast
+ * with a `BackendUnavailableError` when Redis cannot be reached or refuses the credentials.
+ * `settings`: finished jobs kept (`keepFinished`), BullMQ's stalled-job check period
+ * (`stalledIntervalMs`; default lease / 4); `pollMs` does not apply (Workers block on Redis).
  */
-export async function redisBackend(url: string, prefix: string, opts: RedisBackendOptions = {}): Promise<BrokerParts> {
-  const client = await openRedis(url, { connectTimeoutMs: opts.connectTimeoutMs });
+export async function redisBackend(url: string, prefix: string, settings: RedisBackendSettings = {}): Promise<BrokerParts> {
+  const client = await openRedis(url, { connectTimeoutMs: settings.connectTimeoutMs });
   const keys = new RedisKeys(prefix);
   const queue = new RedisJobQueue(client, keys, {
-    ...opts.queue,
+    keepFinished: settings.keepFinished,
+    stalledIntervalMs: settings.stalledIntervalMs,
+    eventsMaxLen: settings.eventsMaxLen,
     workerConnection: () => new Redis(workerConnectionOptions(url)),
   });
   const cache = new RedisCacheStore(client, keys);
@@ -40,7 +47,7 @@ export async function redisBackend(url: string, prefix: string, opts: RedisBacke
     cache,
     locker,
     pending,
-    steps: new RedisConsumeSteps(client, keys, cache, locker, pending),
+    steps: new RedisWorkerSteps(client, keys, locker),
     queue,
     quarantine: new RedisQuarantineStore(client, keys),
     registry: new RedisRegistry(client, keys),

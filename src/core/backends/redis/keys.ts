@@ -1,3 +1,4 @@
+import { checkWellFormed } from '../../errors.js';
 import { hashId } from '../../hash.js';
 
 /**
@@ -13,6 +14,10 @@ import { hashId } from '../../hash.js';
  *   {P:N}:l:<hash>       lock (STRING token, PX ttl)
  *   {P:N}:p:l:<hash>     pending requests of a pair (LIST: the job id, then each request's cbArgs)
  *   {P:N}:p:n            how many pairs have pending requests (STRING integer)
+ *   {P:N}:p:r:<bucket>   request ids added in one 5-minute bucket (HASH: request id -> the job id
+ *                        it joined), so a resent add counts once (pending-add-n.lua)
+ *   {P:N}:p:d:<jhash>    a job's delivery record (LIST: header JSON, then each cbArgs; steps.ts)
+ *   {P:N}:p:t:<random>   pending cbArgs being taken by PendingSet.takeAll (LIST, short-lived)
  *   {P:N}:stats          cumulative counters (HASH, HINCRBY)
  *   {P:N}:durations      recent run times (LIST, trimmed)
  *   {P:N}:jobs:*         the operation's BullMQ queue (prefix `{P:N}`, queue name `jobs`)
@@ -27,6 +32,17 @@ const PLAIN_NS = /^[A-Za-z0-9_.-]{1,100}$/;
 const NS_PART = /^(?:[A-Za-z0-9_.-]{1,100}|#[A-Za-z0-9_-]+)$/;
 
 export const nsPart = (ns: string) => (PLAIN_NS.test(ns) ? ns : `#${hashId(ns)}`);
+
+/**
+ * The hash of an id (URI or region key) as it appears in keys. Ids with lone surrogates are
+ * refused: hashing encodes them as UTF-8 with U+FFFD, so `'a\uD800'` and `'a\uDC00'` would
+ * share one key.
+ */
+export function idHash(id: string): string {
+  const bad = checkWellFormed(id, 'id');
+  if (bad) throw new TypeError(`redis: ${bad}`);
+  return hashId(id);
+}
 
 /** Escape Redis glob metacharacters for SCAN MATCH. */
 export const globEscape = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&');
@@ -55,13 +71,13 @@ export class RedisKeys {
   private readonly tags = new Map<string, string>();
 
   entry(ns: string, id: string) {
-    return `${this.tag(ns)}:c:e:${hashId(id)}`;
+    return `${this.tag(ns)}:c:e:${idHash(id)}`;
   }
   cacheIndex(ns: string) {
     return `${this.tag(ns)}:c:ids`;
   }
   lock(ns: string, id: string) {
-    return `${this.tag(ns)}:l:${hashId(id)}`;
+    return `${this.tag(ns)}:l:${idHash(id)}`;
   }
   pending(ns: string, hash: string) {
     return `${this.tag(ns)}:p:l:${hash}`;
@@ -69,22 +85,24 @@ export class RedisKeys {
   pendingCount(ns: string) {
     return `${this.tag(ns)}:p:n`;
   }
+  /** Request ids added during one bucket of time (see pending-add-n.lua). */
+  requests(ns: string, bucket: number) {
+    return `${this.tag(ns)}:p:r:${bucket}`;
+  }
+  /** A job's delivery record (by the hash of its id). */
+  record(ns: string, jobId: string) {
+    return `${this.tag(ns)}:p:d:${hashId(jobId)}`;
+  }
+  /** SCAN MATCH pattern of the delivery records of one namespace. */
+  recordPattern(ns: string) {
+    return `${globEscape(this.tag(ns))}:p:d:*`;
+  }
   stats(ns: string) {
     return `${this.tag(ns)}:stats`;
   }
   durations(ns: string) {
     return `${this.tag(ns)}:durations`;
   }
-  /** BullMQ job hash of queue `jobs` under the operation's prefix. */
-  /** The keys BullMQ's `jobs` queue of `ns` keeps under `{P:N}:jobs:` (wait, meta, …), and that prefix. */
-  queueKey(ns: string, type: string) {
-    return `${this.tag(ns)}:jobs:${type}`;
-  }
-
-  job(ns: string, bullId: string) {
-    return `${this.tag(ns)}:jobs:${bullId}`;
-  }
-
   namespaces(kind: NsKind) {
     return `${this.global}:ns:${kind}`;
   }

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
-import { hashId } from '../../hash.js';
+import { newId } from '../../hash.js';
 import type { Key, PendingAdd, PendingAddResult, PendingSet } from '../../ports.js';
-import type { RedisKeys } from './keys.js';
+import { idHash, type RedisKeys } from './keys.js';
 import { clearArea } from './scan.js';
 import { runScript } from './scripts.js';
 
@@ -11,10 +11,17 @@ export const decode = (s: string) => (s === '' ? undefined : JSON.parse(s));
 
 /** Requests per script call (a 1,000-request batch is one call). */
 const CHUNK = 1000;
+/** Request ids are remembered per bucket of this length, for one to two buckets. */
+export const REQUEST_BUCKET_MS = 5 * 60_000;
+/** Leak guard of a list being taken by takeAll (its caller deletes it at once). */
+const TAKE_GUARD_MS = 3600_000;
 
 /**
  * Pending requests per pair: one list (`{P:N}:p:l:<hash>`) holding the job id, then the
  * cbArgs of every request, added and taken by scripts so coalescing is exact across processes.
+ * Adding is safe to run twice: each request's id is remembered for 5 to 10 minutes
+ * (pending-add-n.lua), so a resent add answers the same and adds its cbArgs once. The
+ * worker takes the cbArgs with its delivery record (steps.ts), not with takeAll.
  */
 export class RedisPendingSet implements PendingSet {
   constructor(
@@ -34,15 +41,19 @@ export class RedisPendingSet implements PendingSet {
     // One script call per namespace and chunk (one for a usual batch), sent together; no
     // pipeline object (ioredis copies every defined script onto each one it creates).
     const calls: { part: number[]; reply: Promise<(number | string)[]> }[] = [];
+    const hashes = items.map((it) => idHash(it.key.id)); // refuses ids with lone surrogates before anything is sent
+    const bucket = Math.floor(Date.now() / REQUEST_BUCKET_MS);
+    const until = String((bucket + 2) * REQUEST_BUCKET_MS);
     for (const [ns, idx] of groups) {
+      const keys = [this.keys.pendingCount(ns), this.keys.requests(ns, bucket)];
       for (let c = 0; c < idx.length; c += CHUNK) {
         const part = c === 0 && idx.length <= CHUNK ? idx : idx.slice(c, c + CHUNK);
-        const args: string[] = [this.keys.tag(ns)];
+        const args: string[] = [this.keys.tag(ns), until];
         for (const i of part) {
           const it = items[i]!;
-          args.push(hashId(it.key.id), it.jobId, encode(it.cbArgs));
+          args.push(hashes[i]!, it.jobId, it.silent ? '1' : '0', it.silent ? '' : encode(it.cbArgs));
         }
-        calls.push({ part, reply: runScript<(number | string)[]>(this.client, 'pending-add-n', [this.keys.pendingCount(ns)], args) });
+        calls.push({ part, reply: runScript<(number | string)[]>(this.client, 'pending-add-n', keys, args) });
       }
     }
     const replies = await Promise.all(calls.map((c) => c.reply));
@@ -55,13 +66,15 @@ export class RedisPendingSet implements PendingSet {
   }
 
   async takeAll(key: Key) {
-    const h = hashId(key.id);
-    const all = await runScript<string[]>(this.client, 'pending-take-2', [this.keys.pending(key.ns, h), this.keys.pendingCount(key.ns)], []);
+    // Renamed to a key of this take, read, then deleted: each step is safe to run twice.
+    const taken = `${this.keys.tag(key.ns)}:p:t:${newId()}`;
+    const all = await runScript<string[]>(this.client, 'pending-take-3', [this.keys.pending(key.ns, idHash(key.id)), this.keys.pendingCount(key.ns), taken], [TAKE_GUARD_MS]);
+    await this.client.del(taken);
     return all.map(decode);
   }
 
   async jobIdOf(key: Key) {
-    return (await this.client.lindex(this.keys.pending(key.ns, hashId(key.id)), 0)) ?? undefined;
+    return (await this.client.lindex(this.keys.pending(key.ns, idHash(key.id)), 0)) ?? undefined;
   }
 
   async count(ns: string) {

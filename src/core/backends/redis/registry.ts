@@ -1,14 +1,19 @@
 import type { Redis } from 'ioredis';
+import { newId } from '../../hash.js';
 import { emptyCounters, type CounterName, type OpCounters, type Registry, type WorkerInfo } from '../../ports.js';
 import type { RedisKeys } from './keys.js';
-import { results, runScript } from './scripts.js';
+import { queueScript, results, runScript } from './scripts.js';
+
+/** How long a counter batch's id is remembered (a resent batch within it adds nothing). */
+const BATCH_MARK_MS = 10 * 60_000;
 
 /** Recent run times kept per operation. */
 export const DURATION_WINDOW = 500;
 
 /**
  * Workers (a ZSET by heartbeat expiry plus a HASH of info, under `{P:}:w:`), cumulative
- * counters per operation (`{P:N}:stats`, HINCRBY) and a trimmed list of run times.
+ * counters per operation (`{P:N}:stats`, added once per batch by registry-incr-2.lua) and
+ * a trimmed list of run times.
  */
 export class RedisRegistry implements Registry {
   constructor(
@@ -37,10 +42,12 @@ export class RedisRegistry implements Registry {
     const ops = Object.keys(deltas);
     if (ops.length === 0) return;
     const p = this.client.pipeline();
+    const batch = newId();
     for (const op of ops) {
-      for (const [name, v] of Object.entries(deltas[op]!) as [CounterName, number][]) {
-        if (v) p.hincrby(this.keys.stats(op), name, v);
-      }
+      const args: (string | number)[] = [BATCH_MARK_MS];
+      for (const [name, v] of Object.entries(deltas[op]!) as [CounterName, number][]) if (v) args.push(name, v);
+      // One script per operation (its own slot): the batch id makes a resent call a no-op.
+      if (args.length > 1) queueScript(p, 'registry-incr-2', [this.keys.stats(op), `${this.keys.stats(op)}:b:${batch}`], args);
     }
     p.sadd(this.keys.namespaces('stats'), ...ops);
     results(await p.exec());

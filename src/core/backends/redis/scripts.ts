@@ -18,20 +18,17 @@ export type ScriptName =
   | 'lock-acquire-1'
   | 'lock-extend-1'
   | 'lock-release-1'
-  | 'consume-begin-n'
-  | 'consume-finish-n'
   | 'pending-add-n'
-  | 'pending-take-2'
+  | 'pending-take-3'
+  | 'steps-begin-n'
+  | 'steps-finish-n'
+  | 'steps-quarantine-n'
   | 'registry-heartbeat-2'
+  | 'registry-incr-2'
   | 'registry-workers-2'
   | 'registry-remove-2'
   | 'quarantine-put-5'
-  | 'quarantine-delete-5'
-  | 'queue-add-8'
-  | 'queue-trim-2'
-  | 'queue-next-11'
-  | 'queue-extend-1'
-  | 'queue-stalled-8';
+  | 'quarantine-delete-5';
 
 interface Script {
   command: string;

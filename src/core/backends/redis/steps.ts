@@ -1,101 +1,122 @@
 import type { Redis } from 'ioredis';
 import { hashId, newId } from '../../hash.js';
-import type { ConsumeSteps, Key, StoredEntry } from '../../ports.js';
-import { decodeEntry, encodeEntry, type RedisCacheStore } from './cache.js';
-import type { RedisKeys } from './keys.js';
+import type { BeginResult, Delivery, Key, QuarantineItem, StoredEntry, WorkerSteps } from '../../ports.js';
+import { decodeEntry, encodeEntry } from './cache.js';
+import { idHash, type RedisKeys } from './keys.js';
 import type { RedisLocker } from './locker.js';
-import { decode, type RedisPendingSet } from './pending.js';
+import { decode } from './pending.js';
 import { runScript } from './scripts.js';
+import { TickBatcher } from './tick-batcher.js';
 
 const ttl = (ms: number) => String(Math.max(1, Math.ceil(ms)));
 
-/** Jobs per script call at most (bounds how long one call holds the server). */
-const MAX_BATCH = 200;
-
 /**
- * Collects the calls made in one tick (every job whose previous step answered in the same
- * socket read) and runs them together, one script call per operation.
+ * How long a delivery record may outlive its job: a leak guard for a record whose job is
+ * gone (removed from the queue by hand, say). A job taken again after a crash finds its
+ * record long before.
  */
-class TickBatcher<Req extends { key: Key }, Res> {
-  private queued: { req: Req; resolve: (r: Res) => void; reject: (e: unknown) => void }[] = [];
-  private scheduled = false;
+export const RECORD_GUARD_MS = 24 * 3600_000;
 
-  constructor(private readonly run: (ns: string, reqs: Req[]) => Promise<Res[]>) {}
-
-  call(req: Req): Promise<Res> {
-    return new Promise<Res>((resolve, reject) => {
-      this.queued.push({ req, resolve, reject });
-      if (this.queued.length >= MAX_BATCH) this.flush();
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        process.nextTick(() => this.flush());
-      }
-    });
-  }
-
-  private flush() {
-    this.scheduled = false;
-    const all = this.queued;
-    if (all.length === 0) return;
-    this.queued = [];
-    const byNs = new Map<string, typeof all>();
-    for (const q of all) {
-      let g = byNs.get(q.req.key.ns);
-      if (!g) byNs.set(q.req.key.ns, (g = []));
-      g.push(q);
-    }
-    for (const [ns, group] of byNs) {
-      this.run(
-        ns,
-        group.map((q) => q.req),
-      ).then(
-        (res) => group.forEach((q, i) => q.resolve(res[i]!)),
-        (e) => group.forEach((q) => q.reject(e)),
-      );
-    }
-  }
-}
-
-type BeginResult = { entry: StoredEntry } | { token: string } | { busy: true };
 const BUSY: BeginResult = Object.freeze({ busy: true as const });
-interface BeginReq {
+
+interface Req {
   key: Key;
+  /** idHash(key.id): computed when the call is made, so a bad id fails that call alone. */
+  hash: string;
+  jobId: string;
+}
+interface BeginReq extends Req {
   lockMs: number;
   force: boolean;
 }
-interface FinishReq {
-  key: Key;
-  items: { key: Key; entry: StoredEntry }[];
+interface FinishReq extends Req {
+  /** The stored items as script arguments (4 per item; see steps-finish-n.lua). */
+  items: string[];
+  token: string | null;
+}
+interface QuarantineReq extends Req {
+  item: QuarantineItem;
   token: string | null;
 }
 
+/** A record as the scripts return it: header JSON, then the encoded cbArgs. */
+function toDelivery(list: string[]): Delivery {
+  const head = JSON.parse(list[0]!) as { deliveryId: string; kind: 'result' | 'quarantine'; item?: Omit<QuarantineItem, 'cbArgs'> };
+  const cbArgs = new Array<unknown>(list.length - 1);
+  for (let i = 1; i < list.length; i++) cbArgs[i - 1] = decode(list[i]!);
+  const d: Delivery = { deliveryId: head.deliveryId, kind: head.kind, cbArgs };
+  if (head.item) d.item = { ...head.item, cbArgs } as QuarantineItem;
+  return d;
+}
+
+/** Read `n` records, each as its length then its elements, from `r` at `at`. */
+function readRecords(r: unknown[], at: number, n: number): Delivery[] {
+  const out: Delivery[] = new Array(n);
+  for (let j = 0; j < n; j++) {
+    const len = Number(r[at++]);
+    out[j] = toDelivery(r.slice(at, at + len) as string[]);
+    at += len;
+  }
+  return out;
+}
+
 /**
- * The worker's steps on Redis when cache, locks and pending lists share the connection
- * (ports.ts ConsumeSteps): consume-begin-n.lua (fresh entry, else the lock) and
- * consume-finish-n.lua (store, take pending, release). Calls made in the same tick by
- * concurrent jobs go in one script call per operation, so with many jobs in flight a job
- * costs a fraction of a round trip of ours next to BullMQ's own. Every key of one call is
- * under the operation's hash tag.
+ * The worker's steps on Redis (ports.ts WorkerSteps), when cache, locks, pending lists and
+ * delivery records share the connection: steps-begin-n.lua, steps-finish-n.lua and
+ * steps-quarantine-n.lua. Calls made in the same tick by concurrent jobs go in one script
+ * call per operation, and every key of one call is under the operation's hash tag.
+ *
+ * A delivery record (`{P:N}:p:d:<hash of the job id>`) is a LIST: a header JSON
+ * `{deliveryId, kind, item?}` (the item without its cbArgs), then each encoded cbArgs. It
+ * is made by renaming the pair's pending list, so moving the cbArgs costs O(1) however
+ * many there are. Records live under the pending area, so PendingSet.clear removes them.
  */
-export class RedisConsumeSteps implements ConsumeSteps {
+export class RedisWorkerSteps implements WorkerSteps {
   private readonly begins = new TickBatcher<BeginReq, BeginResult>((ns, reqs) => this.beginMany(ns, reqs));
-  private readonly finishes = new TickBatcher<FinishReq, unknown[]>((ns, reqs) => this.finishMany(ns, reqs));
+  private readonly finishes = new TickBatcher<FinishReq, Delivery>((ns, reqs) => this.finishMany(ns, reqs));
+  private readonly quarantines = new TickBatcher<QuarantineReq, Delivery>((ns, reqs) => this.quarantineMany(ns, reqs));
+  private readonly settles = new TickBatcher<Req, void>((ns, reqs) => this.settleMany(ns, reqs));
 
   constructor(
     private readonly client: Redis,
     private readonly keys: RedisKeys,
-    readonly cache: RedisCacheStore,
-    readonly locker: RedisLocker,
-    readonly pending: RedisPendingSet,
+    private readonly locker: RedisLocker,
   ) {}
 
-  begin(key: Key, lockMs: number, force: boolean) {
-    return this.begins.call({ key, lockMs, force });
+  async begin(key: Key, jobId: string, lockMs: number, force: boolean) {
+    return this.begins.call({ key, hash: idHash(key.id), jobId, lockMs, force });
   }
 
-  finish(key: Key, items: { key: Key; entry: StoredEntry }[], token: string | null) {
-    for (const it of items) if (it.key.ns !== key.ns) throw new Error(`consume steps store entries of the job's operation only (${it.key.ns} is not ${key.ns})`);
-    return this.finishes.call({ key, items, token });
+  async finish(key: Key, jobId: string, items: { key: Key; entry: StoredEntry }[], token: string | null) {
+    const hash = idHash(key.id);
+    const args: string[] = [];
+    for (const it of items) {
+      if (it.key.ns !== key.ns) throw new Error(`worker steps store entries of the job's operation only (${it.key.ns} is not ${key.ns})`);
+      const json = JSON.stringify(it.entry.value);
+      if (json === undefined) throw new TypeError(`cache value for ${key.ns} is not JSON-serialisable`);
+      const id = it.key.id;
+      args.push(id === key.id ? hash : idHash(id), id, encodeEntry(it.entry, id, json), it.entry.staleUntil === null ? '' : String(Math.ceil(it.entry.staleUntil)));
+    }
+    return this.finishes.call({ key, hash, jobId, items: args, token });
+  }
+
+  async quarantine(key: Key, jobId: string, item: QuarantineItem, token: string | null) {
+    return this.quarantines.call({ key, hash: idHash(key.id), jobId, item, token });
+  }
+
+  async settle(key: Key, jobId: string) {
+    await this.settles.call({ key, hash: '', jobId });
+  }
+
+  async records(ns: string) {
+    let n = 0;
+    let cursor = '0';
+    do {
+      const [next, found] = await this.client.scan(cursor, 'MATCH', this.keys.recordPattern(ns), 'COUNT', 1000);
+      cursor = next;
+      n += found.length;
+    } while (cursor !== '0');
+    return n;
   }
 
   private async beginMany(ns: string, reqs: BeginReq[]): Promise<BeginResult[]> {
@@ -107,44 +128,52 @@ export class RedisConsumeSteps implements ConsumeSteps {
     for (let i = 0; i < reqs.length; i++) {
       const r = reqs[i]!;
       tokens[i] = newId();
-      args.push(hashId(r.key.id), tokens[i]!, r.force ? '1' : '0');
+      args.push(r.hash, hashId(r.jobId), tokens[i]!, r.force ? '1' : '0');
     }
-    const res = await runScript<(string | number)[]>(this.client, 'consume-begin-n', [this.keys.cacheIndex(ns)], args);
+    const res = await runScript<(string | number)[]>(this.client, 'steps-begin-n', [this.keys.cacheIndex(ns)], args);
     const out: (BeginResult | Promise<BeginResult>)[] = new Array(reqs.length);
+    let at = 0;
     for (let i = 0; i < reqs.length; i++) {
-      const v = res[i];
-      if (typeof v === 'string') {
-        const r = reqs[i]!;
-        const entry = decodeEntry(v, r.key.id, now);
+      const r = reqs[i]!;
+      const code = Number(res[at++]);
+      if (code === 2) {
+        const len = Number(res[at++]);
+        const delivery = toDelivery(res.slice(at, at + len) as string[]);
+        at += len;
+        const entry = decodeEntry((res[at++] as string) || null, r.key.id, now);
+        out[i] = entry ? { delivery, entry } : { delivery };
+      } else if (code === 3) {
+        const entry = decodeEntry(res[at++] as string, r.key.id, now);
         // Another id's entry under the same hash (a collision): ours is missing, take the lock.
-        out[i] = entry ? { entry } : this.locker.acquire(r.key, r.lockMs).then((t) => (t ? { token: t } : { busy: true as const }));
-      } else out[i] = v === 1 ? { token: tokens[i]! } : BUSY;
+        out[i] = entry ? { entry } : this.locker.acquire(r.key, r.lockMs).then((t) => (t ? { token: t } : BUSY));
+      } else out[i] = code === 1 ? { token: tokens[i]! } : BUSY;
     }
     return Promise.all(out);
   }
 
-  private async finishMany(ns: string, reqs: FinishReq[]): Promise<unknown[][]> {
-    const args: string[] = [String(Date.now()), this.keys.tag(ns)];
+  private async finishMany(ns: string, reqs: FinishReq[]): Promise<Delivery[]> {
+    const args: string[] = [String(Date.now()), this.keys.tag(ns), String(RECORD_GUARD_MS)];
     for (const r of reqs) {
-      const h = hashId(r.key.id);
-      args.push(h, r.token ?? '', String(r.items.length));
-      for (const it of r.items) {
-        const json = JSON.stringify(it.entry.value);
-        if (json === undefined) throw new TypeError(`cache value for ${ns} is not JSON-serialisable`);
-        const id = it.key.id;
-        args.push(id === r.key.id ? h : hashId(id), id, encodeEntry(it.entry, id, json), it.entry.staleUntil === null ? '' : String(Math.ceil(it.entry.staleUntil)));
-      }
+      args.push(r.hash, hashId(r.jobId), r.token ?? '', JSON.stringify({ deliveryId: newId(), kind: 'result' }), String(r.items.length / 4));
+      for (const a of r.items) args.push(a);
     }
-    const r = await runScript<(number | string)[]>(this.client, 'consume-finish-n', [this.keys.cacheIndex(ns), this.keys.pendingCount(ns)], args);
+    const r = await runScript<(number | string)[]>(this.client, 'steps-finish-n', [this.keys.cacheIndex(ns), this.keys.pendingCount(ns)], args);
     if (r[0] === 1) await this.client.sadd(this.keys.namespaces('cache'), ns);
-    const out: unknown[][] = new Array(reqs.length);
-    let at = 1;
-    for (let j = 0; j < reqs.length; j++) {
-      const n = Number(r[at++]);
-      const cbArgs: unknown[] = new Array(n);
-      for (let i = 0; i < n; i++) cbArgs[i] = decode(r[at++] as string);
-      out[j] = cbArgs;
+    return readRecords(r, 1, reqs.length);
+  }
+
+  private async quarantineMany(ns: string, reqs: QuarantineReq[]): Promise<Delivery[]> {
+    const args: string[] = [this.keys.tag(ns), String(RECORD_GUARD_MS)];
+    for (const r of reqs) {
+      const { cbArgs: _, ...item } = r.item;
+      args.push(r.hash, hashId(r.jobId), r.token ?? '', newId(), JSON.stringify(item));
     }
-    return out;
+    const r = await runScript<(number | string)[]>(this.client, 'steps-quarantine-n', [this.keys.pendingCount(ns)], args);
+    return readRecords(r, 0, reqs.length);
+  }
+
+  private async settleMany(ns: string, reqs: Req[]): Promise<void[]> {
+    await this.client.del(...reqs.map((r) => this.keys.record(ns, r.jobId)));
+    return new Array(reqs.length);
   }
 }

@@ -1,5 +1,6 @@
 --[[
-  Take a lock if nobody holds it.
+  Take a lock if nobody holds it. Safe to run twice: a lock already held with our token
+  (the first run of a resent call) is ours.
 
   Input:
     KEYS[1]       the lock key
@@ -10,6 +11,10 @@
     1 acquired, 0 held by someone else
 ]]
 if redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then
+  return 1
+end
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+  redis.call("PEXPIRE", KEYS[1], ARGV[2])
   return 1
 end
 return 0

@@ -1,0 +1,258 @@
+import { DelayedError, WaitingError, Worker, type Job, type KeepJobs } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { ClaimedJob, Consumer, ConsumerOptions, JobData, JobOutcome } from '../../ports.js';
+import { closeRedis } from './connection.js';
+import type { RedisKeys } from './keys.js';
+
+/**
+ * The consumer of the Redis job queue: one BullMQ `Worker` per operation, each on its own
+ * connection (plus the blocking one BullMQ duplicates from it), with the operation's
+ * concurrency and rate limit (`limiter`), the lease as `lockDuration`, BullMQ's lock
+ * renewal and stalled-job checks. The processor hands each job to the engine's handler
+ * and records its outcome the BullMQ way:
+ *
+ * - completed → the job completes with the marker `{ backache: 1, cbArgs, deliveryId }`;
+ * - quarantined → the processor throws the item's error: the job ends in BullMQ's failed
+ *   set (jobs have `attempts: 1`, so BullMQ never retries them itself);
+ * - retry → new kwargs with `updateData`, then `moveToDelayed` and BullMQ's DelayedError;
+ * - handback → `moveToWait` and BullMQ's WaitingError (neither failed nor an attempt).
+ *
+ * `attempt` is BullMQ's `attemptsStarted` (one more every time the job becomes active:
+ * a retry and a re-take after a stall count) minus the hand-backs, which the job data
+ * counts (`handbacks`, written just before `moveToWait`). `stalls` is BullMQ's
+ * `stalledCounter`. BullMQ itself fails a job only after `maxStalls + 2` stalls, so the
+ * engine, which quarantines a job after `maxStalls` (with its cbArgs), always sees it first.
+ *
+ * Each job has an AbortController of ours, aborted when `stop()` passes its timeout, when
+ * BullMQ reports that the job's lock could not be renewed (`lockRenewalFailed`: the lease
+ * is lost; the job is no longer ours, its outcome is dropped and BullMQ's stalled check
+ * gives it to the next worker), or when BullMQ's own signal aborts (`Worker.cancelJob`).
+ */
+export interface BullConsumerSettings {
+  keys: RedisKeys;
+  /** A new connection that waits through reconnects (maxRetriesPerRequest: null). */
+  connect: () => Redis;
+  leaseMs: number;
+  stalledIntervalMs: number;
+  keep: KeepJobs;
+}
+
+/** What a completed job returns to BullMQ: who was told, under which delivery (never the value). */
+export interface Marker {
+  backache: 1;
+  cbArgs: unknown[];
+  deliveryId: string;
+}
+
+export const isMarker = (m: unknown): m is Marker => !!m && typeof m === 'object' && (m as Marker).backache === 1 && Array.isArray((m as Marker).cbArgs);
+
+/**
+ * BullMQ refuses custom ids that are integers or contain `:`; such ids (and ids that look
+ * encoded) are stored as `~` + base64url, reversibly.
+ */
+export const toBullId = (id: string) => (`${parseInt(id, 10)}` === id || id.includes(':') || id.startsWith('~') ? `~${Buffer.from(id).toString('base64url')}` : id);
+export const fromBullId = (id: string) => (id.startsWith('~') ? Buffer.from(id.slice(1), 'base64url').toString() : id);
+
+/**
+ * Job data as stored: backache's, plus how often the job was handed back and, when it is
+ * not the one getState derives (`replayOf.id`, else the job id), the quarantine item's id.
+ */
+export type StoredData = JobData & { handbacks?: number; quarantineId?: string };
+
+interface Run {
+  claimed: ClaimedJob;
+  ctl: AbortController;
+  /** The lease was lost: the job is no longer ours, whatever the handler answers. */
+  lost: boolean;
+  outcome?: JobOutcome;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
+
+function claimedJob(job: Job): ClaimedJob {
+  const raw = job.data as StoredData | undefined;
+  let data = raw as JobData;
+  let handbacks = 0;
+  if (raw && typeof raw === 'object' && !Array.isArray(raw) && ('handbacks' in raw || 'quarantineId' in raw)) {
+    const { handbacks: h, quarantineId: _, ...rest } = raw;
+    handbacks = Number(h) || 0;
+    data = rest;
+  }
+  return {
+    id: fromBullId(job.id!),
+    data,
+    attempt: Math.max(1, job.attemptsStarted - handbacks),
+    stalls: job.stalledCounter ?? 0,
+    createdAt: job.timestamp,
+    progress: (n) => job.updateProgress(n),
+  };
+}
+
+/** The error a quarantined job fails with: BullMQ keeps its message as `failedReason`, its stack in `stacktrace`. */
+function failure(outcome: Extract<JobOutcome, { type: 'quarantined' }>) {
+  const err = new Error(outcome.error.message);
+  err.name = outcome.error.name;
+  const frames = (outcome.error.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l));
+  err.stack = [`${err.name}: ${err.message.split('\n', 1)[0]}`, ...frames].join('\n');
+  return err;
+}
+
+class Shared {
+  processed = 0;
+  /** Set when a stop passed its timeout: running jobs are aborted, new ones handed back at once. */
+  hard = false;
+  /** After an abort, how long a handler may take to answer before the job is handed back for it. */
+  graceMs = 1000;
+  readonly running = new Map<string, Run>();
+  readonly runs = new WeakMap<Job, Run>();
+  constructor(readonly opts: ConsumerOptions) {}
+
+  recorded(run: Run) {
+    if (run.outcome?.type === 'completed' || run.outcome?.type === 'quarantined') this.processed++;
+    try {
+      this.opts.recorded?.(run.claimed, run.outcome!);
+    } catch {
+      /* a listener must not break the worker */
+    }
+  }
+
+  abortAll(reason: Error) {
+    for (const run of this.running.values()) run.ctl.abort(reason);
+  }
+}
+
+/** The handler's outcome; once aborted, a handler that does not answer within the grace hands back. */
+async function outcomeOf(sh: Shared, run: Run): Promise<JobOutcome> {
+  if (run.ctl.signal.aborted) return { type: 'handback' };
+  const handled = sh.opts.handler(run.claimed, run.ctl.signal);
+  let onAbort = () => {};
+  const graced = new Promise<JobOutcome>((resolve) => {
+    onAbort = () => void sleep(sh.graceMs).then(() => resolve({ type: 'handback' }));
+    run.ctl.signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([handled, graced]);
+  } finally {
+    run.ctl.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+function processor(sh: Shared) {
+  return async (job: Job, token: string | undefined, signal?: AbortSignal) => {
+    const run: Run = { claimed: claimedJob(job), ctl: new AbortController(), lost: false };
+    sh.runs.set(job, run);
+    sh.running.set(job.id!, run);
+    const onBull = () => run.ctl.abort(signal?.reason ?? new Error('cancelled'));
+    signal?.addEventListener('abort', onBull, { once: true });
+    if (sh.hard) run.ctl.abort(new Error('worker stopped'));
+    try {
+      const outcome = await outcomeOf(sh, run);
+      run.outcome = outcome;
+      // A job whose lease was lost belongs to whoever takes it next: drop the outcome.
+      if (run.lost) throw new WaitingError();
+      switch (outcome.type) {
+        case 'completed':
+          return { backache: 1, cbArgs: outcome.result.cbArgs, deliveryId: outcome.result.deliveryId } satisfies Marker;
+        case 'quarantined': {
+          const d = job.data as StoredData;
+          const derived = d?.replayOf?.id ?? run.claimed.id;
+          if (outcome.quarantineId !== derived && d && typeof d === 'object') await job.updateData({ ...d, quarantineId: outcome.quarantineId }).catch(() => {});
+          throw failure(outcome);
+        }
+        case 'retry':
+          await move(async () => {
+            if (outcome.kwargs) await job.updateData({ ...(job.data as StoredData), kwargs: outcome.kwargs });
+            await job.moveToDelayed(Date.now() + Math.max(0, outcome.delayMs), token);
+          }, sh, run);
+          throw new DelayedError();
+        case 'handback':
+          await move(async () => {
+            const d = job.data as StoredData;
+            if (d && typeof d === 'object' && !Array.isArray(d)) await job.updateData({ ...d, handbacks: (Number(d.handbacks) || 0) + 1 });
+            await job.moveToWait(token);
+          }, sh, run);
+          throw new WaitingError();
+      }
+    } finally {
+      signal?.removeEventListener('abort', onBull);
+      sh.running.delete(job.id!);
+    }
+  };
+}
+
+/**
+ * Move a job we still hold (retry, handback), then tell `recorded`. A move that fails
+ * (the lock was lost meanwhile) leaves the job to BullMQ's stalled check.
+ */
+async function move(fn: () => Promise<void>, sh: Shared, run: Run) {
+  try {
+    await fn();
+  } catch {
+    throw new WaitingError();
+  }
+  sh.recorded(run);
+}
+
+export function startBullConsumer(s: BullConsumerSettings, opts: ConsumerOptions, onStopped: () => void): Consumer {
+  const sh = new Shared(opts);
+  const conns: Redis[] = [];
+  const workers = opts.ops.map((op) => {
+    const conn = s.connect();
+    conn.on('error', () => {}); // reconnects by itself; commands wait for it
+    conns.push(conn);
+    const rl = opts.rateLimit?.(op);
+    const w = new Worker('jobs', processor(sh), {
+      connection: conn,
+      prefix: s.keys.tag(op),
+      concurrency: Math.max(1, opts.concurrency(op)),
+      ...(rl ? { limiter: { max: rl.max, duration: rl.perMs } } : {}),
+      lockDuration: s.leaseMs,
+      stalledInterval: s.stalledIntervalMs,
+      maxStalledCount: (opts.maxStalls?.(op) ?? 1) + 2,
+      removeOnComplete: s.keep,
+      removeOnFail: s.keep,
+    });
+    w.on('error', () => {}); // connection errors and lost locks; BullMQ retries by itself
+    w.on('lockRenewalFailed', (ids) => {
+      for (const id of ids) {
+        const run = sh.running.get(id);
+        if (!run) continue;
+        run.lost = true;
+        run.ctl.abort(new Error('lease lost: the job lock could not be renewed'));
+      }
+    });
+    const done = (job: Job | undefined) => {
+      const run = job && sh.runs.get(job);
+      if (run?.outcome) sh.recorded(run);
+    };
+    w.on('completed', done);
+    w.on('failed', done);
+    return w;
+  });
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= Promise.all(workers.map((w) => w.close().catch(() => {}))).then(async () => {
+      await Promise.all(conns.map((c) => closeRedis(c)));
+      onStopped();
+    }));
+  return {
+    get processed() {
+      return sh.processed;
+    },
+    async stop(timeoutMs = 10_000) {
+      const all = close();
+      let timer: NodeJS.Timeout | undefined;
+      const inTime = await Promise.race([all.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), Math.max(0, timeoutMs))))]);
+      clearTimeout(timer);
+      if (!inTime) {
+        // Past the bound: what still runs is aborted and handed back (handlers answer
+        // handback; one that does not within the grace is handed back for it).
+        sh.graceMs = Math.min(1000, Math.max(100, timeoutMs));
+        sh.hard = true;
+        sh.abortAll(new Error('worker stopped'));
+      }
+      await all;
+    },
+  };
+}

@@ -1,0 +1,32 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from './keys.js';
+
+export interface QueueVersion {
+  op: string;
+  /** What the queue's meta says wrote it (`bullmq:X.Y.Z`), or null when nothing did yet. */
+  written: string | null;
+  /** What this installation of BullMQ writes (the pinned version). */
+  ours: string;
+}
+
+/**
+ * Which BullMQ version wrote each operation's queue, for `backache doctor`. Read through
+ * BullMQ's public API: `Queue.getVersion()` (the queue meta's `version` field, which every
+ * BullMQ `Queue` writes when it opens) on a Queue opened with `skipMetasUpdate`, so that
+ * looking does not overwrite it; `Queue.metaValues.version` is what ours writes.
+ */
+export async function queueVersions(client: Redis, keys: RedisKeys): Promise<QueueVersion[]> {
+  const ops = (await client.smembers(keys.namespaces('queue'))).sort();
+  return Promise.all(
+    ops.map(async (op) => {
+      const q = new Queue('jobs', { connection: client, prefix: keys.tag(op), skipMetasUpdate: true });
+      q.on('error', () => {});
+      try {
+        return { op, written: await q.getVersion(), ours: String(q.metaValues.version) };
+      } finally {
+        await q.close().catch(() => {});
+      }
+    }),
+  );
+}
