@@ -38,7 +38,7 @@ export async function checkStoreUrl(role: 'broker' | 'cache', url: string, prefi
         return [warn(name, 'in-memory: lives and dies with one process', 'work and submit in two processes do not share it; use sqlite:PATH or redis://')];
       case 'redis':
       case 'rediss':
-        return await checkRedis(name, url);
+        return await checkRedis(name, url, prefix);
       case 'redis+sentinel':
         return [ok(name, 'Redis Sentinel: checked by opening it below')];
       case 'mongodb':
@@ -91,7 +91,7 @@ async function sqliteJournalMode(name: string, path: string): Promise<Check> {
   }
 }
 
-async function checkRedis(name: string, url: string): Promise<Check[]> {
+async function checkRedis(name: string, url: string, prefix: string): Promise<Check[]> {
   const { openRedis, closeRedis } = await import('./backends/redis/connection.js');
   let client: Awaited<ReturnType<typeof openRedis>> | undefined;
   try {
@@ -113,10 +113,37 @@ async function checkRedis(name: string, url: string): Promise<Check[]> {
     } catch {
       /* CONFIG is often disabled on managed Redis: nothing to say */
     }
+    out.push(...(await bullmqVersions(name, client, prefix)));
     return out;
   } finally {
     await closeRedis(client);
   }
+}
+
+/**
+ * Which BullMQ version wrote each operation's queue (its meta `version`, read with BullMQ's
+ * `Queue.getVersion()` without writing it), against the version this backache pins.
+ */
+async function bullmqVersions(name: string, client: import('ioredis').Redis, prefix: string): Promise<Check[]> {
+  const { queueVersions, RedisKeys } = await import('./backends/redis/index.js');
+  let all: Awaited<ReturnType<typeof queueVersions>>;
+  try {
+    all = await queueVersions(client, new RedisKeys(prefix));
+  } catch (e) {
+    return [warn(name, `could not read the BullMQ version of the queues: ${reason(e)}`)];
+  }
+  if (all.length === 0) return [];
+  const ours = all[0]!.ours;
+  const other = all.filter((v) => v.written !== null && v.written !== ours);
+  if (other.length === 0) return [ok(name, `the queues of ${all.length} operation(s) were written by ${ours}, the version this backache pins`)];
+  const list = other.map((v) => `${v.op} (${v.written})`).join(', ');
+  return [
+    warn(
+      name,
+      `queues written by another BullMQ than the pinned ${ours}: ${list}`,
+      'a producer or worker with another BullMQ version uses this prefix; run one backache version (one lockfile) everywhere, or give each its own --prefix',
+    ),
+  ];
 }
 
 async function checkMongoUrl(name: string, url: string, prefix: string): Promise<Check[]> {
