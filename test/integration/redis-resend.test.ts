@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createBackache, type Backache } from '../../src/index.js';
+import { createBackache, openBackend, type Backache } from '../../src/index.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { startTcpProxy, type Command, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -131,5 +131,20 @@ it('a finish whose reply is lost is resent: onResult fires once per record with 
   } finally {
     await worker.close();
     await client.close();
+  }
+});
+
+it('a counter batch whose reply is lost is resent and added once', async () => {
+  const prefix = `rs-${randomUUID().slice(0, 8)}`;
+  const isIncr = (cmd: Command) => isScript(cmd) && cmd[2] === '2' && cmd[3]!.endsWith(':stats') && cmd[4]!.includes(':stats:b:');
+  const b = await openBackend({ broker: proxy.url, prefix });
+  try {
+    const dropped = proxy.dropAfterReply(isIncr);
+    await b.registry.incr({ title: { hits: 3, misses: 1 } });
+    const lost = await dropped;
+    expect(proxy.count((c) => c.length === lost.length && c.every((a, i) => a === lost[i]))).toBe(2);
+    expect((await b.registry.counters()).title).toMatchObject({ hits: 3, misses: 1 });
+  } finally {
+    await b.close();
   }
 });

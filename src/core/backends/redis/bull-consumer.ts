@@ -125,6 +125,7 @@ class Shared {
 async function outcomeOf(sh: Shared, run: Run): Promise<JobOutcome> {
   if (run.ctl.signal.aborted) return { type: 'handback' };
   const handled = sh.opts.handler(run.claimed, run.ctl.signal);
+  handled.catch(() => {}); // a late rejection after the grace is nobody's to handle
   let onAbort = () => {};
   const graced = new Promise<JobOutcome>((resolve) => {
     onAbort = () => void sleep(sh.graceMs).then(() => resolve({ type: 'handback' }));
@@ -146,7 +147,14 @@ function processor(sh: Shared) {
     signal?.addEventListener('abort', onBull, { once: true });
     if (sh.hard) run.ctl.abort(new Error('worker stopped'));
     try {
-      const outcome = await outcomeOf(sh, run);
+      let outcome: JobOutcome;
+      try {
+        outcome = await outcomeOf(sh, run);
+      } catch {
+        // The handler never throws unless the backend failed under it: leave the job as it
+        // is; its lock runs out and BullMQ's stalled check gives it to the next worker.
+        throw new WaitingError();
+      }
       run.outcome = outcome;
       // A job whose lease was lost belongs to whoever takes it next: drop the outcome.
       if (run.lost) throw new WaitingError();
