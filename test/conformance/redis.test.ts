@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll } from 'vitest';
 import { openBackend } from '../../src/core/backends/index.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
-import { describeBackend, describeCacheStore } from './suites.js';
+import { describeBackend, describeCacheStore, describeWorkerSteps } from './suites.js';
 
 // One real redis-server for this file; every open gets its own prefix (its own deployment).
 let server: RedisServer;
@@ -19,3 +19,6 @@ describeBackend('redis', () => openBackend({ broker: server.url, prefix: prefix(
 
 // The Redis cache on its own connection, next to another broker.
 describeCacheStore('redis (cache only)', async () => openBackend({ broker: `memory:${randomUUID()}`, cache: server.url, prefix: prefix() }));
+
+// Redis steps (records, locks, pending lists) around a cache that lives elsewhere.
+describeWorkerSteps('redis broker, memory cache', () => openBackend({ broker: server.url, cache: `memory:${randomUUID()}`, prefix: prefix() }));
