@@ -56,7 +56,9 @@ export async function consumeJob(deps: ConsumeDeps, job: ClaimedJob, signal: Abo
   }
   if (job.stalls > op.maxStalls) {
     const times = job.stalls === 1 ? 'once' : `${job.stalls} times`;
-    return quarantine(deps, job, key, null, undefined, new StalledError(`a worker died while running ${name} for this URI ${times} (maxStalls ${op.maxStalls}): it may crash its worker`));
+    // Every job running in a worker that dies counts a stall, so the message does not accuse.
+    const err = new StalledError(`its worker died ${times} while running ${name} for this URI (maxStalls ${op.maxStalls}): the job, or one running beside it, crashes its worker`);
+    return quarantine(deps, job, key, null, undefined, err, true);
   }
   const started = Date.now();
   let token: string | null = null;
@@ -196,7 +198,7 @@ class LockKeeper {
     const h = { key, token };
     this.held.add(h);
     if (!this.timer) {
-      this.timer = setInterval(() => this.tick(), Math.max(100, this.lockMs / 3));
+      this.timer = setInterval(() => this.tick(), Math.max(20, this.lockMs / 3));
       this.timer.unref();
     }
     return { stop: () => void this.held.delete(h) };
@@ -254,21 +256,34 @@ async function runOperation(deps: ConsumeDeps, op: Operation, job: ClaimedJob, j
       return undefined;
     },
   };
+  let dropAbort = () => {};
   try {
     const running = callRun(op, uri, ctx);
-    const raced =
-      op.timeoutMs === null
-        ? running
-        : Promise.race([
-            running,
-            new Promise<never>((_, reject) => {
-              timer = setTimeout(() => {
-                const err = new TimeoutError(`${op.name} timed out after ${op.timeoutMs} ms for ${uri}`);
-                ctl!.abort(err);
-                reject(err);
-              }, op.timeoutMs!);
-            }),
-          ]);
+    running.catch(() => {}); // once abandoned (stopped, lease lost), its late failure is nobody's
+    const racers: Promise<unknown>[] = [running];
+    if (op.timeoutMs !== null) {
+      racers.push(
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            const err = new TimeoutError(`${op.name} timed out after ${op.timeoutMs} ms for ${uri}`);
+            ctl!.abort(err);
+            reject(err);
+          }, op.timeoutMs!);
+        }),
+      );
+    }
+    // A stop past its timeout or a lost lease abandons the run at once, even one that ignores
+    // its signal: the job is handed back and the pair's lock released, and a value it returns
+    // later is never stored.
+    racers.push(
+      new Promise<never>((_, reject) => {
+        const onJobAbort = () => reject(jobSignal.reason ?? new Error('aborted'));
+        if (jobSignal.aborted) return onJobAbort();
+        jobSignal.addEventListener('abort', onJobAbort, { once: true });
+        dropAbort = () => jobSignal.removeEventListener('abort', onJobAbort);
+      }),
+    );
+    const raced = Promise.race(racers);
     const raw = await raced;
     let value: unknown;
     try {
@@ -276,9 +291,11 @@ async function runOperation(deps: ConsumeDeps, op: Operation, job: ClaimedJob, j
     } catch (e) {
       throw new NotSerializableError(`the result of ${op.name} is not JSON-serialisable: ${(e as Error).message}`);
     }
+    if (jobSignal.aborted) throw jobSignal.reason ?? new Error('aborted');
     return { value, aliases };
   } finally {
     clearTimeout(timer);
+    dropAbort();
     if (ctl) jobSignal.removeEventListener('abort', onAbort);
   }
 }
@@ -301,7 +318,7 @@ const wrapError = (msg: string, e: unknown) => {
  * job's result record) into a quarantine record in one atomic step; then the item is
  * written. A crash in between leaves the record, which the next run writes (the same id).
  */
-async function quarantine(deps: ConsumeDeps, job: ClaimedJob, key: Key, token: string | null, details: unknown, e: unknown): Promise<JobOutcome> {
+async function quarantine(deps: ConsumeDeps, job: ClaimedJob, key: Key, token: string | null, details: unknown, e: unknown, stalled = false): Promise<JobOutcome> {
   const { op, uri, kwargs, replayOf } = job.data;
   const now = Date.now();
   const item: QuarantineItem = {
@@ -318,15 +335,19 @@ async function quarantine(deps: ConsumeDeps, job: ClaimedJob, key: Key, token: s
     worker: deps.workerId,
   };
   const record = await deps.backend.steps.quarantine(key, job.id, item, token);
-  return writeQuarantine(deps, job, record);
+  // A stalled job whose quarantine record was there already: writing it (or its onQuarantine)
+  // is what killed the workers. Write the item once more, without the hook.
+  const notify = !(stalled && record.item!.lastFailedAt !== item.lastFailedAt);
+  if (!notify) deps.log.error(`onQuarantine of ${job.data.op} skipped: its worker died while quarantining this request before`, { uri: job.data.uri });
+  return writeQuarantine(deps, job, record, notify);
 }
 
-async function writeQuarantine(deps: ConsumeDeps, job: ClaimedJob, record: Delivery): Promise<JobOutcome> {
+async function writeQuarantine(deps: ConsumeDeps, job: ClaimedJob, record: Delivery, notify = true): Promise<JobOutcome> {
   const item = record.item!;
   await deps.backend.quarantine.put(item);
   deps.counters.add(item.op, 'failed');
   const spec = deps.ops.get(item.op);
-  if (spec?.onQuarantine) {
+  if (notify && spec?.onQuarantine) {
     try {
       await spec.onQuarantine(item);
     } catch (err) {

@@ -100,21 +100,23 @@ export async function delegateBatch(deps: DelegateDeps, requests: Request[], mod
   const now = Date.now();
   const misses: { r: Request; key: Key }[] = [];
   const refresh = new Map<string, NewJob>();
+  // Warm is not a read: it counts nothing (hit ratios are the clients').
+  const count = (op: string, name: 'hits' | 'misses' | 'stale' | 'coalesced') => void (mode.silent || deps.counters.add(op, name));
   for (let i = 0; i < valid.length; i++) {
     const r = valid[i]!;
     const e = entries[i];
     if (isServable(e, now)) {
       const stale = !isFresh(e, now);
       out.hits.push({ op: r.op, uri: r.uri, cbArgs: r.cbArgs, value: e.value, stale });
-      deps.counters.add(r.op, 'hits');
+      count(r.op, 'hits');
       if (stale) {
-        deps.counters.add(r.op, 'stale');
+        count(r.op, 'stale');
         const id = refreshJobId(r.op, r.uri, e);
         refresh.set(id, { id, data: { op: r.op, uri: r.uri, kwargs: r.kwargs ?? {} }, priority: r.priority });
       }
     } else {
       misses.push({ r, key: keys[i]! });
-      deps.counters.add(r.op, 'misses');
+      count(r.op, 'misses');
     }
   }
 
@@ -128,7 +130,7 @@ export async function delegateBatch(deps: DelegateDeps, requests: Request[], mod
       const { first, jobId } = res[i]!;
       out.delegated.push({ op: r.op, uri: r.uri, jobId, coalesced: !first });
       out.delegatedRequests.push(r);
-      if (!first) deps.counters.add(r.op, 'coalesced');
+      if (!first) count(r.op, 'coalesced');
       // Coalesced requests add their pair's job too: adding an id that exists is a no-op,
       // and it heals a pair whose first client died (or lost its reply to a broker restart)
       // between the pending set and the queue, which would otherwise wait forever.

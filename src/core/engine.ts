@@ -16,7 +16,7 @@ import { newId } from './hash.js';
 import { normalizeOperations, type Logger, type Operation, type OperationsDef } from './operations.js';
 import type { Backend, ClaimedJob, JobOutcome, Key, WorkerInfo } from './ports.js';
 import { QuarantineApi } from './quarantine-api.js';
-import { chunks, selectIds, type Selection } from './select.js';
+import { checkSelection, chunks, selectIds, type Selection } from './select.js';
 import { collectStats, type Stats } from './stats.js';
 
 export interface BackacheOptions extends BackendOptions {
@@ -283,7 +283,7 @@ export class Backache {
 
   async invalidate(o: InvalidateOptions): Promise<InvalidateResult> {
     if (o.op !== undefined) this.requireOpOrSeen(o.op);
-    o.uris?.forEach((u) => wellFormed(u));
+    checkSelection(o);
     // Every operation's entries, but never a region's that shares the store.
     const ops = o.op !== undefined ? [o.op] : (await this.backend.cache.namespaces()).filter((ns) => !ns.startsWith('region.'));
     const res: InvalidateResult = { matched: 0, invalidated: 0 };

@@ -2,6 +2,7 @@ import { toMs, type Duration } from './duration.js';
 import { ConfigError } from './errors.js';
 import { newId } from './hash.js';
 import type { Backend, NewJob, QuarantineItem } from './ports.js';
+import { checkSelection } from './select.js';
 import { globMatcher } from './template.js';
 
 export interface QuarantineSelector {
@@ -42,6 +43,7 @@ export class QuarantineApi {
   /** A page of items, newest first; a glob `match` is filtered after the indexed prefix. */
   async list(o: ListOptions = {}): Promise<{ items: QuarantineItem[]; cursor?: string }> {
     const limit = o.limit ?? 100;
+    if (o.match !== undefined) checkSelection({ match: o.match });
     const m = o.match ? globMatcher(o.match) : undefined;
     const since = sinceMs(o.since);
     const items: QuarantineItem[] = [];
@@ -100,24 +102,19 @@ export class QuarantineApi {
       for (const it of batch) {
         const jobId = newId();
         const key = { ns: it.op, id: it.uri };
-        const cbArgs = it.cbArgs.length ? it.cbArgs : [];
-        let first = true;
-        let pendingJob = jobId;
-        if (cbArgs.length) {
-          const res = await this.backend.pending.addMany(cbArgs.map((c) => ({ key, cbArgs: c, jobId })));
-          first = res[0]!.first;
-          pendingJob = res[0]!.jobId;
-        } else {
-          const existing = await this.backend.pending.jobIdOf(key);
-          if (existing) (first = false), (pendingJob = existing);
-        }
-        jobIds.push(pendingJob);
-        if (first) {
-          jobs.push({
-            id: jobId,
-            data: { op: it.op, uri: it.uri, kwargs: o.kwargs ?? it.kwargs, replayOf: { id: it.id, attempts: it.attempts, firstFailedAt: it.firstFailedAt } },
-          });
-        }
+        // Every cbArgs is a request of its own (its own request id), so each is added once;
+        // an item without cbArgs still makes (or joins) the pair's pending job, silently.
+        const adds = it.cbArgs.length
+          ? it.cbArgs.map((c, n) => ({ key, cbArgs: c, jobId: n === 0 ? jobId : `${jobId}.${n}` }))
+          : [{ key, cbArgs: undefined, jobId, silent: true }];
+        const [head] = await this.backend.pending.addMany(adds);
+        jobIds.push(head!.jobId);
+        // Also when it joined a job already pending: adding an id that exists is a no-op, and
+        // it heals a pair whose job was lost (as the delegate path does).
+        jobs.push({
+          id: head!.jobId,
+          data: { op: it.op, uri: it.uri, kwargs: o.kwargs ?? it.kwargs, replayOf: { id: it.id, attempts: it.attempts, firstFailedAt: it.firstFailedAt } },
+        });
       }
       if (jobs.length) await this.backend.queue.addMany(jobs);
       await this.backend.quarantine.deleteMany(batch.map((b) => b.id));

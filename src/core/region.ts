@@ -10,7 +10,7 @@ import { toMs, type Duration } from './duration.js';
 import { isFresh, isServable, makeEntry, toJsonValue } from './entry.js';
 import { checkWellFormed, ConfigError, NotSerializableError } from './errors.js';
 import type { Backend, CacheStore, Key, Locker, StoredEntry } from './ports.js';
-import { chunks, selectIds } from './select.js';
+import { checkSelection, chunks, selectIds } from './select.js';
 import type { TemplateVars } from './template.js';
 
 export type KeyMangler = (key: string) => string;
@@ -329,6 +329,7 @@ export class Region {
     let n = 0;
     const mangle = this.opts.keyMangler;
     const sel = o.template !== undefined ? { template: o.template, vars: o.vars } : { match: o.match };
+    checkSelection(sel);
     if (mangle && !(o.template !== undefined && !/\{/.test(o.template.replace(/\{[^}]*\}/g, (m) => (o.vars?.[m.slice(1, -1)] !== undefined ? '' : m))))) {
       throw new ConfigError('group invalidation by pattern needs raw keys: it cannot scan a region with a keyMangler (bind every placeholder instead)');
     }

@@ -1,4 +1,4 @@
-import { ConfigError } from './errors.js';
+import { checkWellFormed, ConfigError } from './errors.js';
 import type { CacheStore } from './ports.js';
 import { expandTemplate, globMatcher, templateMatcher, type TemplateVars } from './template.js';
 
@@ -9,6 +9,19 @@ export interface Selection {
   match?: string;
 }
 
+/** Refuse a selection holding a string that is not well-formed Unicode (it could match no key truthfully). */
+export function checkSelection(sel: Selection) {
+  const strings: [string, string][] = [];
+  if (sel.template !== undefined) strings.push([sel.template, 'template']);
+  if (sel.match !== undefined) strings.push([sel.match, 'match']);
+  for (const u of sel.uris ?? []) strings.push([u, 'uri']);
+  for (const [k, v] of Object.entries(sel.vars ?? {})) for (const x of Array.isArray(v) ? v : [v]) strings.push([String(x), `--var ${k}`]);
+  for (const [s, what] of strings) {
+    const bad = checkWellFormed(s, what);
+    if (bad) throw new ConfigError(bad);
+  }
+}
+
 /**
  * The ids a selection names in one namespace. Exact URIs (or a fully bound template) are
  * returned without scanning; unbound placeholders and globs scan through the index from
@@ -17,6 +30,7 @@ export interface Selection {
 export async function* selectIds(cache: CacheStore, ns: string, sel: Selection): AsyncGenerator<string> {
   const given = [sel.uris !== undefined, sel.template !== undefined, sel.match !== undefined].filter(Boolean).length;
   if (given > 1) throw new ConfigError('choose one of uris, template or match');
+  checkSelection(sel);
   if (sel.uris) {
     yield* sel.uris;
     return;

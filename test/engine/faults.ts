@@ -138,7 +138,7 @@ export function faultTests(t: FaultTarget) {
       await w.exited;
     }
     expect(item).toMatchObject({ uri: poison, error: { name: 'StalledError' } });
-    expect(item!.error.message).toMatch(/died .* 2 times \(maxStalls 1\)/);
+    expect(item!.error.message).toMatch(/died 2 times while running slow .*\(maxStalls 1\)/);
     expect(item!.cbArgs).toEqual(expected.filter((c) => (c as { uri: string }).uri === poison));
     // Ran twice (each time killing its worker), then quarantined without running again.
     expect(readLog<Ev>(log).filter((e) => e.event === 'start' && e.uri === poison)).toHaveLength(2);

@@ -409,6 +409,59 @@ export function describeEngineScenarios(name: string, deployment: Deployment) {
       expect((await app.stats()).ops.find((o) => o.op === 'f')).toMatchObject({ retried: 0, failed: 0 });
     });
 
+    it('a replay delivers every cbArgs the item holds, once each', async () => {
+      let fail = true;
+      const got: unknown[][] = [];
+      const app = await open({
+        r: {
+          run: async (u) => u.length,
+          onResult: (_v, cbArgs) => {
+            if (fail) throw new Error('callback down');
+            got.push(cbArgs);
+          },
+        },
+      });
+      const r = await app.bulkGetOrDelegate(['alice', 'bob', 'carol'].map((who) => ({ op: 'r', uri: 'x', cbArgs: who })));
+      const w = app.startWorker();
+      await expect(app.waitFor(r.delegated[0]!.jobId, { timeout: 10_000 })).rejects.toThrow(/callback down/);
+      const [item] = (await app.quarantine.list({})).items;
+      expect(item!.cbArgs).toEqual(['alice', 'bob', 'carol']);
+      fail = false;
+      const rp = await app.quarantine.replay({ ids: [item!.id] });
+      expect(await app.waitFor(rp.jobIds[0]!, { timeout: 10_000 })).toEqual({ value: 1, cbArgs: ['alice', 'bob', 'carol'] });
+      await w.stop();
+      expect(got).toEqual([['alice', 'bob', 'carol']]);
+      expect((await app.quarantine.list({})).items).toEqual([]);
+    });
+
+    it('a run that ignores its signal is abandoned at a stop: its lock goes, the next worker runs it at once, its late value is never stored', async () => {
+      const got: unknown[] = [];
+      let first = true;
+      const app = await open({
+        z: {
+          run: async (u) => {
+            if (first) {
+              first = false;
+              await sleep(1500); // deaf to ctx.signal
+              return 'LATE';
+            }
+            return u;
+          },
+          onResult: (v) => void got.push(v),
+        },
+      });
+      const d = await app.getOrDelegate('z', 'zz', { cbArgs: 1 });
+      const a = app.startWorker({ lease: '30s' });
+      await waitUntil(async () => (await app.stats()).ops.find((o) => o.op === 'z')?.active === 1, 'the run');
+      await a.stop('200ms');
+      const b = app.startWorker({ lease: '30s' });
+      expect(await app.waitFor((d as { jobId: string }).jobId, { timeout: 5000 })).toEqual({ value: 'zz', cbArgs: [1] });
+      await sleep(1600); // the deaf run returns now: nothing of it may land
+      await b.stop();
+      expect(got).toEqual(['zz']);
+      expect(await app.get('z', 'zz')).toMatchObject({ value: 'zz' });
+    });
+
     it('job data that is not backache\'s is quarantined once, not retried', async () => {
       let runs = 0;
       const app = await open({ c: { run: async () => ++runs, retries: 3 } });
@@ -445,6 +498,9 @@ export function describeEngineScenarios(name: string, deployment: Deployment) {
       expect(w.queued).toBe(0);
       await expect(app.get('c', lone[0]!)).rejects.toThrow(/well-formed/);
       await expect(app.invalidate({ op: 'c', uris: lone })).rejects.toThrow(/well-formed/);
+      await expect(app.invalidate({ op: 'c', template: 'https://x/{id}', vars: { id: [lone[0]!] } })).rejects.toThrow(/--var id .*well-formed/);
+      await expect(app.invalidate({ op: 'c', match: 'a\uDC00*' })).rejects.toThrow(/match .*well-formed/);
+      await expect(app.quarantine.list({ match: 'a\uDC00*' })).rejects.toThrow(/well-formed/);
     });
 
     it('ctx carries op, uri, jobId, attempt and kwargs; progress reaches onProgress', async () => {

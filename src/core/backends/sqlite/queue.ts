@@ -37,6 +37,18 @@ interface ClaimRow {
   created_at: number;
 }
 
+/**
+ * Job data as stored; a row another program wrote that is not JSON comes back as its text,
+ * which the engine quarantines as unreadable (a throw here would stall the whole claim).
+ */
+function readData(text: string): JobData {
+  try {
+    return JSON.parse(text) as JobData;
+  } catch {
+    return text as unknown as JobData;
+  }
+}
+
 /** How often a busy consumer also looks for expired leases and due delayed jobs. */
 const LOOK_EVERY_MS = 250;
 
@@ -53,6 +65,7 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
   private readonly trimEvery: number;
   private readonly pollMs: number;
   private sinceTrim = 0;
+  private lastTrim = Date.now();
   private timers = new Set<NodeJS.Timeout>();
   /** Per op: when this process last looked beyond the waiting jobs, and whether its last claim found any. */
   private lastLook = new Map<string, { at: number; found: boolean }>();
@@ -61,7 +74,8 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
     super(h, prefix);
     this.keepFinished = opts.keepFinished ?? 10_000;
     this.keepFinishedMs = opts.keepFinishedMs ?? 3_600_000;
-    this.trimEvery = opts.trimEvery ?? 1000;
+    // A small retention is trimmed often enough to stay near its count.
+    this.trimEvery = opts.trimEvery ?? Math.min(1000, Math.max(10, Math.ceil(this.keepFinished / 10)));
     this.pollMs = opts.pollMs ?? 50;
   }
 
@@ -165,7 +179,7 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
     });
     const look = this.lastLook.get(op);
     if (look) look.found = rows.length > 0;
-    return rows.map((r) => ({ id: r.id, data: JSON.parse(r.data) as JobData, attempt: r.attempt, stalls: r.stalls, createdAt: r.created_at }));
+    return rows.map((r) => ({ id: r.id, data: readData(r.data), attempt: r.attempt, stalls: r.stalls, createdAt: r.created_at }));
   }
 
   async renew(ids: string[], leaseMs: number, owner: string) {
@@ -189,8 +203,10 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
       const ended = h
         .stmt('UPDATE jobs SET state = ?, outcome = ?, finished_at = ?, owner = NULL, lease_until = NULL WHERE prefix = ? AND id = ? AND state = 2 AND owner = ?')
         .run(outcome.type === 'completed' ? COMPLETED : QUARANTINED, json, now, this.prefix, job.id, owner).changes;
-      if ((this.sinceTrim += ended) >= this.trimEvery) {
+      // Trimmed every trimEvery finishes, and at least once a minute while jobs finish.
+      if ((this.sinceTrim += ended) >= this.trimEvery || (ended > 0 && now - this.lastTrim >= 60_000)) {
         this.sinceTrim = 0;
+        this.lastTrim = now;
         this.trim(now);
       }
     });
