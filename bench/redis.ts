@@ -42,7 +42,13 @@ const server = await startRedisServer({ args: ['--maxmemory-policy', 'noeviction
 watchServerCpu(server.pid());
 const admin = new Redis(server.url, { maxRetriesPerRequest: null });
 const flush = () => admin.flushall();
-const redis = () => new Redis(server.url, { maxRetriesPerRequest: null });
+/** Connections for the raw variants; BullMQ never closes a client it did not create, so these are closed at the end. */
+const opened: Redis[] = [];
+const redis = () => {
+  const c = new Redis(server.url, { maxRetriesPerRequest: null });
+  opened.push(c);
+  return c;
+};
 
 /** Run `fn` over `all` in batches of BATCH, one after the other. */
 async function inBatches<T>(all: T[], fn: (batch: T[]) => Promise<unknown>) {
@@ -260,6 +266,7 @@ try {
   printTable(rows);
   save(`redis-${which}`, rows);
 } finally {
+  for (const c of opened) c.disconnect();
   admin.disconnect();
   await server.stop();
 }

@@ -133,7 +133,8 @@ export interface ClaimedJob {
   data: JobData;
   /**
    * 1 on the first run, incremented on every retry (ctx.retry or policy retry) and every
-   * re-take after a stall; not by a hand-back (a stop past its timeout, a lost lease).
+   * re-take after a stall (a dead worker, or one that lost its lease: its lease ran out);
+   * not by a hand-back (a stop past its timeout).
    */
   attempt: number;
   /** How often a worker died (its lease ran out) while running this job. */
@@ -195,7 +196,8 @@ export interface ConsumerOptions {
   /**
    * Runs one job. Never throws: every failure is turned into an outcome by the engine.
    * `signal` is aborted when the consumer stops past its timeout or the lease is lost;
-   * the handler then answers `handback`.
+   * the handler then answers `handback` (after a lost lease the queue drops it: the job is
+   * someone else's, or comes back as a stall).
    */
   handler: (job: ClaimedJob, signal: AbortSignal) => Promise<JobOutcome>;
   /**

@@ -42,12 +42,13 @@ export async function redisBackend(url: string, prefix: string, settings: RedisB
   const cache = new RedisCacheStore(client, keys);
   const locker = new RedisLocker(client, keys);
   const pending = new RedisPendingSet(client, keys);
+  const steps = new RedisWorkerSteps(client, keys, locker);
   let closed = false;
   return {
     cache,
     locker,
     pending,
-    steps: new RedisWorkerSteps(client, keys, locker),
+    steps,
     queue,
     quarantine: new RedisQuarantineStore(client, keys),
     registry: new RedisRegistry(client, keys),
@@ -55,6 +56,7 @@ export async function redisBackend(url: string, prefix: string, settings: RedisB
       if (closed) return;
       closed = true;
       await queue.close();
+      steps.flush(); // settled records gathered for one DEL: sent before the connection goes
       await closeRedis(client);
     },
   };

@@ -17,6 +17,9 @@ const ttl = (ms: number) => String(Math.max(1, Math.ceil(ms)));
  */
 export const RECORD_GUARD_MS = 24 * 3600_000;
 
+/** How long settled records are gathered before one DEL drops them. */
+const SETTLE_EVERY_MS = 20;
+
 const BUSY: BeginResult = Object.freeze({ busy: true as const });
 
 interface Req {
@@ -75,7 +78,8 @@ export class RedisWorkerSteps implements WorkerSteps {
   private readonly begins = new TickBatcher<BeginReq, BeginResult>((ns, reqs) => this.beginMany(ns, reqs));
   private readonly finishes = new TickBatcher<FinishReq, Delivery>((ns, reqs) => this.finishMany(ns, reqs));
   private readonly quarantines = new TickBatcher<QuarantineReq, Delivery>((ns, reqs) => this.quarantineMany(ns, reqs));
-  private readonly settles = new TickBatcher<Req, void>((ns, reqs) => this.settleMany(ns, reqs));
+  /** Settling waits for nobody (the job is complete already): many jobs' records go in one DEL. */
+  private readonly settles = new TickBatcher<Req, void>((ns, reqs) => this.settleMany(ns, reqs), SETTLE_EVERY_MS);
 
   constructor(
     private readonly client: Redis,
@@ -106,6 +110,11 @@ export class RedisWorkerSteps implements WorkerSteps {
 
   async settle(key: Key, jobId: string) {
     await this.settles.call({ key, hash: '', jobId });
+  }
+
+  /** Drop the records gathered for settling now (before the connection closes). */
+  flush() {
+    this.settles.flush();
   }
 
   async records(ns: string) {

@@ -11,8 +11,16 @@ const MAX_BATCH = 200;
 export class TickBatcher<Req extends { key: Key }, Res> {
   private queued: { req: Req; resolve: (r: Res) => void; reject: (e: unknown) => void }[] = [];
   private scheduled = false;
+  private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly run: (ns: string, reqs: Req[]) => Promise<Res[]>) {}
+  /**
+   * `delayMs`: gather calls for that long instead of one tick, for a step nobody waits on
+   * (dropping settled delivery records), so it costs one call for many jobs.
+   */
+  constructor(
+    private readonly run: (ns: string, reqs: Req[]) => Promise<Res[]>,
+    private readonly delayMs = 0,
+  ) {}
 
   call(req: Req): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
@@ -20,13 +28,17 @@ export class TickBatcher<Req extends { key: Key }, Res> {
       if (this.queued.length >= MAX_BATCH) this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
-        process.nextTick(() => this.flush());
+        if (this.delayMs > 0) this.timer = setTimeout(() => this.flush(), this.delayMs);
+        else process.nextTick(() => this.flush());
       }
     });
   }
 
-  private flush() {
+  /** Run what is gathered now. */
+  flush() {
     this.scheduled = false;
+    clearTimeout(this.timer);
+    this.timer = undefined;
     const all = this.queued;
     if (all.length === 0) return;
     this.queued = [];
