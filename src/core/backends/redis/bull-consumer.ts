@@ -26,7 +26,9 @@ import type { RedisKeys } from './keys.js';
  * Each job has an AbortController of ours, aborted when `stop()` passes its timeout, when
  * BullMQ reports that the job's lock could not be renewed (`lockRenewalFailed`: the lease
  * is lost; the job is no longer ours, its outcome is dropped and BullMQ's stalled check
- * gives it to the next worker), or when BullMQ's own signal aborts (`Worker.cancelJob`).
+ * gives it to the next worker). The processor takes two parameters, so BullMQ makes no
+ * AbortController of its own per job (it does for a processor of three): `Worker.cancelJob`
+ * does not reach backache's runs.
  */
 export interface BullConsumerSettings {
   keys: RedisKeys;
@@ -64,6 +66,8 @@ interface Run {
   ctl: AbortController;
   /** The lease was lost: the job is no longer ours, whatever the handler answers. */
   lost: boolean;
+  /** Once aborted: stop waiting for the handler (the grace has passed). */
+  giveUp?: () => void;
   outcome?: JobOutcome;
 }
 
@@ -117,34 +121,31 @@ class Shared {
   }
 
   abortAll(reason: Error) {
-    for (const run of this.running.values()) run.ctl.abort(reason);
+    for (const run of this.running.values()) abort(this, run, reason);
   }
 }
 
 /** The handler's outcome; once aborted, a handler that does not answer within the grace hands back. */
-async function outcomeOf(sh: Shared, run: Run): Promise<JobOutcome> {
-  if (run.ctl.signal.aborted) return { type: 'handback' };
+function outcomeOf(sh: Shared, run: Run): Promise<JobOutcome> {
+  if (run.ctl.signal.aborted) return Promise.resolve({ type: 'handback' });
   const handled = sh.opts.handler(run.claimed, run.ctl.signal);
   handled.catch(() => {}); // a late rejection after the grace is nobody's to handle
-  let onAbort = () => {};
-  const graced = new Promise<JobOutcome>((resolve) => {
-    onAbort = () => void sleep(sh.graceMs).then(() => resolve({ type: 'handback' }));
-    run.ctl.signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([handled, graced]);
-  } finally {
-    run.ctl.signal.removeEventListener('abort', onAbort);
-  }
+  // Raced only once aborted (abort() below), so a run that is never aborted costs no listener.
+  return Promise.race([handled, new Promise<JobOutcome>((resolve) => (run.giveUp = () => resolve({ type: 'handback' })))]);
+}
+
+/** Abort a run; if its handler has not answered after the grace, hand the job back for it. */
+function abort(sh: Shared, run: Run, reason: Error) {
+  if (run.ctl.signal.aborted) return;
+  run.ctl.abort(reason);
+  void sleep(sh.graceMs).then(() => run.giveUp?.());
 }
 
 function processor(sh: Shared) {
-  return async (job: Job, token: string | undefined, signal?: AbortSignal) => {
+  return async (job: Job, token: string | undefined) => {
     const run: Run = { claimed: claimedJob(job), ctl: new AbortController(), lost: false };
     sh.runs.set(job, run);
     sh.running.set(job.id!, run);
-    const onBull = () => run.ctl.abort(signal?.reason ?? new Error('cancelled'));
-    signal?.addEventListener('abort', onBull, { once: true });
     if (sh.hard) run.ctl.abort(new Error('worker stopped'));
     try {
       let outcome: JobOutcome;
@@ -182,7 +183,6 @@ function processor(sh: Shared) {
           throw new WaitingError();
       }
     } finally {
-      signal?.removeEventListener('abort', onBull);
       sh.running.delete(job.id!);
     }
   };
@@ -226,7 +226,7 @@ export function startBullConsumer(s: BullConsumerSettings, opts: ConsumerOptions
         const run = sh.running.get(id);
         if (!run) continue;
         run.lost = true;
-        run.ctl.abort(new Error('lease lost: the job lock could not be renewed'));
+        abort(sh, run, new Error('lease lost: the job lock could not be renewed'));
       }
     });
     const done = (job: Job | undefined) => {
