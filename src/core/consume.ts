@@ -43,6 +43,11 @@ export interface JobProgress {
 
 const HANDBACK: JobOutcome = Object.freeze({ type: 'handback' as const });
 
+/** What the operation threw (its error policy applies), apart from failures of the steps. */
+class RunFailed {
+  constructor(readonly cause: unknown) {}
+}
+
 export async function consumeJob(deps: ConsumeDeps, job: ClaimedJob, signal: AbortSignal): Promise<JobOutcome> {
   const bad = unreadable(job.data);
   if (bad) return quarantineUnreadable(deps, job, bad);
@@ -85,6 +90,8 @@ export async function consumeJob(deps: ConsumeDeps, job: ClaimedJob, signal: Abo
         aliases = r.aliases;
         entry = makeEntry(r.value, Date.now(), op.ttlMs(r.value), op.graceMs, uri);
         computed = true;
+      } catch (e) {
+        throw new RunFailed(e);
       } finally {
         lockKeeper.stop();
       }
@@ -109,12 +116,19 @@ export async function consumeJob(deps: ConsumeDeps, job: ClaimedJob, signal: Abo
     if (computed) counters.duration(name, Date.now() - started);
     counters.add(name, 'completed');
     return { type: 'completed', result: { cbArgs, deliveryId: record.deliveryId } };
-  } catch (e) {
+  } catch (thrown) {
     // Stopped past the timeout, or the lease was lost: the job goes back as it was.
     if (signal.aborted) {
       if (token) await backend.locker.release(key, token).catch(() => {});
       return HANDBACK;
     }
+    // A step of ours failed (the backend is down): not the request's fault, so neither a
+    // retry nor a quarantine; the queue leaves the job to be taken again.
+    if (!(thrown instanceof RunFailed)) {
+      if (token) await backend.locker.release(key, token).catch(() => {});
+      throw thrown;
+    }
+    const e = thrown.cause;
     if (e instanceof RetrySignal) {
       if (token) await backend.locker.release(key, token).catch(() => {});
       counters.add(name, 'retried');

@@ -93,7 +93,15 @@ export function pollingConsumer(src: ClaimSource, opts: ConsumerOptions, owner: 
         hard.signal.addEventListener('abort', onHard, { once: true });
         const done = (async () => {
           try {
-            const outcome = await opts.handler(job, ctl.signal);
+            let outcome: JobOutcome;
+            try {
+              outcome = await opts.handler(job, ctl.signal);
+            } catch {
+              // A step failed under the handler (a backend is down): hand the job back after a
+              // pause, so a store that stays down is not hammered by the same job.
+              await sleep(Math.min(1000, leaseMs / 2), hard.signal);
+              outcome = { type: 'handback' };
+            }
             // A job whose lease was lost belongs to whoever took it next.
             if (!lost.delete(job.id)) {
               await src.finish(job, outcome, owner);
