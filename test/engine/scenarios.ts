@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createBackache, defineOperations, type Backache, type OperationsDef } from '../../src/index.js';
 import { QuarantinedError } from '../../src/core/errors.js';
+import { openBackend } from '../../src/core/backends/index.js';
 import { sleep, waitUntil } from '../helpers/wait.js';
 
 /** Returns broker (and optional cache) URLs for a fresh, isolated deployment. */
@@ -461,6 +462,35 @@ export function describeEngineScenarios(name: string, deployment: Deployment) {
       expect(got).toEqual(['zz']);
       expect(await app.get('z', 'zz')).toMatchObject({ value: 'zz' });
     });
+
+    it('a step that fails (the backend hiccups) is neither a retry nor a quarantine: the job runs again and delivers', async () => {
+      const d = await deployment();
+      const backend = await openBackend(d);
+      const finish = backend.steps.finish.bind(backend.steps);
+      let failures = 1;
+      backend.steps = {
+        ...backend.steps,
+        begin: backend.steps.begin.bind(backend.steps),
+        quarantine: backend.steps.quarantine.bind(backend.steps),
+        settle: backend.steps.settle.bind(backend.steps),
+        records: backend.steps.records.bind(backend.steps),
+        finish: async (...a) => {
+          if (failures-- > 0) throw new Error('connection reset');
+          return finish(...a);
+        },
+      };
+      const got: unknown[][] = [];
+      const app = await createBackache({ operations: { h: { run: async (u: string) => u.length, onResult: (_v: unknown, cb: unknown[]) => void got.push(cb) } }, backend, leaseMs: 1000 });
+      apps.push(app);
+      const r = await app.getOrDelegate('h', 'hic', { cbArgs: 'me' });
+      const w = app.startWorker({ lease: '1s' });
+      expect(await app.waitFor((r as { jobId: string }).jobId, { timeout: 15_000 })).toEqual({ value: 3, cbArgs: ['me'] });
+      await w.stop();
+      expect(got).toEqual([['me']]);
+      expect((await app.quarantine.list({})).items).toEqual([]);
+      await app.close();
+      await backend.close();
+    }, 20_000);
 
     it('job data that is not backache\'s is quarantined once, not retried', async () => {
       let runs = 0;
