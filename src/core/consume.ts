@@ -16,6 +16,7 @@
 import { toMs } from './duration.js';
 import { isServable, makeEntry, toJsonValue } from './entry.js';
 import { checkWellFormed, toWellFormed, NotSerializableError, QuarantineSignal, RetrySignal, serializeError, StalledError, TimeoutError, UnreadableJobError } from './errors.js';
+import { newId } from './hash.js';
 import type { Logger, Operation, OperationContext } from './operations.js';
 import type { Backend, ClaimedJob, Delivery, JobData, JobOutcome, Key, Locker, QuarantineItem, StoredEntry } from './ports.js';
 import type { CounterBuffer } from './counters.js';
@@ -59,16 +60,12 @@ export async function consumeJob(deps: ConsumeDeps, job: ClaimedJob, signal: Abo
     const known = [...ops.keys()].join(', ') || '(none)';
     return quarantine(deps, job, key, null, undefined, new Error(`unknown operation "${name}": this worker knows ${known}`));
   }
-  if (job.stalls > op.maxStalls) {
-    const times = job.stalls === 1 ? 'once' : `${job.stalls} times`;
-    // Every job running in a worker that dies counts a stall, so the message does not accuse.
-    const err = new StalledError(`its worker died ${times} while running ${name} for this URI (maxStalls ${op.maxStalls}): the job, or one running beside it, crashes its worker`);
-    return quarantine(deps, job, key, null, undefined, err, true);
-  }
   const started = Date.now();
+  // One id per take of the job: WorkerSteps counts the runs that began and never ended.
+  const runId = newId();
   let token: string | null = null;
   try {
-    const got = await beginOrWait(deps, key, job, signal);
+    const got = await beginOrWait(deps, key, job, runId, signal);
     let record: Delivery | undefined;
     let entry: StoredEntry | undefined;
     let computed = false;
@@ -79,6 +76,15 @@ export async function consumeJob(deps: ConsumeDeps, job: ClaimedJob, signal: Abo
     } else if ('entry' in got) entry = got.entry;
     else token = got.token;
 
+    const deaths = got.runs - 1;
+    if (deaths > op.maxStalls) {
+      const times = deaths === 1 ? 'once' : `${deaths} times`;
+      // Every job running in a worker that dies counts it, so the message does not accuse.
+      const err = new StalledError(`its worker died ${times} while running ${name} for this URI (maxStalls ${op.maxStalls}): the job, or one running beside it, crashes its worker`);
+      const held = token;
+      token = null;
+      return await quarantine(deps, job, key, held, undefined, err, true);
+    }
     if (record?.kind === 'quarantine') return writeQuarantine(deps, job, record);
     if (!entry) {
       // Compute under the lock. A redelivered record whose entry vanished meanwhile (an
@@ -117,20 +123,27 @@ export async function consumeJob(deps: ConsumeDeps, job: ClaimedJob, signal: Abo
     counters.add(name, 'completed');
     return { type: 'completed', result: { cbArgs, deliveryId: record.deliveryId } };
   } catch (thrown) {
+    // The run ends here without the job being complete: it did not die, so it leaves the
+    // open runs (best effort: a backend that is down fails this too, which then counts it).
+    const endRun = async () => {
+      if (token) await backend.locker.release(key, token).catch(() => {});
+      token = null;
+      await backend.steps.end(key, job.id, runId).catch(() => {});
+    };
     // Stopped past the timeout, or the lease was lost: the job goes back as it was.
     if (signal.aborted) {
-      if (token) await backend.locker.release(key, token).catch(() => {});
+      await endRun();
       return HANDBACK;
     }
     // A step of ours failed (the backend is down): not the request's fault, so neither a
     // retry nor a quarantine; the queue leaves the job to be taken again.
     if (!(thrown instanceof RunFailed)) {
-      if (token) await backend.locker.release(key, token).catch(() => {});
+      await endRun();
       throw thrown;
     }
     const e = thrown.cause;
     if (e instanceof RetrySignal) {
-      if (token) await backend.locker.release(key, token).catch(() => {});
+      await endRun();
       counters.add(name, 'retried');
       return { type: 'retry', delayMs: e.delayMs, kwargs: e.kwargs };
     }
@@ -139,7 +152,8 @@ export async function consumeJob(deps: ConsumeDeps, job: ClaimedJob, signal: Abo
     if (e instanceof QuarantineSignal) return quarantine(deps, job, key, held, e.details, e);
     if (e instanceof NotSerializableError || (e instanceof TimeoutError && op.retries === 0)) return quarantine(deps, job, key, held, undefined, e);
     if (job.attempt <= op.retries) {
-      if (held) await backend.locker.release(key, held).catch(() => {});
+      token = held;
+      await endRun();
       counters.add(name, 'retried');
       deps.log.warn(`${name} failed, retrying`, { uri, attempt: job.attempt, error: (e as Error)?.message });
       return { type: 'retry', delayMs: op.backoffMs(job.attempt) };
@@ -160,10 +174,10 @@ function unreadable(d: JobData | undefined): string | undefined {
 }
 
 /** WorkerSteps.begin until it answers something other than busy (someone else computes). */
-async function beginOrWait(deps: ConsumeDeps, key: Key, job: ClaimedJob, signal: AbortSignal) {
+async function beginOrWait(deps: ConsumeDeps, key: Key, job: ClaimedJob, runId: string, signal: AbortSignal) {
   let wait = 10;
   for (;;) {
-    const got = await deps.backend.steps.begin(key, job.id, deps.lockMs, !!job.data.refresh);
+    const got = await deps.backend.steps.begin(key, job.id, runId, deps.lockMs, !!job.data.refresh);
     if (!('busy' in got)) return got;
     if (signal.aborted) throw signal.reason ?? new Error('aborted');
     await sleep(wait, signal);

@@ -137,7 +137,11 @@ export interface ClaimedJob {
    * not by a hand-back (a stop past its timeout).
    */
   attempt: number;
-  /** How often a worker died (its lease ran out) while running this job. */
+  /**
+   * How often the queue saw this job's lease run out (BullMQ's stalledCounter): for
+   * operators. The engine counts deaths itself (WorkerSteps.begin `runs`), since a lease
+   * also runs out under a live worker (a blocked event loop, a lost reply).
+   */
   stalls: number;
   /** When the job was first added. */
   createdAt: number;
@@ -186,9 +190,8 @@ export interface ConsumerOptions {
   /** Optional rate limit per operation. */
   rateLimit?: (op: string) => { max: number; perMs: number } | undefined;
   /**
-   * Stalls tolerated per operation (default 1): a job taken again after more stalls than
-   * this still reaches the handler, with `stalls` telling how many, so the engine can
-   * quarantine it (the queue itself never drops it: its requests must reach quarantine).
+   * Stalls tolerated per operation (default 1). The queue never fails a job for stalling
+   * (its requests must reach quarantine): the engine decides, from the runs it counts.
    */
   maxStalls?: (op: string) => number;
   /** How long a claimed job stays ours without renewal (the lease). */
@@ -333,12 +336,12 @@ export interface Delivery {
 
 export type BeginResult =
   /** The job delivered before (a crash, a lost lease): deliver again; `entry` if still cached. */
-  | { delivery: Delivery; entry?: StoredEntry }
+  | { delivery: Delivery; entry?: StoredEntry; runs: number }
   /** A fresh entry (someone computed it): deliver it, do not compute. */
-  | { entry: StoredEntry }
+  | { entry: StoredEntry; runs: number }
   /** The pair's lock, ours until `lockMs` passes (extend it with Locker.extend). */
-  | { token: string }
-  /** Someone else holds the lock: wait and begin again. */
+  | { token: string; runs: number }
+  /** Someone else holds the lock: wait and begin again (the run is not counted). */
   | { busy: true };
 
 /**
@@ -351,8 +354,17 @@ export interface WorkerSteps {
   /**
    * Atomically: the job's delivery record if it has one (with the pair's entry if servable);
    * else the pair's entry if fresh at `now` (never with `force`); else try the lock once.
+   * Unless busy, `runId` (one per take of the job) joins the job's open runs, and `runs`
+   * says how many are open: this one, plus every earlier run that began and never ended,
+   * because its worker died. That is how deaths are counted (maxStalls): a queue cannot tell
+   * a dead worker from a live one that lost its lease, nor a take whose reply was lost.
    */
-  begin(key: Key, jobId: string, lockMs: number, force: boolean): Promise<BeginResult>;
+  begin(key: Key, jobId: string, runId: string, lockMs: number, force: boolean): Promise<BeginResult>;
+  /**
+   * A run that ends without the job being recorded complete (a retry, a hand-back, a lost
+   * lease) leaves the open runs: it did not die. Idempotent.
+   */
+  end(key: Key, jobId: string, runId: string): Promise<void>;
   /**
    * Atomically: store `items` (the entry under the URI and every alias, as CacheStore.setMany);
    * unless the job has a delivery record already, move every pending cbArgs of `key` into
@@ -368,7 +380,7 @@ export interface WorkerSteps {
    * lock `token` if still ours. The caller then writes `record.item` to the QuarantineStore.
    */
   quarantine(key: Key, jobId: string, item: QuarantineItem, token: string | null): Promise<Delivery>;
-  /** Drop the job's record, once the queue has recorded the job's outcome. Idempotent. */
+  /** Drop the job's record and open runs, once the queue has recorded its outcome. Idempotent. */
   settle(key: Key, jobId: string): Promise<void>;
   /** Records of `ns` not settled (for stats and tests). */
   records(ns: string): Promise<number>;

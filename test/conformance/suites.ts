@@ -645,22 +645,22 @@ export function describeWorkerSteps(name: string, open: OpenBackend) {
 
     it('begin: the lock when nothing is cached; busy for another job while it is held; the fresh entry once stored', async () => {
       const s = ref.b.steps;
-      const got = await s.begin(key, 'j1', 5000, false);
+      const got = await s.begin(key, 'j1', 'run', 5000, false);
       expect(got).toHaveProperty('token');
-      expect(await s.begin(key, 'j2', 5000, false)).toEqual({ busy: true });
+      expect(await s.begin(key, 'j2', 'run', 5000, false)).toEqual({ busy: true });
       expect(await ref.b.locker.isLocked(key)).toBe(true);
       await s.finish(key, 'j1', [{ key, entry: entry('v') }], (got as { token: string }).token);
       expect(await ref.b.locker.isLocked(key)).toBe(false);
-      const again = await s.begin(key, 'j2', 5000, false);
+      const again = await s.begin(key, 'j2', 'run', 5000, false);
       expect(again).toMatchObject({ entry: { value: 'v' } });
       // force (a refresh) never takes the fresh entry: it locks.
-      expect(await s.begin(key, 'j3', 5000, true)).toHaveProperty('token');
+      expect(await s.begin(key, 'j3', 'run', 5000, true)).toHaveProperty('token');
     });
 
     it('a stale entry is not fresh: begin locks', async () => {
       const s = ref.b.steps;
       await ref.b.cache.setMany([{ key, entry: entry('old', { expiresAt: Date.now() - 1000, staleUntil: null }) }]);
-      expect(await s.begin(key, 'j1', 5000, false)).toHaveProperty('token');
+      expect(await s.begin(key, 'j1', 'run', 5000, false)).toHaveProperty('token');
     });
 
     it('finish stores the entry and its aliases, and moves every pending cbArgs into the job record, in order', async () => {
@@ -668,7 +668,7 @@ export function describeWorkerSteps(name: string, open: OpenBackend) {
       await add('a', 'j1');
       await add({ b: [1] }, 'j2');
       const alias = { ns: 'op', id: 'https://alias' };
-      const { token } = (await s.begin(key, 'j1', 5000, false)) as { token: string };
+      const { token } = (await s.begin(key, 'j1', 'run', 5000, false)) as { token: string };
       const rec = await s.finish(key, 'j1', [{ key, entry: entry(42) }, { key: alias, entry: entry(42) }], token);
       expect(rec).toMatchObject({ kind: 'result', cbArgs: ['a', { b: [1] }] });
       expect(typeof rec.deliveryId).toBe('string');
@@ -682,7 +682,7 @@ export function describeWorkerSteps(name: string, open: OpenBackend) {
     it('finish run twice (a resend) returns the same record, and takes nothing more', async () => {
       const s = ref.b.steps;
       await add('a', 'j1');
-      const { token } = (await s.begin(key, 'j1', 5000, false)) as { token: string };
+      const { token } = (await s.begin(key, 'j1', 'run', 5000, false)) as { token: string };
       const first = await s.finish(key, 'j1', [{ key, entry: entry(1) }], token);
       await add('b', 'j2');
       const second = await s.finish(key, 'j1', [{ key, entry: entry(1) }], token);
@@ -693,28 +693,28 @@ export function describeWorkerSteps(name: string, open: OpenBackend) {
     it('a job taken again before it was settled finds its record (same deliveryId) and the entry', async () => {
       const s = ref.b.steps;
       await add('a', 'j1');
-      const { token } = (await s.begin(key, 'j1', 5000, false)) as { token: string };
+      const { token } = (await s.begin(key, 'j1', 'run', 5000, false)) as { token: string };
       const rec = await s.finish(key, 'j1', [{ key, entry: entry('v') }], token);
-      const again = await s.begin(key, 'j1', 5000, false);
+      const again = await s.begin(key, 'j1', 'run', 5000, false);
       expect(again).toMatchObject({ delivery: rec, entry: { value: 'v' } });
       // Even with force (a refresh job): a record is delivered, not recomputed.
-      expect(await s.begin(key, 'j1', 5000, true)).toMatchObject({ delivery: rec });
+      expect(await s.begin(key, 'j1', 'run', 5000, true)).toMatchObject({ delivery: rec });
       // Another job of the pair has no record: it sees the fresh entry.
-      expect(await s.begin(key, 'j2', 5000, false)).toMatchObject({ entry: { value: 'v' } });
+      expect(await s.begin(key, 'j2', 'run', 5000, false)).toMatchObject({ entry: { value: 'v' } });
       await s.settle(key, 'j1');
       await s.settle(key, 'j1');
       expect(await s.records('op')).toBe(0);
-      expect(await s.begin(key, 'j1', 5000, false)).toMatchObject({ entry: { value: 'v' } });
+      expect(await s.begin(key, 'j1', 'run', 5000, false)).toMatchObject({ entry: { value: 'v' } });
     });
 
     it('a record whose entry was invalidated meanwhile comes back without it', async () => {
       const s = ref.b.steps;
       await add('a', 'j1');
-      const { token } = (await s.begin(key, 'j1', 5000, false)) as { token: string };
+      const { token } = (await s.begin(key, 'j1', 'run', 5000, false)) as { token: string };
       const rec = await s.finish(key, 'j1', [{ key, entry: entry('v') }], token);
       await ref.b.cache.deleteMany([key]);
-      const again = await s.begin(key, 'j1', 5000, false);
-      expect(again).toEqual({ delivery: rec });
+      const again = await s.begin(key, 'j1', 'run', 5000, false);
+      expect(again).toEqual({ delivery: rec, runs: 1 });
     });
 
     it('finish with nothing to store (a fresh entry found) still moves the pending cbArgs', async () => {
@@ -730,19 +730,19 @@ export function describeWorkerSteps(name: string, open: OpenBackend) {
       const s = ref.b.steps;
       await add('a', 'j1');
       await add('b', 'j2');
-      const { token } = (await s.begin(key, 'j1', 5000, false)) as { token: string };
+      const { token } = (await s.begin(key, 'j1', 'run', 5000, false)) as { token: string };
       const rec = await s.quarantine(key, 'j1', item('Q1'), token);
       expect(rec).toMatchObject({ kind: 'quarantine', cbArgs: ['a', 'b'], item: { id: 'Q1', cbArgs: ['a', 'b'], kwargs: { a: 1 } } });
       expect(await ref.b.locker.isLocked(key)).toBe(false);
       expect(await s.quarantine(key, 'j1', item('Q-other'), null)).toEqual(rec);
-      expect(await s.begin(key, 'j1', 5000, false)).toMatchObject({ delivery: rec });
+      expect(await s.begin(key, 'j1', 'run', 5000, false)).toMatchObject({ delivery: rec });
       expect(await add('c', 'j3')).toEqual([{ first: true, jobId: 'j3' }]);
     });
 
     it('quarantine of a job that has a result record (onResult failed) keeps its cbArgs and deliveryId', async () => {
       const s = ref.b.steps;
       await add('a', 'j1');
-      const { token } = (await s.begin(key, 'j1', 5000, false)) as { token: string };
+      const { token } = (await s.begin(key, 'j1', 'run', 5000, false)) as { token: string };
       const rec = await s.finish(key, 'j1', [{ key, entry: entry(1) }], token);
       await add('b', 'j2'); // a new job's request: not this record's
       const q = await s.quarantine(key, 'j1', item('Q2'), null);
@@ -763,6 +763,30 @@ export function describeWorkerSteps(name: string, open: OpenBackend) {
       expect(new Set([r1.deliveryId, r2.deliveryId, r3.deliveryId]).size).toBe(3);
       expect(await s.records('op')).toBe(2);
       expect(await s.records('op2')).toBe(1);
+    });
+
+    it('counts the open runs of a job: a busy begin not, an ended run no more; settle forgets them', async () => {
+      const s = ref.b.steps;
+      const a = await s.begin(key, 'j1', 'r1', 5000, false);
+      expect(a).toMatchObject({ runs: 1 });
+      // Another job of the pair is busy: not counted, for either job.
+      expect(await s.begin(key, 'j2', 'x1', 5000, false)).toEqual({ busy: true });
+      // The worker of r1 died: its run stays open; the next take is the second.
+      await ref.b.locker.release(key, (a as { token: string }).token);
+      const b = await s.begin(key, 'j1', 'r2', 5000, false);
+      expect(b).toMatchObject({ runs: 2 });
+      // r2 ended without dying (a retry, a hand-back): only r1 and r3 are open.
+      await ref.b.locker.release(key, (b as { token: string }).token);
+      await s.end(key, 'j1', 'r2');
+      await s.end(key, 'j1', 'r2');
+      const c = await s.begin(key, 'j1', 'r3', 5000, false);
+      expect(c).toMatchObject({ runs: 2 });
+      await s.finish(key, 'j1', [{ key, entry: entry(1) }], (c as { token?: string }).token ?? null);
+      // A record or a fresh entry counts the run too.
+      expect(await s.begin(key, 'j1', 'r4', 5000, false)).toMatchObject({ delivery: expect.anything(), runs: 3 });
+      expect(await s.begin(key, 'j3', 'r1', 5000, false)).toMatchObject({ entry: { value: 1 }, runs: 1 });
+      await s.settle(key, 'j1');
+      expect(await s.begin(key, 'j1', 'r5', 5000, false)).toMatchObject({ entry: { value: 1 }, runs: 1 });
     });
 
     it('a silent request (warm) is not delivered', async () => {

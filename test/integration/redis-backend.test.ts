@@ -138,7 +138,7 @@ describe('key layout', () => {
         await expect(b.cache.deleteMany([key])).rejects.toThrow(TypeError);
         await expect(b.pending.addMany([{ key, cbArgs: 1, jobId: 'j' }])).rejects.toThrow(TypeError);
         await expect(b.locker.acquire(key, 1000)).rejects.toThrow(TypeError);
-        await expect(b.steps.begin(key, 'j', 1000, false)).rejects.toThrow(TypeError);
+        await expect(b.steps.begin(key, 'j', 'run', 1000, false)).rejects.toThrow(TypeError);
         await expect(b.steps.finish({ ns: 'op', id: 'fine' }, 'j', [{ key, entry: entry(1) }], null)).rejects.toThrow(TypeError);
       }
       // Nothing was written for them.

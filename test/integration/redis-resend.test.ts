@@ -9,7 +9,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createBackache, openBackend, type Backache } from '../../src/index.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { startTcpProxy, type Command, type TcpProxy } from '../helpers/tcp-proxy.js';
-import { waitUntil } from '../helpers/wait.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 
 let server: RedisServer;
 let proxy: TcpProxy;
@@ -148,3 +150,45 @@ it('a counter batch whose reply is lost is resent and added once', async () => {
     await b.close();
   }
 });
+
+/** BullMQ's moveToActive: its KEYS include the queue's limiter and marker, not the completed set. */
+const isTake = (cmd: Command) => isScript(cmd) && cmd.some((x) => x.endsWith(':jobs:limiter')) && cmd.some((x) => x.endsWith(':jobs:marker')) && !cmd.some((x) => x.endsWith(':jobs:completed'));
+
+it('takes whose replies were lost (BullMQ leaves the job active under a lock nobody renews) are not deaths: the job runs and delivers, even with maxStalls 0', async () => {
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  const deliveries: unknown[][] = [];
+  const quarantined: string[] = [];
+  const operations = {
+    o: {
+      run: async (u: string) => u.toUpperCase(),
+      onResult: async (_v: unknown, cb: unknown[]) => void deliveries.push(cb),
+      onQuarantine: async (it: { error: { name: string } }) => void quarantined.push(it.error.name),
+      maxStalls: 0,
+    },
+  };
+  const producer = await createBackache({ operations, broker: server.url, prefix });
+  const worker = await createBackache({ operations, broker: proxy.url, prefix });
+  const w = worker.startWorker({ lease: '500ms' });
+  await waitUntil(async () => (await producer.workers()).length === 1, 'the worker');
+  await sleep(300); // idle: blocked on the queue's marker, so the next take is of our job
+  // The next two takes lose their replies: each costs a lease before BullMQ's stalled check gives the job back.
+  const drops = (async () => {
+    for (let i = 0; i < 2; i++) await proxy.dropAfterReply(isTake);
+  })();
+  const d = await producer.getOrDelegate('o', 'a', { cbArgs: 'client-1' });
+  const jobId = (d as { jobId: string }).jobId;
+  expect(await producer.waitFor(jobId, { timeout: 20_000 })).toEqual({ value: 'A', cbArgs: ['client-1'] });
+  await drops;
+  await w.stop();
+  const conn = new Redis(server.url, { maxRetriesPerRequest: null });
+  const q = new Queue('jobs', { connection: conn, prefix: `{${prefix}:o}` });
+  const job = await q.getJob(jobId);
+  // BullMQ counted the lost takes as stalls; the engine did not count them as deaths.
+  expect(job!.stalledCounter).toBeGreaterThanOrEqual(1);
+  await q.close();
+  conn.disconnect();
+  expect(deliveries).toEqual([['client-1']]);
+  expect(quarantined).toEqual([]);
+  await worker.close();
+  await producer.close();
+}, 30_000);

@@ -381,9 +381,9 @@ describe('sqlite: worker steps', () => {
       { key, cbArgs: 1, jobId: 'j' },
       { key, cbArgs: 2, jobId: 'r2' },
     ]);
-    const got = await b.steps.begin(key, 'j', 5000, false);
-    expect(got).toEqual({ token: expect.any(String) });
-    expect(await b.steps.begin(key, 'other', 5000, false)).toEqual({ busy: true });
+    const got = await b.steps.begin(key, 'j', 'run', 5000, false);
+    expect(got).toEqual({ token: expect.any(String), runs: 1 });
+    expect(await b.steps.begin(key, 'other', 'run', 5000, false)).toEqual({ busy: true });
     const e = entry('V');
     const d = await b.steps.finish(key, 'j', [{ key, entry: e }, { key: { ns: 'op', id: 'alias' }, entry: e }], (got as { token: string }).token);
     expect(d).toEqual({ deliveryId: expect.any(String), kind: 'result', cbArgs: [1, 2] });
@@ -394,13 +394,13 @@ describe('sqlite: worker steps', () => {
 
     // A run after a crash: the same record, the entry with it; a request added since stays pending.
     await b.pending.addMany([{ key, cbArgs: 3, jobId: 'j2' }]);
-    expect(await b.steps.begin(key, 'j', 5000, true)).toEqual({ delivery: d, entry: e });
+    expect(await b.steps.begin(key, 'j', 'run', 5000, true)).toEqual({ delivery: d, entry: e, runs: 1 });
     expect(await b.steps.finish(key, 'j', [], null)).toEqual(d);
     expect(await b.pending.takeAll(key)).toEqual([3]);
 
     // Another job of the pair: the fresh entry, unless forced.
-    expect(await b.steps.begin(key, 'j3', 5000, false)).toEqual({ entry: e });
-    expect(await b.steps.begin(key, 'j3', 5000, true)).toEqual({ token: expect.any(String) });
+    expect(await b.steps.begin(key, 'j3', 'run', 5000, false)).toEqual({ entry: e, runs: 1 });
+    expect(await b.steps.begin(key, 'j3', 'run', 5000, true)).toEqual({ token: expect.any(String), runs: 1 });
     await b.steps.settle(key, 'j');
     await b.steps.settle(key, 'j');
     expect(await b.steps.records('op')).toBe(0);
@@ -410,12 +410,12 @@ describe('sqlite: worker steps', () => {
   it('quarantine takes the pending cbArgs, turns a result record into a quarantine one, and keeps that one', async () => {
     const b = await sqliteBackend(`sqlite:${file()}`, 'p');
     await b.pending.addMany([{ key, cbArgs: 'a', jobId: 'q' }]);
-    const { token } = (await b.steps.begin(key, 'q', 5000, false)) as { token: string };
+    const { token } = (await b.steps.begin(key, 'q', 'run', 5000, false)) as { token: string };
     const q = await b.steps.quarantine(key, 'q', item('q'), token);
     expect(q).toEqual({ deliveryId: expect.any(String), kind: 'quarantine', cbArgs: ['a'], item: { ...item('q'), cbArgs: ['a'] } });
     expect(await b.locker.isLocked(key)).toBe(false);
     expect(await b.steps.quarantine(key, 'q', { ...item('q'), attempts: 9 }, null)).toEqual(q);
-    expect(await b.steps.begin(key, 'q', 5000, false)).toEqual({ delivery: q });
+    expect(await b.steps.begin(key, 'q', 'run', 5000, false)).toEqual({ delivery: q, runs: 1 });
 
     await b.pending.addMany([{ key, cbArgs: 'b', jobId: 'r' }]);
     const d = await b.steps.finish(key, 'r', [{ key, entry: entry(1) }], null);
@@ -437,7 +437,7 @@ describe('sqlite: worker steps', () => {
     const [j] = await q.claim('op', 1, 5000, 'me');
     await q.finish(j!, done(), 'me');
     expect(await b.steps.records('op')).toBe(1);
-    expect(await b.steps.begin(key, 'new', 5000, false)).toMatchObject({ delivery: { kind: 'result' } });
+    expect(await b.steps.begin(key, 'new', 'run', 5000, false)).toMatchObject({ delivery: { kind: 'result' } });
     await b.close();
   });
 });

@@ -10,21 +10,23 @@ import type { BeginResult, CacheStore, Delivery, Key, Locker, QuarantineItem, St
  */
 export function composeSteps(broker: WorkerSteps, locker: Locker, cache: CacheStore): WorkerSteps {
   return {
-    async begin(key: Key, jobId: string, lockMs: number, force: boolean): Promise<BeginResult> {
+    async begin(key: Key, jobId: string, runId: string, lockMs: number, force: boolean): Promise<BeginResult> {
       const [e] = await cache.getMany([key]);
       const now = Date.now();
-      // With force, the broker's steps never look at its own cache: only records and the lock.
-      const got = await broker.begin(key, jobId, lockMs, true);
+      // With force, the broker's steps never look at its own cache: only records, runs and the lock.
+      const got = await broker.begin(key, jobId, runId, lockMs, true);
+      if ('busy' in got) return got;
       if ('delivery' in got) {
         const delivery: Delivery = got.delivery;
-        return isServable(e, now) ? { delivery, entry: e } : { delivery };
+        return isServable(e, now) ? { delivery, entry: e, runs: got.runs } : { delivery, runs: got.runs };
       }
       if (!force && e && isFresh(e, now)) {
         if ('token' in got) await locker.release(key, got.token);
-        return { entry: e };
+        return { entry: e, runs: got.runs };
       }
       return got;
     },
+    end: (key: Key, jobId: string, runId: string) => broker.end(key, jobId, runId),
     async finish(key: Key, jobId: string, items: { key: Key; entry: StoredEntry }[], token: string | null) {
       if (items.length) await cache.setMany(items);
       return broker.finish(key, jobId, [], token);

@@ -13,6 +13,8 @@ const k = (key: Key, jobId: string) => `${key.ns}\u0000${jobId}`;
  */
 export class MemoryWorkerSteps implements WorkerSteps {
   private deliveries = new Map<string, { ns: string; d: Delivery }>();
+  /** Open runs per job: runs that began and have not ended (their worker died, or they still run). */
+  private runs = new Map<string, Set<string>>();
 
   constructor(
     private readonly cache: MemoryCacheStore,
@@ -20,14 +22,26 @@ export class MemoryWorkerSteps implements WorkerSteps {
     private readonly pending: MemoryPendingSet,
   ) {}
 
-  async begin(key: Key, jobId: string, lockMs: number, force: boolean): Promise<BeginResult> {
+  async begin(key: Key, jobId: string, runId: string, lockMs: number, force: boolean): Promise<BeginResult> {
     const now = Date.now();
     const e = this.cache.read(key);
     const rec = this.deliveries.get(k(key, jobId));
-    if (rec) return isServable(e, now) ? { delivery: structuredClone(rec.d), entry: e } : { delivery: structuredClone(rec.d) };
-    if (!force && e && isFresh(e, now)) return { entry: e };
-    const token = newId();
-    return this.locker.take(key, token, lockMs) ? { token } : { busy: true };
+    let got: Omit<BeginResult, 'runs'>;
+    if (rec) got = isServable(e, now) ? { delivery: structuredClone(rec.d), entry: e } : { delivery: structuredClone(rec.d) };
+    else if (!force && e && isFresh(e, now)) got = { entry: e };
+    else {
+      const token = newId();
+      if (!this.locker.take(key, token, lockMs)) return { busy: true };
+      got = { token };
+    }
+    let open = this.runs.get(k(key, jobId));
+    if (!open) this.runs.set(k(key, jobId), (open = new Set()));
+    open.add(runId);
+    return { ...got, runs: open.size } as BeginResult;
+  }
+
+  async end(key: Key, jobId: string, runId: string) {
+    this.runs.get(k(key, jobId))?.delete(runId);
   }
 
   async finish(key: Key, jobId: string, items: { key: Key; entry: StoredEntry }[], token: string | null): Promise<Delivery> {
@@ -53,6 +67,7 @@ export class MemoryWorkerSteps implements WorkerSteps {
 
   async settle(key: Key, jobId: string) {
     this.deliveries.delete(k(key, jobId));
+    this.runs.delete(k(key, jobId));
   }
 
   async records(ns: string) {
@@ -70,5 +85,6 @@ export class MemoryWorkerSteps implements WorkerSteps {
 
   clear() {
     this.deliveries.clear();
+    this.runs.clear();
   }
 }

@@ -20,8 +20,7 @@ import type { RedisKeys } from './keys.js';
  * `attempt` is BullMQ's `attemptsStarted` (one more every time the job becomes active:
  * a retry and a re-take after a stall count) minus the hand-backs, which the job data
  * counts (`handbacks`, written just before `moveToWait`). `stalls` is BullMQ's
- * `stalledCounter`. BullMQ itself fails a job only after `maxStalls + 2` stalls, so the
- * engine, which quarantines a job after `maxStalls` (with its cbArgs), always sees it first.
+ * `stalledCounter`, for operators only: the engine counts deaths itself.
  *
  * Each job has an AbortController of ours, aborted when `stop()` passes its timeout, when
  * BullMQ reports that the job's lock could not be renewed (`lockRenewalFailed`: the lease
@@ -216,7 +215,11 @@ export function startBullConsumer(s: BullConsumerSettings, opts: ConsumerOptions
       ...(rl ? { limiter: { max: rl.max, duration: rl.perMs } } : {}),
       lockDuration: s.leaseMs,
       stalledInterval: s.stalledIntervalMs,
-      maxStalledCount: (opts.maxStalls?.(op) ?? 1) + 2,
+      // The engine counts deaths itself (runs that began and never ended, see WorkerSteps) and
+      // quarantines with the cbArgs; BullMQ also counts a lease lost under a live worker or a
+      // take whose reply was lost, so its own limit is only a far bound for jobs that kill
+      // their worker before the engine ever begins them.
+      maxStalledCount: ((opts.maxStalls?.(op) ?? 1) + 1) * 10,
       removeOnComplete: s.keep,
       removeOnFail: s.keep,
     });

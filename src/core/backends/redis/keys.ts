@@ -93,6 +93,10 @@ export class RedisKeys {
   record(ns: string, jobId: string) {
     return `${this.tag(ns)}:p:d:${hashId(jobId)}`;
   }
+  /** A job's open runs (SET of run ids; see steps-begin-n.lua). */
+  runs(ns: string, jobId: string) {
+    return `${this.tag(ns)}:p:u:${hashId(jobId)}`;
+  }
   /** SCAN MATCH pattern of the delivery records of one namespace. */
   recordPattern(ns: string) {
     return `${globEscape(this.tag(ns))}:p:d:*`;

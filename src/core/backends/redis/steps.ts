@@ -29,6 +29,7 @@ interface Req {
   jobId: string;
 }
 interface BeginReq extends Req {
+  runId: string;
   lockMs: number;
   force: boolean;
 }
@@ -87,8 +88,13 @@ export class RedisWorkerSteps implements WorkerSteps {
     private readonly locker: RedisLocker,
   ) {}
 
-  async begin(key: Key, jobId: string, lockMs: number, force: boolean) {
-    return this.begins.call({ key, hash: idHash(key.id), jobId, lockMs, force });
+  async begin(key: Key, jobId: string, runId: string, lockMs: number, force: boolean) {
+    return this.begins.call({ key, hash: idHash(key.id), jobId, runId, lockMs, force });
+  }
+
+  /** One SREM: removing a member twice is harmless, so a resend is too. */
+  async end(key: Key, jobId: string, runId: string) {
+    await this.client.srem(this.keys.runs(key.ns, jobId), runId);
   }
 
   async finish(key: Key, jobId: string, items: { key: Key; entry: StoredEntry }[], token: string | null) {
@@ -132,12 +138,12 @@ export class RedisWorkerSteps implements WorkerSteps {
     const now = Date.now();
     let lockMs = 0;
     for (const r of reqs) lockMs = Math.max(lockMs, r.lockMs);
-    const args: string[] = [String(now), ttl(lockMs), this.keys.tag(ns)];
+    const args: string[] = [String(now), ttl(lockMs), this.keys.tag(ns), String(RECORD_GUARD_MS)];
     const tokens: string[] = new Array(reqs.length);
     for (let i = 0; i < reqs.length; i++) {
       const r = reqs[i]!;
       tokens[i] = newId();
-      args.push(r.hash, hashId(r.jobId), tokens[i]!, r.force ? '1' : '0');
+      args.push(r.hash, hashId(r.jobId), tokens[i]!, r.force ? '1' : '0', r.runId);
     }
     const res = await runScript<(string | number)[]>(this.client, 'steps-begin-n', [this.keys.cacheIndex(ns)], args);
     const out: (BeginResult | Promise<BeginResult>)[] = new Array(reqs.length);
@@ -145,17 +151,18 @@ export class RedisWorkerSteps implements WorkerSteps {
     for (let i = 0; i < reqs.length; i++) {
       const r = reqs[i]!;
       const code = Number(res[at++]);
+      const runs = code === 0 ? 0 : Number(res[at++]);
       if (code === 2) {
         const len = Number(res[at++]);
         const delivery = toDelivery(res.slice(at, at + len) as string[]);
         at += len;
         const entry = decodeEntry((res[at++] as string) || null, r.key.id, now);
-        out[i] = entry ? { delivery, entry } : { delivery };
+        out[i] = entry ? { delivery, entry, runs } : { delivery, runs };
       } else if (code === 3) {
         const entry = decodeEntry(res[at++] as string, r.key.id, now);
         // Another id's entry under the same hash (a collision): ours is missing, take the lock.
-        out[i] = entry ? { entry } : this.locker.acquire(r.key, r.lockMs).then((t) => (t ? { token: t } : BUSY));
-      } else out[i] = code === 1 ? { token: tokens[i]! } : BUSY;
+        out[i] = entry ? { entry, runs } : this.locker.acquire(r.key, r.lockMs).then((t) => (t ? { token: t, runs } : BUSY));
+      } else out[i] = code === 1 ? { token: tokens[i]!, runs } : BUSY;
     }
     return Promise.all(out);
   }
@@ -182,7 +189,7 @@ export class RedisWorkerSteps implements WorkerSteps {
   }
 
   private async settleMany(ns: string, reqs: Req[]): Promise<void[]> {
-    await this.client.del(...reqs.map((r) => this.keys.record(ns, r.jobId)));
+    await this.client.del(...reqs.flatMap((r) => [this.keys.record(ns, r.jobId), this.keys.runs(ns, r.jobId)]));
     return new Array(reqs.length);
   }
 }

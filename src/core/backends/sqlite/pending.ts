@@ -138,7 +138,7 @@ export class SqlitePendingSet extends SqliteStore implements PendingSet {
   /** Also drops the delivery records (pending cbArgs moved out by the worker's steps). */
   async clear() {
     await this.h.writeSoon(() => {
-      for (const t of ['pending_args', 'pending', 'deliveries']) this.h.stmt(`DELETE FROM ${t} WHERE prefix = ?`).run(this.prefix);
+      for (const t of ['pending_args', 'pending', 'deliveries', 'runs']) this.h.stmt(`DELETE FROM ${t} WHERE prefix = ?`).run(this.prefix);
     });
   }
 }

@@ -249,6 +249,7 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
       )
       .run({ p: this.prefix, keep: this.keepFinished });
     this.h.stmt('DELETE FROM deliveries WHERE prefix = ? AND created_at < ?').run(this.prefix, now - this.keepFinishedMs);
+    this.h.stmt('DELETE FROM runs WHERE prefix = ? AND started_at < ?').run(this.prefix, now - this.keepFinishedMs);
   }
 
   waitForWork(op: string, ms: number) {

@@ -119,6 +119,17 @@ CREATE TABLE IF NOT EXISTS deliveries (
   PRIMARY KEY (prefix, ns, job_id)
 ) WITHOUT ROWID;
 
+-- Open runs of a job: each take that began (WorkerSteps.begin) and has not ended. A run
+-- whose worker died stays, which is how deaths are counted against maxStalls.
+CREATE TABLE IF NOT EXISTS runs (
+  prefix TEXT NOT NULL,
+  ns TEXT NOT NULL,
+  job_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  PRIMARY KEY (prefix, ns, job_id, run_id)
+) WITHOUT ROWID;
+
 -- state: 0 waiting, 1 delayed, 2 active, 3 completed, 4 quarantined
 CREATE TABLE IF NOT EXISTS jobs (
   seq INTEGER PRIMARY KEY,

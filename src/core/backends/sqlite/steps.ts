@@ -28,17 +28,31 @@ export class SqliteWorkerSteps implements WorkerSteps {
     private readonly pending: SqlitePendingSet,
   ) {}
 
-  begin(key: Key, jobId: string, lockMs: number, force: boolean): Promise<BeginResult> {
+  begin(key: Key, jobId: string, runId: string, lockMs: number, force: boolean): Promise<BeginResult> {
     const token = newId();
     return this.h.writeSoon((): BeginResult => {
       const delivery = this.record(key, jobId);
       const row = delivery || !force ? this.cache.row(key) : undefined;
       const e = row && toEntry(row);
       const now = Date.now();
-      if (delivery) return isServable(e, now) ? { delivery, entry: e } : { delivery };
-      if (e && !force && isFresh(e, now)) return { entry: e };
-      return this.locker.take(key, token, lockMs) ? { token } : { busy: true };
+      let got: { delivery: Delivery; entry?: StoredEntry } | { entry: StoredEntry } | { token: string };
+      if (delivery) got = isServable(e, now) ? { delivery, entry: e } : { delivery };
+      else if (e && !force && isFresh(e, now)) got = { entry: e };
+      else if (this.locker.take(key, token, lockMs)) got = { token };
+      else return { busy: true };
+      return { ...got, runs: this.openRun(key, jobId, runId) };
     });
+  }
+
+  /** Add a run to the job's open runs (once), inside the caller's transaction; returns how many are open. */
+  private openRun(key: Key, jobId: string, runId: string): number {
+    const p = this.prefix;
+    this.h.stmt('INSERT INTO runs (prefix, ns, job_id, run_id, started_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING').run(p, key.ns, jobId, runId, Date.now());
+    return this.h.pluck('SELECT count(*) FROM runs WHERE prefix = ? AND ns = ? AND job_id = ?').get(p, key.ns, jobId) as number;
+  }
+
+  async end(key: Key, jobId: string, runId: string) {
+    await this.h.writeSoon(() => this.h.stmt('DELETE FROM runs WHERE prefix = ? AND ns = ? AND job_id = ? AND run_id = ?').run(this.prefix, key.ns, jobId, runId));
   }
 
   finish(key: Key, jobId: string, items: { key: Key; entry: StoredEntry }[], token: string | null): Promise<Delivery> {
@@ -67,7 +81,10 @@ export class SqliteWorkerSteps implements WorkerSteps {
   }
 
   async settle(key: Key, jobId: string) {
-    await this.h.writeSoon(() => this.h.stmt('DELETE FROM deliveries WHERE prefix = ? AND ns = ? AND job_id = ?').run(this.prefix, key.ns, jobId));
+    await this.h.writeSoon(() => {
+      this.h.stmt('DELETE FROM deliveries WHERE prefix = ? AND ns = ? AND job_id = ?').run(this.prefix, key.ns, jobId);
+      this.h.stmt('DELETE FROM runs WHERE prefix = ? AND ns = ? AND job_id = ?').run(this.prefix, key.ns, jobId);
+    });
   }
 
   async records(ns: string) {
