@@ -436,7 +436,7 @@ describe('BullMQ job queue', () => {
     ]);
     const [ours, theirs] = await Promise.all([q.getJob('by-us'), q.getJob('by-bullmq')]);
     expect(ours?.data).toEqual({ op: 'same', uri: 'https://x/ours', kwargs: { k: 1 } });
-    expect([ours?.name, ours?.opts.attempts]).toEqual(['same', 1]);
+    expect(ours?.name).toBe('same');
     expect(theirs?.data.uri).toBe('https://x/bull');
     expect(await q.getJobCounts('wait')).toEqual({ wait: 2 });
     await q.close();

@@ -16,8 +16,8 @@ import { clearArea } from './scan.js';
  * - a completed job keeps a small marker `{ backache: 1, cbArgs, deliveryId }` as its
  *   return value (the value itself is in the cache); a quarantined one is a BullMQ
  *   *failed* job with the error as `failedReason`; so BullMQ's tools read the truth;
- * - finished jobs are kept by count and age (`removeOnComplete`/`removeOnFail` of each job
- *   and of the Worker), for `getState`/`waitFor`.
+ * - finished jobs are kept by count and age (the Worker's `removeOnComplete`/`removeOnFail`,
+ *   which BullMQ applies to jobs without their own), for `getState`/`waitFor`.
  */
 
 export interface RedisQueueSettings {
@@ -105,7 +105,9 @@ export class RedisJobQueue implements JobQueue {
   }
 
   private jobOpts(j: NewJob): JobsOptions {
-    const opts: JobsOptions = { jobId: toBullId(j.id), attempts: 1, removeOnComplete: this.keep, removeOnFail: this.keep };
+    // Only the id: retention is the Worker's option (BullMQ applies it to jobs without their
+    // own), and BullMQ never retries a job without `attempts`; small opts are cheaper to add.
+    const opts: JobsOptions = { jobId: toBullId(j.id) };
     const p = Math.floor(j.priority ?? 0);
     if (p > 0) opts.priority = Math.min(p, MAX_PRIORITY);
     if ((j.delayMs ?? 0) > 0) opts.delay = Math.ceil(j.delayMs!);
