@@ -38,8 +38,11 @@ local out = {}
 local function openRun(jobHash, runId)
   local runs = tag .. ":p:u:" .. jobHash
   rcall("SADD", runs, runId)
-  rcall("PEXPIRE", runs, guard)
-  out[#out + 1] = rcall("SCARD", runs)
+  local n = rcall("SCARD", runs)
+  if n == 1 then
+    rcall("PEXPIRE", runs, guard) -- a new set: its leak guard (settle drops it)
+  end
+  out[#out + 1] = n
 end
 for a = 5, #ARGV, 5 do
   local hash = ARGV[a]
