@@ -12,24 +12,12 @@
     number of entries stored
 ]]
 local rcall = redis.call
+--- @include "storeEntry"
 local index = KEYS[1]
 local now = tonumber(ARGV[1])
 local stored = 0
 for i = 2, #KEYS do
   local a = 2 + (i - 2) * 3
-  local key = KEYS[i]
-  local id = ARGV[a]
-  local pxat = ARGV[a + 2]
-  if pxat ~= "" and tonumber(pxat) <= now then
-    rcall("DEL", key)
-    rcall("ZREM", index, id)
-  else
-    rcall("SET", key, ARGV[a + 1])
-    if pxat ~= "" then
-      rcall("PEXPIREAT", key, pxat) -- not SET PXAT: that needs Redis 6.2
-    end
-    rcall("ZADD", index, 0, id)
-    stored = stored + 1
-  end
+  stored = stored + storeEntry(index, KEYS[i], ARGV[a], ARGV[a + 1], ARGV[a + 2], now)
 end
 return stored

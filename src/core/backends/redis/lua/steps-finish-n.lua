@@ -23,6 +23,7 @@
       then per job: the record's length n and its n elements (header, encoded cbArgs) }
 ]]
 local rcall = redis.call
+--- @include "storeEntry"
 --- @include "newRecord"
 --- @include "releaseLock"
 --- @include "pushRecord"
@@ -45,19 +46,7 @@ while a <= #ARGV do
   local n = tonumber(ARGV[a + 4])
   a = a + 5
   for _ = 1, n do
-    local key = tag .. ":c:e:" .. ARGV[a]
-    local id = ARGV[a + 1]
-    local pxat = ARGV[a + 3]
-    if pxat ~= "" and tonumber(pxat) <= now then
-      rcall("DEL", key)
-      rcall("ZREM", index, id)
-    else
-      rcall("SET", key, ARGV[a + 2])
-      if pxat ~= "" then
-        rcall("PEXPIREAT", key, pxat)
-      end
-      rcall("ZADD", index, 0, id)
-    end
+    storeEntry(index, tag .. ":c:e:" .. ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], now)
     a = a + 4
   end
   if rcall("EXISTS", record) == 0 then
