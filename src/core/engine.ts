@@ -380,7 +380,7 @@ export class Backache {
     const concurrency = o.concurrency ?? 8;
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new ConfigError(`concurrency must be a positive integer, got ${o.concurrency}`);
     const leaseMs = o.lease !== undefined ? toMs(o.lease, 'lease') : this.leaseMs;
-    if (leaseMs < 100) throw new ConfigError(`lease must be at least 100ms, got ${o.lease}`);
+    if (leaseMs < 100) throw new ConfigError(`lease must be at least 100ms, got ${leaseMs}ms`);
     const deps = this.consumeDeps(id, leaseMs);
     const steps = this.backend.steps;
     const consumer = this.backend.queue.consume({
