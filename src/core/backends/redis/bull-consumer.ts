@@ -1,4 +1,5 @@
-import { DelayedError, WaitingError, Worker, type Job, type KeepJobs } from 'bullmq';
+import type { Job, KeepJobs, Worker } from 'bullmq';
+import { bullmq } from './bullmq.js';
 import type { Redis } from 'ioredis';
 import type { ClaimedJob, Consumer, ConsumerOptions, JobData, JobOutcome } from '../../ports.js';
 import { closeRedis } from './connection.js';
@@ -101,6 +102,8 @@ function failure(outcome: Extract<JobOutcome, { type: 'quarantined' }>) {
 }
 
 class Shared {
+  /** BullMQ's module, loaded before the first Worker starts. */
+  bull!: typeof import('bullmq');
   processed = 0;
   /** Set when a stop passed its timeout: running jobs are aborted, new ones handed back at once. */
   hard = false;
@@ -153,11 +156,11 @@ function processor(sh: Shared) {
       } catch {
         // The handler never throws unless the backend failed under it: leave the job as it
         // is; its lock runs out and BullMQ's stalled check gives it to the next worker.
-        throw new WaitingError();
+        throw new sh.bull.WaitingError();
       }
       run.outcome = outcome;
       // A job whose lease was lost belongs to whoever takes it next: drop the outcome.
-      if (run.lost) throw new WaitingError();
+      if (run.lost) throw new sh.bull.WaitingError();
       switch (outcome.type) {
         case 'completed':
           return { backache: 1, cbArgs: outcome.result.cbArgs, deliveryId: outcome.result.deliveryId } satisfies Marker;
@@ -172,14 +175,14 @@ function processor(sh: Shared) {
             if (outcome.kwargs) await job.updateData({ ...(job.data as StoredData), kwargs: outcome.kwargs });
             await job.moveToDelayed(Date.now() + Math.max(0, outcome.delayMs), token);
           }, sh, run);
-          throw new DelayedError();
+          throw new sh.bull.DelayedError();
         case 'handback':
           await move(async () => {
             const d = job.data as StoredData;
             if (d && typeof d === 'object' && !Array.isArray(d)) await job.updateData({ ...d, handbacks: (Number(d.handbacks) || 0) + 1 });
             await job.moveToWait(token);
           }, sh, run);
-          throw new WaitingError();
+          throw new sh.bull.WaitingError();
       }
     } finally {
       sh.running.delete(job.id!);
@@ -195,7 +198,7 @@ async function move(fn: () => Promise<void>, sh: Shared, run: Run) {
   try {
     await fn();
   } catch {
-    throw new WaitingError();
+    throw new sh.bull.WaitingError();
   }
   sh.recorded(run);
 }
@@ -203,12 +206,17 @@ async function move(fn: () => Promise<void>, sh: Shared, run: Run) {
 export function startBullConsumer(s: BullConsumerSettings, opts: ConsumerOptions, onStopped: () => void): Consumer {
   const sh = new Shared(opts);
   const conns: Redis[] = [];
-  const workers = opts.ops.map((op) => {
+  const ready: Promise<Worker[]> = bullmq().then((bull) => {
+    sh.bull = bull;
+    return opts.ops.map((op) => startWorker(bull, op));
+  });
+  ready.catch(() => {}); // seen by stop()
+  const startWorker = (bull: typeof import('bullmq'), op: string) => {
     const conn = s.connect();
     conn.on('error', () => {}); // reconnects by itself; commands wait for it
     conns.push(conn);
     const rl = opts.rateLimit?.(op);
-    const w = new Worker('jobs', processor(sh), {
+    const w = new bull.Worker('jobs', processor(sh), {
       connection: conn,
       prefix: s.keys.tag(op),
       concurrency: Math.max(1, opts.concurrency(op)),
@@ -239,14 +247,17 @@ export function startBullConsumer(s: BullConsumerSettings, opts: ConsumerOptions
     w.on('completed', done);
     w.on('failed', done);
     return w;
-  });
+  };
 
   let closing: Promise<void> | undefined;
   const close = () =>
-    (closing ??= Promise.all(workers.map((w) => w.close().catch(() => {}))).then(async () => {
-      await Promise.all(conns.map((c) => closeRedis(c)));
-      onStopped();
-    }));
+    (closing ??= ready
+      .then((workers) => Promise.all(workers.map((w) => w.close().catch(() => {}))))
+      .catch(() => {})
+      .then(async () => {
+        await Promise.all(conns.map((c) => closeRedis(c)));
+        onStopped();
+      }));
   return {
     get processed() {
       return sh.processed;

@@ -1,4 +1,5 @@
-import { Queue, type Job, type JobsOptions, type KeepJobs } from 'bullmq';
+import type { Job, JobsOptions, KeepJobs, Queue } from 'bullmq';
+import { bullmq } from './bullmq.js';
 import type { Redis } from 'ioredis';
 import type { Consumer, ConsumerOptions, JobData, JobQueue, JobState, NewJob } from '../../ports.js';
 import { fromBullId, isMarker, startBullConsumer, toBullId, type StoredData } from './bull-consumer.js';
@@ -70,7 +71,7 @@ function stateOf(job: Job, state: string, id: string): JobState {
 
 export class RedisJobQueue implements JobQueue {
   readonly kind = 'bullmq';
-  private queues = new Map<string, Queue>();
+  private queues = new Map<string, Promise<Queue>>();
   /** Where recently seen ids live (so getState needs no probe); bounded. */
   private opOf = new Map<string, string>();
   private consumers = new Set<Consumer>();
@@ -85,15 +86,18 @@ export class RedisJobQueue implements JobQueue {
   }
 
   /** The BullMQ queue of an operation (created once, sharing our connection). */
-  queue(op: string): Queue {
+  queue(op: string): Promise<Queue> {
     let q = this.queues.get(op);
     if (!q) {
-      q = new Queue('jobs', {
-        connection: this.client,
-        prefix: this.keys.tag(op),
-        streams: { events: { maxLen: this.settings.eventsMaxLen ?? 1000 } },
+      q = bullmq().then(({ Queue }) => {
+        const queue = new Queue('jobs', {
+          connection: this.client,
+          prefix: this.keys.tag(op),
+          streams: { events: { maxLen: this.settings.eventsMaxLen ?? 1000 } },
+        });
+        queue.on('error', () => {}); // connection errors: ioredis reconnects; callers see failed commands
+        return queue;
       });
-      q.on('error', () => {}); // connection errors: ioredis reconnects; callers see failed commands
       this.queues.set(op, q);
     }
     return q;
@@ -125,7 +129,7 @@ export class RedisJobQueue implements JobQueue {
     const sends: Promise<unknown>[] = [this.client.sadd(this.keys.namespaces('queue'), ...byOp.keys())];
     for (const [op, list] of byOp) {
       for (const j of list) this.remember(j.id, op);
-      sends.push(this.queue(op).addBulk(list.map((j) => ({ name: op, data: j.data, opts: this.jobOpts(j) }))));
+      sends.push(this.queue(op).then((q) => q.addBulk(list.map((j) => ({ name: op, data: j.data, opts: this.jobOpts(j) })))));
     }
     await Promise.all(sends);
   }
@@ -156,7 +160,7 @@ export class RedisJobQueue implements JobQueue {
     const ops = cached ? [cached] : await this.client.smembers(this.keys.namespaces('queue'));
     const found = await Promise.all(
       ops.map(async (op) => {
-        const q = this.queue(op);
+        const q = await this.queue(op);
         const [job, state] = await Promise.all([q.getJob(bullId), q.getJobState(bullId)]);
         return job ? { job, state, op } : undefined;
       }),
@@ -183,7 +187,7 @@ export class RedisJobQueue implements JobQueue {
   }
 
   async counts(op: string) {
-    const q = this.queue(op);
+    const q = await this.queue(op);
     // BullMQ 6 has no paused list: a paused queue keeps its jobs in wait (meta says paused).
     const [c, paused] = await Promise.all([q.getJobCounts('wait', 'prioritized', 'waiting-children', 'active', 'delayed'), q.isPaused()]);
     return {
@@ -196,15 +200,15 @@ export class RedisJobQueue implements JobQueue {
 
   async pause(op: string) {
     await this.client.sadd(this.keys.namespaces('queue'), op);
-    await this.queue(op).pause();
+    await (await this.queue(op)).pause();
   }
 
   async resume(op: string) {
-    await this.queue(op).resume();
+    await (await this.queue(op)).resume();
   }
 
   async recent(op: string, limit: number) {
-    const q = this.queue(op);
+    const q = await this.queue(op);
     const types = ['active', 'waiting', 'prioritized', 'delayed', 'completed', 'failed'] as const;
     const named: Record<string, string> = { prioritized: 'waiting', failed: 'quarantined' };
     const lists = await Promise.all(types.map((t) => q.getJobs([t], 0, Math.max(0, limit - 1), false)));
@@ -226,7 +230,7 @@ export class RedisJobQueue implements JobQueue {
 
   async close() {
     await Promise.all([...this.consumers].map((c) => c.stop(0)));
-    await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => {})));
+    await Promise.all([...this.queues.values()].map((q) => q.then((x) => x.close()).catch(() => {})));
     this.queues.clear();
   }
 }

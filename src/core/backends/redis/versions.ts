@@ -1,4 +1,4 @@
-import { Queue } from 'bullmq';
+import { bullmq } from './bullmq.js';
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from './keys.js';
 
@@ -18,6 +18,7 @@ export interface QueueVersion {
  */
 export async function queueVersions(client: Redis, keys: RedisKeys): Promise<QueueVersion[]> {
   const ops = (await client.smembers(keys.namespaces('queue'))).sort();
+  const { Queue } = await bullmq();
   return Promise.all(
     ops.map(async (op) => {
       const q = new Queue('jobs', { connection: client, prefix: keys.tag(op), skipMetasUpdate: true });
