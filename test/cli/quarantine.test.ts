@@ -9,7 +9,8 @@ import { cli, describeOnBackends, ensureBuilt, startCli, tempDir, TEST_OPS, writ
 beforeAll(ensureBuilt, 300_000);
 
 describeOnBackends('quarantine', (b) => {
-  it('list (filters, --group, --json), show, replay (--dry-run, --kwargs), purge', async () => {
+  /** Four quarantined requests of three operations, from one `run`. */
+  async function seed() {
     const dir = tempDir();
     writeFiles(dir, { 'ops.mjs': TEST_OPS });
     const flags = [...b.flags(), '-o', 'ops.mjs'];
@@ -27,9 +28,13 @@ describeOnBackends('quarantine', (b) => {
     expect(run.lines().find((l) => l.op === 'fail' && l.uri.endsWith('/1'))?.error).toBe('failed on https://a.example/1');
     // The details given to ctx.quarantine(details) come along in the result line.
     expect(run.lines().find((l) => l.op === 'reject')?.error).toBe('quarantined by the operation: {"why":"rejected https://b.example/1"}');
-
     const all = (await cli(['quarantine', 'list', '--json', ...flags], { cwd: dir })).json();
     expect(all.items).toHaveLength(4);
+    return { dir, flags, all };
+  }
+
+  it('list (filters, --since, --limit and --cursor, --group, --json) and show', async () => {
+    const { dir, flags, all } = await seed();
     const byOp = (await cli(['quarantine', 'list', '--op', 'fail', '--json', ...flags], { cwd: dir })).json();
     expect(byOp.items.map((i: { uri: string }) => i.uri).sort()).toEqual(['https://a.example/1', 'https://a.example/2']);
     const byGlob = (await cli(['quarantine', 'list', '--match', 'https://b.example/*', '--json', ...flags], { cwd: dir })).json();
@@ -74,7 +79,11 @@ describeOnBackends('quarantine', (b) => {
     const missing = await cli(['quarantine', 'show', 'nope', ...flags], { cwd: dir });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toBe('backache: no quarantine item nope\n  hint: list them with: backache quarantine list\n');
+  });
 
+  it('replay (--dry-run, --kwargs, attempts add up) and purge (--all needs --yes, --dry-run, by filter, by id)', async () => {
+    const { dir, flags, all } = await seed();
+    const flaky = all.items.find((i: { op: string }) => i.op === 'flaky');
     // Replay: dry run changes nothing; with --kwargs the flaky request now succeeds.
     const dry = await cli(['quarantine', 'replay', '--op', 'flaky', '--dry-run', '--json', ...flags], { cwd: dir });
     expect(dry.json()).toMatchObject({ matched: 1, replayed: 0, items: [expect.objectContaining({ id: flaky.id })] });
