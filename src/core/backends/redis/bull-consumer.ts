@@ -1,7 +1,6 @@
 import { DelayedError, WaitingError, Worker, type Job, type KeepJobs } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { ClaimedJob, Consumer, ConsumerOptions, JobData, JobOutcome } from '../../ports.js';
-import { closeRedis } from './connection.js';
+import { closeRedis, type RedisClient } from './connection.js';
 import type { RedisKeys } from './keys.js';
 
 /**
@@ -32,7 +31,7 @@ import type { RedisKeys } from './keys.js';
 export interface BullConsumerSettings {
   keys: RedisKeys;
   /** A new connection that waits through reconnects (maxRetriesPerRequest: null). */
-  connect: () => Redis;
+  connect: () => RedisClient;
   leaseMs: number;
   stalledIntervalMs: number;
   keep: KeepJobs;
@@ -202,7 +201,7 @@ async function move(fn: () => Promise<void>, sh: Shared, run: Run) {
 
 export function startBullConsumer(s: BullConsumerSettings, opts: ConsumerOptions, onStopped: () => void): Consumer {
   const sh = new Shared(opts);
-  const conns: Redis[] = [];
+  const conns: RedisClient[] = [];
   const workers = opts.ops.map((op) => {
     const conn = s.connect();
     conn.on('error', () => {}); // reconnects by itself; commands wait for it
