@@ -94,6 +94,10 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
         '--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 1000),
         '--save', '',
         '--appendonly', 'no',
+        // Replicas sync at once (the default waits 5 s for more replicas) and may always
+        // take over, however long they were cut off (tests kill masters on purpose).
+        '--repl-diskless-sync-delay', '0',
+        '--cluster-replica-validity-factor', '0',
         '--logfile', '',
         '--loglevel', 'warning',
       ],
@@ -179,7 +183,12 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
     for (;;) {
       const views = ports.map((p) => cli(p, 'CLUSTER', 'NODES').split('\n').filter((l) => / master /.test(` ${l.split(' ')[2]} `.replace(/,/g, ' ')) && l.split(' ').length > 8).length);
       const replicaViews = ports.map((p) => cli(p, 'CLUSTER', 'NODES').split('\n').filter((l) => /slave/.test(l.split(' ')[2] ?? '')).length);
-      if (views.every((n) => n === nMasters) && replicaViews.every((n) => n === nMasters * replicas)) break;
+      // …and every replica must be in sync with its master (else it cannot take over).
+      const synced = replicas === 0 || ports.every((p) => {
+        const info = cli(p, 'INFO', 'replication');
+        return !/role:master/.test(info) || (info.match(/state=online/g) ?? []).length === replicas;
+      });
+      if (synced && views.every((n) => n === nMasters) && replicaViews.every((n) => n === nMasters * replicas)) break;
       if (Date.now() - t0 > 30_000) throw new Error(`redis cluster nodes disagree on the masters: ${views.join(',')}`);
       await sleep(100);
     }

@@ -69,6 +69,9 @@ interface Run {
   outcome?: JobOutcome;
 }
 
+/** How long a Worker with no job running may take to close before its connections are dropped. */
+const CLOSE_STUCK_MS = 3000;
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
 
 function claimedJob(job: Job): ClaimedJob {
@@ -240,9 +243,31 @@ export function startBullConsumer(s: BullConsumerSettings, opts: ConsumerOptions
     return w;
   });
 
+  /**
+   * Close one Worker. A Worker whose blocking connection is stuck (seen on a Redis Cluster
+   * after a master died under it: the duplicate connection keeps retrying the old node) may
+   * never finish closing; once none of the consumer's jobs runs for `CLOSE_STUCK_MS`, its
+   * connections are dropped (`Worker.disconnect`) and it is left.
+   */
+  const closeWorker = async (w: Worker) => {
+    const closed = w.close().then(
+      () => true,
+      () => true,
+    );
+    let idleSince: number | undefined;
+    for (;;) {
+      if (await Promise.race([closed, sleep(250).then(() => false)])) return;
+      if (sh.running.size > 0) idleSince = undefined;
+      else if ((idleSince ??= Date.now()) + CLOSE_STUCK_MS <= Date.now()) {
+        await Promise.race([w.disconnect().catch(() => {}), sleep(1000)]);
+        await Promise.race([closed, sleep(1000)]);
+        return;
+      }
+    }
+  };
   let closing: Promise<void> | undefined;
   const close = () =>
-    (closing ??= Promise.all(workers.map((w) => w.close().catch(() => {}))).then(async () => {
+    (closing ??= Promise.all(workers.map((w) => closeWorker(w))).then(async () => {
       await Promise.all(conns.map((c) => closeRedis(c)));
       onStopped();
     }));
