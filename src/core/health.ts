@@ -38,6 +38,8 @@ export async function checkStoreUrl(role: 'broker' | 'cache', url: string, prefi
         return [warn(name, 'in-memory: lives and dies with one process', 'work and submit in two processes do not share it; use sqlite:PATH or redis://')];
       case 'redis':
       case 'rediss':
+      case 'redis+cluster':
+      case 'rediss+cluster':
         return await checkRedis(name, url, prefix);
       case 'redis+sentinel':
         return [ok(name, 'Redis Sentinel: checked by opening it below')];
@@ -92,7 +94,7 @@ async function sqliteJournalMode(name: string, path: string): Promise<Check> {
 }
 
 async function checkRedis(name: string, url: string, prefix: string): Promise<Check[]> {
-  const { openRedis, closeRedis } = await import('./backends/redis/connection.js');
+  const { openRedis, closeRedis, isCluster } = await import('./backends/redis/connection.js');
   let client: Awaited<ReturnType<typeof openRedis>> | undefined;
   try {
     client = await openRedis(url);
@@ -101,18 +103,21 @@ async function checkRedis(name: string, url: string, prefix: string): Promise<Ch
   }
   try {
     const out: Check[] = [];
-    const info = String(await client.info('server'));
+    // On a cluster, server-wide questions go to one master (`info` on the Cluster would pick any node).
+    const server = isCluster(client) ? client.nodes('master')[0]! : client;
+    const info = String(await server.info('server'));
     const version = /redis_version:([\d.]+)/.exec(info)?.[1] ?? '?';
     const [maj = 0, min = 0] = version.split('.').map(Number);
     out.push(maj > 6 || (maj === 6 && min >= 2) ? ok(name, `reachable, Redis ${version}`) : warn(name, `Redis ${version} is older than 6.2`, 'BullMQ needs Redis 6.2 or newer: upgrade the server'));
     try {
-      const policy = (await client.config('GET', 'maxmemory-policy')) as string[];
+      const policy = (await server.config('GET', 'maxmemory-policy')) as string[];
       if (policy[1] && policy[1] !== 'noeviction') {
         out.push(warn(name, `maxmemory-policy is ${policy[1]}: Redis may evict jobs and locks under memory pressure`, 'set maxmemory-policy noeviction (BullMQ requires it); put the cache on another instance if it must evict'));
       }
     } catch {
       /* CONFIG is often disabled on managed Redis: nothing to say */
     }
+    if (isCluster(client)) out.push(...(await clusterChecks(name, client, prefix)));
     out.push(...(await bullmqVersions(name, client, prefix)));
     return out;
   } finally {
@@ -121,10 +126,36 @@ async function checkRedis(name: string, url: string, prefix: string): Promise<Ch
 }
 
 /**
+ * A Redis Cluster: its masters, their slot ranges and replicas, and which operations each
+ * one holds (one operation = one hash tag = one master).
+ */
+async function clusterChecks(name: string, client: import('ioredis').Cluster, prefix: string): Promise<Check[]> {
+  const { clusterLayout, slotRanges } = await import('./backends/redis/cluster-info.js');
+  const { RedisKeys } = await import('./backends/redis/keys.js');
+  let masters: Awaited<ReturnType<typeof clusterLayout>>;
+  try {
+    masters = await clusterLayout(client, new RedisKeys(prefix));
+  } catch (e) {
+    return [warn(name, `could not read the cluster layout: ${reason(e)}`)];
+  }
+  const covered = masters.reduce((n, m) => n + m.slots.reduce((k, [a, b]) => k + b - a + 1, 0), 0);
+  const out: Check[] = [
+    covered === 16384
+      ? ok(name, `Redis Cluster: ${masters.length} master(s) serve all 16384 slots`)
+      : warn(name, `Redis Cluster: ${masters.length} master(s) serve ${covered} of 16384 slots`, 'some slots have no master: check CLUSTER INFO / redis-cli --cluster check'),
+  ];
+  for (const m of masters) {
+    const ops = m.ops.length === 0 ? 'no operations' : `${m.ops.length} operation(s): ${m.ops.join(', ')}`;
+    out.push(ok(name, `master ${m.address} slots ${slotRanges(m.slots)}, ${m.replicas} replica(s), ${ops}`));
+  }
+  return out;
+}
+
+/**
  * Which BullMQ version wrote each operation's queue (its meta `version`, read with BullMQ's
  * `Queue.getVersion()` without writing it), against the version this backache pins.
  */
-async function bullmqVersions(name: string, client: import('ioredis').Redis, prefix: string): Promise<Check[]> {
+async function bullmqVersions(name: string, client: import('./backends/redis/connection.js').RedisClient, prefix: string): Promise<Check[]> {
   const { queueVersions, RedisKeys } = await import('./backends/redis/index.js');
   let all: Awaited<ReturnType<typeof queueVersions>>;
   try {

@@ -60,7 +60,7 @@ registerStore('sqlite', {
 });
 
 // Redis: BullMQ for jobs, ioredis for the rest; the cache alone when only `cache` points here.
-for (const scheme of ['redis', 'rediss', 'redis+sentinel']) {
+for (const scheme of ['redis', 'rediss', 'redis+sentinel', 'redis+cluster', 'rediss+cluster']) {
   registerStore(scheme, {
     broker: async (url, prefix, settings) => {
       const { redisBackend } = await import('./redis/index.js');

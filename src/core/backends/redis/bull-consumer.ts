@@ -1,8 +1,7 @@
 import type { Job, KeepJobs, Worker } from 'bullmq';
 import { bullmq } from './bullmq.js';
-import type { Redis } from 'ioredis';
 import type { ClaimedJob, Consumer, ConsumerOptions, JobData, JobOutcome } from '../../ports.js';
-import { closeRedis } from './connection.js';
+import { closeRedis, type RedisClient } from './connection.js';
 import type { RedisKeys } from './keys.js';
 
 /**
@@ -33,7 +32,7 @@ import type { RedisKeys } from './keys.js';
 export interface BullConsumerSettings {
   keys: RedisKeys;
   /** A new connection that waits through reconnects (maxRetriesPerRequest: null). */
-  connect: () => Redis;
+  connect: () => RedisClient;
   leaseMs: number;
   stalledIntervalMs: number;
   keep: KeepJobs;
@@ -70,6 +69,9 @@ interface Run {
   giveUp?: () => void;
   outcome?: JobOutcome;
 }
+
+/** How long a Worker with no job running may take to close before its connections are dropped. */
+const CLOSE_STUCK_MS = 3000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
 
@@ -205,7 +207,7 @@ async function move(fn: () => Promise<void>, sh: Shared, run: Run) {
 
 export function startBullConsumer(s: BullConsumerSettings, opts: ConsumerOptions, onStopped: () => void): Consumer {
   const sh = new Shared(opts);
-  const conns: Redis[] = [];
+  const conns: RedisClient[] = [];
   const ready: Promise<Worker[]> = bullmq().then((bull) => {
     sh.bull = bull;
     return opts.ops.map((op) => startWorker(bull, op));
@@ -249,10 +251,32 @@ export function startBullConsumer(s: BullConsumerSettings, opts: ConsumerOptions
     return w;
   };
 
+  /**
+   * Close one Worker. A Worker whose blocking connection is stuck (seen on a Redis Cluster
+   * after a master died under it: the duplicate connection keeps retrying the old node) may
+   * never finish closing; once none of the consumer's jobs runs for `CLOSE_STUCK_MS`, its
+   * connections are dropped (`Worker.disconnect`) and it is left.
+   */
+  const closeWorker = async (w: Worker) => {
+    const closed = w.close().then(
+      () => true,
+      () => true,
+    );
+    let idleSince: number | undefined;
+    for (;;) {
+      if (await Promise.race([closed, sleep(250).then(() => false)])) return;
+      if (sh.running.size > 0) idleSince = undefined;
+      else if ((idleSince ??= Date.now()) + CLOSE_STUCK_MS <= Date.now()) {
+        await Promise.race([w.disconnect().catch(() => {}), sleep(1000)]);
+        await Promise.race([closed, sleep(1000)]);
+        return;
+      }
+    }
+  };
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= ready
-      .then((workers) => Promise.all(workers.map((w) => w.close().catch(() => {}))))
+      .then((workers) => Promise.all(workers.map((w) => closeWorker(w))))
       .catch(() => {})
       .then(async () => {
         await Promise.all(conns.map((c) => closeRedis(c)));

@@ -1,8 +1,9 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import type { CacheStore, Key, StoredEntry } from '../../ports.js';
 import { idHash, type RedisKeys } from './keys.js';
-import { clearArea } from './scan.js';
-import { queueScript, results, runScript } from './scripts.js';
+import { clearArea, TagBatch } from './scan.js';
+import { queueScript, runScript } from './scripts.js';
 
 /** Items per script call: big batches still go in one round trip, as several calls of one pipeline. */
 const CHUNK = 500;
@@ -81,7 +82,7 @@ export class RedisCacheStore implements CacheStore {
   readonly kind = 'redis';
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: RedisKeys,
     private readonly onClose: () => Promise<void> = async () => {},
   ) {}
@@ -94,15 +95,15 @@ export class RedisCacheStore implements CacheStore {
       raws = await this.client.mget(keys.map((k) => this.keys.entry(ns0, k.id)));
     } else {
       // One MGET per namespace (a cluster slot) and chunk, pipelined.
-      const p = this.client.pipeline();
+      const p = new TagBatch(this.client);
       const calls: number[][] = [];
       for (const [ns, group] of groupByNs(keys)) {
         for (const part of chunks(group, GET_CHUNK)) {
-          p.mget(part.map((g) => this.keys.entry(ns, g.item.id)));
+          p.add(this.keys.tag(ns), (q) => q.mget(part.map((g) => this.keys.entry(ns, g.item.id))));
           calls.push(part.map((g) => g.i));
         }
       }
-      const replies = results(await p.exec()) as (string | null)[][];
+      const replies = (await p.exec()) as (string | null)[][];
       raws = new Array(keys.length);
       calls.forEach((idx, n) => idx.forEach((i, j) => (raws[i] = replies[n]![j]!)));
     }
@@ -115,7 +116,7 @@ export class RedisCacheStore implements CacheStore {
   async setMany(items: { key: Key; entry: StoredEntry }[]) {
     if (items.length === 0) return;
     const now = Date.now();
-    const p = this.client.pipeline();
+    const p = new TagBatch(this.client);
     const groups = groupByNs(items.map((it) => ({ ns: it.key.ns, it })));
     for (const [ns, group] of groups) {
       for (const part of chunks(group)) {
@@ -128,18 +129,18 @@ export class RedisCacheStore implements CacheStore {
           keys.push(this.keys.entry(ns, key.id));
           args.push(key.id, encodeEntry(entry, key.id, json), entry.staleUntil === null ? '' : String(Math.ceil(entry.staleUntil)));
         }
-        queueScript(p, 'cache-set-n', keys, args);
+        p.add(this.keys.tag(ns), (q) => queueScript(q, 'cache-set-n', keys, args));
       }
     }
-    p.sadd(this.keys.namespaces('cache'), ...groups.keys());
-    results(await p.exec());
+    p.add(this.keys.global, (q) => q.sadd(this.keys.namespaces('cache'), ...groups.keys()));
+    await p.exec();
   }
 
   private async perNs(keys: Key[], add: (p: ChainableCommander, ns: string, part: Key[]) => void) {
     if (keys.length === 0) return [] as unknown[];
-    const p = this.client.pipeline();
-    for (const [ns, group] of groupByNs(keys)) for (const part of chunks(group.map((g) => g.item))) add(p, ns, part);
-    return results(await p.exec());
+    const p = new TagBatch(this.client);
+    for (const [ns, group] of groupByNs(keys)) for (const part of chunks(group.map((g) => g.item))) p.add(this.keys.tag(ns), (q) => add(q, ns, part));
+    return p.exec();
   }
 
   async deleteMany(keys: Key[]) {
@@ -177,9 +178,9 @@ export class RedisCacheStore implements CacheStore {
   async namespaces() {
     const all = await this.client.smembers(this.keys.namespaces('cache'));
     if (all.length === 0) return [];
-    const p = this.client.pipeline();
-    for (const ns of all) p.zcard(this.keys.cacheIndex(ns));
-    const counts = results(await p.exec()) as number[];
+    const p = new TagBatch(this.client);
+    for (const ns of all) p.add(this.keys.tag(ns), (q) => q.zcard(this.keys.cacheIndex(ns)));
+    const counts = (await p.exec()) as number[];
     return all.filter((_, i) => counts[i]! > 0).sort();
   }
 

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { BackendUnavailableError, ConfigError } from '../../errors.js';
 import { maskText, maskUrl } from '../../url.js';
 import { defineScripts } from './scripts.js';
@@ -9,6 +9,8 @@ import { defineScripts } from './scripts.js';
  *   redis://[user:pass@]host[:port][/db]
  *   rediss://[user:pass@]host[:port][/db]                  TLS
  *   redis+sentinel://[user:pass@]h1:26379,h2:26379/MASTER[/db][?sentinelPassword=…&sentinelUsername=…]
+ *   redis+cluster://[user:pass@]h1:p1,h2:p2[,…][?tls=true]   Redis Cluster (startup nodes)
+ *   rediss+cluster://[user:pass@]h1:p1,h2:p2[,…]             Redis Cluster over TLS
  *
  * User and password are percent-decoded. Opening fails fast (a few seconds) with a
  * `BackendUnavailableError` naming the URL with its password masked; once connected, a
@@ -17,6 +19,14 @@ import { defineScripts } from './scripts.js';
 
 /** How long opening may take before the backend counts as unreachable. */
 export const CONNECT_TIMEOUT_MS = Number(process.env.BACKACHE_REDIS_CONNECT_TIMEOUT_MS) || 3000;
+
+/** A connection of the Redis backend: one server (or Sentinel's master), or a Redis Cluster. */
+export type RedisClient = Redis | Cluster;
+
+export const isCluster = (c: RedisClient): c is Cluster => (c as Cluster).isCluster === true;
+
+/** Whether a URL names a Redis Cluster (`redis+cluster://`, `rediss+cluster://`). */
+export const isClusterUrl = (url: string) => /^rediss?\+cluster:/i.test(url);
 
 /** The credentials were refused (or are missing). Exit code 3, like any unreachable backend. */
 export class RedisAuthError extends BackendUnavailableError {
@@ -44,8 +54,48 @@ function dbOf(s: string | undefined, url: string) {
   return Number(s);
 }
 
+function splitUrl(url: string) {
+  const m = /^(redis|rediss|redis\+sentinel|redis\+cluster|rediss\+cluster):\/\/(?:([^@/]*)@)?([^/?#]*)(?:\/([^?#]*))?(?:\?([^#]*))?$/i.exec(url);
+  if (!m) return undefined;
+  const auth = m[2];
+  let username: string | undefined;
+  let password: string | undefined;
+  if (auth !== undefined) {
+    const i = auth.indexOf(':');
+    username = decode(i < 0 ? auth : auth.slice(0, i));
+    password = i < 0 ? undefined : decode(auth.slice(i + 1));
+  }
+  return { scheme: m[1]!.toLowerCase(), username, password, hosts: m[3] ?? '', path: m[4] ?? '', query: new URLSearchParams(m[5] ?? '') };
+}
+
+export interface ClusterUrl {
+  /** Startup nodes: any reachable one tells the client the whole cluster. */
+  nodes: { host: string; port: number }[];
+  /** Options of every node connection (credentials, TLS). */
+  redisOptions: RedisOptions;
+}
+
+/** Startup nodes and node options of a `redis+cluster://` / `rediss+cluster://` URL (no connection made). */
+export function parseClusterUrl(url: string): ClusterUrl {
+  const u = splitUrl(url);
+  if (!u || !u.scheme.endsWith('+cluster')) {
+    throw new ConfigError(`"${maskUrl(url)}" is not a redis cluster URL; expected redis+cluster://[user:password@]host:port,host2:port2[,…][?tls=true]`);
+  }
+  const nodes = u.hosts.split(',').filter((h) => h.trim() !== '').map((h) => hostPort(h.trim(), 6379, url));
+  if (nodes.length === 0) throw new ConfigError(`redis URL "${maskUrl(url)}" has no host; list one or more cluster nodes: redis+cluster://host:port,host2:port2`);
+  if (u.path !== '' && u.path !== '0') throw new ConfigError(`redis URL "${maskUrl(url)}": Redis Cluster has database 0 only (remove "/${u.path}")`);
+  for (const k of u.query.keys()) if (k !== 'tls') throw new ConfigError(`redis URL "${maskUrl(url)}": unknown option "${k}" (a cluster URL takes ?tls=true)`);
+  const tls = u.scheme === 'rediss+cluster' || u.query.get('tls') === 'true';
+  const redisOptions: RedisOptions = {};
+  if (u.username) redisOptions.username = u.username;
+  if (u.password !== undefined && u.password !== '') redisOptions.password = u.password;
+  if (tls) redisOptions.tls = {};
+  return { nodes, redisOptions };
+}
+
 /** ioredis options for a URL (no connection made). */
 export function parseRedisUrl(url: string): RedisOptions {
+  if (isClusterUrl(url)) throw new ConfigError(`"${maskUrl(url)}" is a cluster URL: it has no single server (parseClusterUrl)`);
   const m = /^(redis|rediss|redis\+sentinel):\/\/(?:([^@/]*)@)?([^/?#]*)(?:\/([^?#]*))?(?:\?([^#]*))?$/i.exec(url);
   if (!m) throw new ConfigError(`"${maskUrl(url)}" is not a redis URL; expected redis://[user:password@]host:port[/db], rediss://… or redis+sentinel://host:26379,host2:26379/MASTER`);
   const scheme = m[1]!.toLowerCase();
@@ -99,7 +149,7 @@ export function connectError(url: string, err: unknown): BackendUnavailableError
   const raw = err instanceof Error ? err.message : String(err);
   let msg = maskText(raw).split(url).join(masked);
   try {
-    const { password, sentinelPassword } = parseRedisUrl(url);
+    const { password, sentinelPassword } = isClusterUrl(url) ? { password: parseClusterUrl(url).redisOptions.password, sentinelPassword: undefined } : parseRedisUrl(url);
     for (const secret of [password, sentinelPassword]) if (secret) msg = msg.split(String(secret)).join('***');
   } catch {
     /* a bad URL has no password to hide */
@@ -149,7 +199,8 @@ export interface OpenOptions {
  * Open a connection and wait until it is ready, failing fast with a clear error. The
  * backache Lua scripts are registered on it.
  */
-export async function openRedis(url: string, opts: OpenOptions = {}): Promise<Redis> {
+export async function openRedis(url: string, opts: OpenOptions = {}): Promise<RedisClient> {
+  if (isClusterUrl(url)) return openCluster(url, opts);
   const base = parseRedisUrl(url);
   const timeout = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
   let opened = false;
@@ -192,6 +243,76 @@ export async function openRedis(url: string, opts: OpenOptions = {}): Promise<Re
   return client;
 }
 
+/** ioredis Cluster options (startup nodes apart): node connections and the cluster's own retries. */
+function clusterOptions(url: string, timeout: number, blocking: boolean, retry: (times: number) => number | null): ClusterOptions {
+  const { redisOptions } = parseClusterUrl(url);
+  return {
+    redisOptions: {
+      ...redisOptions,
+      connectTimeout: timeout,
+      // As for one server: commands wait through reconnects; worker connections for ever.
+      maxRetriesPerRequest: blocking ? null : 20,
+    },
+    clusterRetryStrategy: retry,
+    enableOfflineQueue: true,
+    slotsRefreshTimeout: Math.max(1000, timeout),
+    // A master that dies is replaced by its replica within a few node timeouts: commands
+    // sent meanwhile are retried (every 200 ms, up to 100 times: about 20 s) on the new map.
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    retryDelayOnTryAgain: 200,
+    maxRedirections: 100,
+  };
+}
+
+async function openCluster(url: string, opts: OpenOptions): Promise<Cluster> {
+  const { nodes } = parseClusterUrl(url);
+  const timeout = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+  let opened = false;
+  let lastError: Error | undefined;
+  const client = new Cluster(nodes, { ...clusterOptions(url, timeout, !!opts.blocking, (times) => (opened ? reconnectDelay(times) : null)), lazyConnect: true });
+  const onError = (e: Error) => {
+    lastError = e;
+    if (opened) opts.onError?.(e);
+  };
+  client.on('error', onError);
+  client.on('node error', onError);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      client.connect(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(Object.assign(new Error(`no cluster node answered within ${timeout} ms`), { code: 'ETIMEDOUT' })), timeout + 500);
+      }),
+    ]);
+    await client.ping();
+  } catch (e) {
+    client.disconnect();
+    const msg = (e as Error)?.message ?? '';
+    const cause = lastError && (/Connection is closed|no cluster node answered|None of startup nodes|Failed to refresh slots/.test(msg) || !(e instanceof Error)) ? lastError : e;
+    throw connectError(url, cause);
+  } finally {
+    clearTimeout(timer);
+  }
+  opened = true;
+  defineScripts(client);
+  return client;
+}
+
+/** A new connection for one BullMQ Worker: reconnecting for ever, commands waiting (maxRetriesPerRequest null). */
+export function workerConnection(url: string): RedisClient {
+  if (isClusterUrl(url)) return new Cluster(parseClusterUrl(url).nodes, clusterOptions(url, CONNECT_TIMEOUT_MS, true, reconnectDelay));
+  return new Redis(workerConnectionOptions(url));
+}
+
+/**
+ * The masters of a connection (the connection itself for one server), for commands that
+ * address one server, not a key: SCAN, DBSIZE, INFO.
+ */
+export function masters(client: RedisClient): Redis[] {
+  return isCluster(client) ? client.nodes('master') : [client];
+}
+
 /** ioredis options for a BullMQ worker connection (created by BullMQ, reconnecting for ever). */
 export function workerConnectionOptions(url: string): RedisOptions {
   return {
@@ -204,7 +325,7 @@ export function workerConnectionOptions(url: string): RedisOptions {
 }
 
 /** Close a connection politely (QUIT), or drop it when the server is gone. */
-export async function closeRedis(client: Redis) {
+export async function closeRedis(client: RedisClient) {
   if (client.status === 'end') return;
   try {
     await Promise.race([client.quit(), new Promise((r) => setTimeout(r, 1000).unref())]);

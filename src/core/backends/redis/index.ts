@@ -1,8 +1,7 @@
-import { Redis } from 'ioredis';
 import type { CacheStore } from '../../ports.js';
 import type { BrokerParts, BrokerSettings } from '../index.js';
 import { RedisCacheStore } from './cache.js';
-import { closeRedis, openRedis, workerConnectionOptions } from './connection.js';
+import { closeRedis, openRedis, workerConnection } from './connection.js';
 import { RedisKeys } from './keys.js';
 import { RedisLocker } from './locker.js';
 import { RedisPendingSet } from './pending.js';
@@ -12,7 +11,7 @@ import { RedisRegistry } from './registry.js';
 import { RedisWorkerSteps } from './steps.js';
 
 export { RedisCacheStore, RedisJobQueue, RedisKeys, RedisLocker, RedisPendingSet, RedisQuarantineStore, RedisRegistry, RedisWorkerSteps };
-export { parseRedisUrl, RedisAuthError, connectError } from './connection.js';
+export { parseRedisUrl, parseClusterUrl, isClusterUrl, RedisAuthError, connectError, type RedisClient } from './connection.js';
 export { queueVersions } from './versions.js';
 
 export interface RedisBackendSettings extends BrokerSettings {
@@ -23,7 +22,8 @@ export interface RedisBackendSettings extends BrokerSettings {
 }
 
 /**
- * The Redis broker (`redis://`, `rediss://`, `redis+sentinel://`): ioredis for the cache,
+ * The Redis broker (`redis://`, `rediss://`, `redis+sentinel://`, `redis+cluster://`,
+ * `rediss+cluster://`): ioredis (a `Cluster` for cluster URLs) for the cache,
  * locks, pending sets, delivery records, quarantine and registry (one shared connection,
  * Lua scripts for every atomic step), BullMQ's public Queue and Worker for jobs. Fails fast
  * with a `BackendUnavailableError` when Redis cannot be reached or refuses the credentials.
@@ -37,7 +37,7 @@ export async function redisBackend(url: string, prefix: string, settings: RedisB
     keepFinished: settings.keepFinished,
     stalledIntervalMs: settings.stalledIntervalMs,
     eventsMaxLen: settings.eventsMaxLen,
-    workerConnection: () => new Redis(workerConnectionOptions(url)),
+    workerConnection: () => workerConnection(url),
   });
   const cache = new RedisCacheStore(client, keys);
   const locker = new RedisLocker(client, keys);

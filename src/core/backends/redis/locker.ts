@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import { newId } from '../../hash.js';
 import type { Key, Locker } from '../../ports.js';
 import type { RedisKeys } from './keys.js';
@@ -9,7 +9,7 @@ const ttl = (ms: number) => String(Math.max(1, Math.ceil(ms)));
 /** Locks with a token (`{P:N}:l:<hash>`, PX ttl): acquire, extend and release are scripts. */
 export class RedisLocker implements Locker {
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import { newId } from '../../hash.js';
 import type { Key, PendingAdd, PendingAddResult, PendingSet } from '../../ports.js';
 import { idHash, type RedisKeys } from './keys.js';
@@ -25,7 +25,7 @@ const TAKE_GUARD_MS = 3600_000;
  */
 export class RedisPendingSet implements PendingSet {
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 

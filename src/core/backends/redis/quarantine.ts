@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import { hashId } from '../../hash.js';
 import type { QuarantineItem, QuarantineQuery, QuarantineStore } from '../../ports.js';
 import type { RedisKeys } from './keys.js';
@@ -24,7 +24,7 @@ const cursorOf = (it: QuarantineItem) => `${it.lastFailedAt}:${it.id}`;
 
 export class RedisQuarantineStore implements QuarantineStore {
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 

@@ -1,6 +1,6 @@
 import type { Job, JobsOptions, KeepJobs, Queue } from 'bullmq';
 import { bullmq } from './bullmq.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import type { Consumer, ConsumerOptions, JobData, JobQueue, JobState, NewJob } from '../../ports.js';
 import { fromBullId, isMarker, startBullConsumer, toBullId, type StoredData } from './bull-consumer.js';
 import type { RedisKeys } from './keys.js';
@@ -29,7 +29,7 @@ export interface RedisQueueSettings {
   /** Approximate bound of each operation's BullMQ events stream (default 1,000). */
   eventsMaxLen?: number;
   /** A new connection for one BullMQ Worker (maxRetriesPerRequest: null). */
-  workerConnection: () => Redis;
+  workerConnection: () => RedisClient;
 }
 
 const MAX_PRIORITY = 2_097_152;
@@ -78,7 +78,7 @@ export class RedisJobQueue implements JobQueue {
   private readonly keep: KeepJobs;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: RedisKeys,
     private readonly settings: RedisQueueSettings,
   ) {

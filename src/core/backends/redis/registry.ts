@@ -1,8 +1,9 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import { newId } from '../../hash.js';
 import { emptyCounters, type CounterName, type OpCounters, type Registry, type WorkerInfo } from '../../ports.js';
 import type { RedisKeys } from './keys.js';
-import { queueScript, results, runScript } from './scripts.js';
+import { TagBatch } from './scan.js';
+import { queueScript, runScript } from './scripts.js';
 
 /** How long a counter batch's id is remembered (a resent batch within it adds nothing). */
 const BATCH_MARK_MS = 10 * 60_000;
@@ -17,7 +18,7 @@ export const DURATION_WINDOW = 500;
  */
 export class RedisRegistry implements Registry {
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 
@@ -41,16 +42,16 @@ export class RedisRegistry implements Registry {
   async incr(deltas: Record<string, Partial<OpCounters>>) {
     const ops = Object.keys(deltas);
     if (ops.length === 0) return;
-    const p = this.client.pipeline();
+    const p = new TagBatch(this.client);
     const batch = newId();
     for (const op of ops) {
       const args: (string | number)[] = [BATCH_MARK_MS];
       for (const [name, v] of Object.entries(deltas[op]!) as [CounterName, number][]) if (v) args.push(name, v);
       // One script per operation (its own slot): the batch id makes a resent call a no-op.
-      if (args.length > 1) queueScript(p, 'registry-incr-2', [this.keys.stats(op), `${this.keys.stats(op)}:b:${batch}`], args);
+      if (args.length > 1) p.add(this.keys.tag(op), (q) => queueScript(q, 'registry-incr-2', [this.keys.stats(op), `${this.keys.stats(op)}:b:${batch}`], args));
     }
-    p.sadd(this.keys.namespaces('stats'), ...ops);
-    results(await p.exec());
+    p.add(this.keys.global, (q) => q.sadd(this.keys.namespaces('stats'), ...ops));
+    await p.exec();
   }
 
   private async ops() {
@@ -60,9 +61,9 @@ export class RedisRegistry implements Registry {
   async counters() {
     const ops = await this.ops();
     if (ops.length === 0) return {};
-    const p = this.client.pipeline();
-    for (const op of ops) p.hgetall(this.keys.stats(op));
-    const all = results(await p.exec()) as Record<string, string>[];
+    const p = new TagBatch(this.client);
+    for (const op of ops) p.add(this.keys.tag(op), (q) => q.hgetall(this.keys.stats(op)));
+    const all = (await p.exec()) as Record<string, string>[];
     const out: Record<string, OpCounters> = {};
     ops.forEach((op, i) => {
       const c = emptyCounters();
@@ -76,19 +77,19 @@ export class RedisRegistry implements Registry {
     if (ms.length === 0) return;
     const key = this.keys.durations(op);
     // Push then trim, back to back in one round trip (a concurrent push is trimmed by the next).
-    const p = this.client.pipeline();
-    p.rpush(key, ...ms.map(String));
-    p.ltrim(key, -DURATION_WINDOW, -1);
-    p.sadd(this.keys.namespaces('stats'), op);
-    results(await p.exec());
+    const p = new TagBatch(this.client);
+    p.add(this.keys.tag(op), (q) => q.rpush(key, ...ms.map(String)));
+    p.add(this.keys.tag(op), (q) => q.ltrim(key, -DURATION_WINDOW, -1));
+    p.add(this.keys.global, (q) => q.sadd(this.keys.namespaces('stats'), op));
+    await p.exec();
   }
 
   async durations() {
     const ops = await this.ops();
     if (ops.length === 0) return {};
-    const p = this.client.pipeline();
-    for (const op of ops) p.lrange(this.keys.durations(op), 0, -1);
-    const all = results(await p.exec()) as string[][];
+    const p = new TagBatch(this.client);
+    for (const op of ops) p.add(this.keys.tag(op), (q) => q.lrange(this.keys.durations(op), 0, -1));
+    const all = (await p.exec()) as string[][];
     const out: Record<string, number[]> = {};
     ops.forEach((op, i) => {
       if (all[i]!.length > 0) out[op] = all[i]!.map(Number);
@@ -99,10 +100,10 @@ export class RedisRegistry implements Registry {
   async clear() {
     const ops = await this.ops();
     const { expiry, info } = this.keys.workers();
-    const p = this.client.pipeline();
-    p.del(expiry, info, this.keys.namespaces('stats'));
-    for (const op of ops) p.del(this.keys.stats(op), this.keys.durations(op));
-    results(await p.exec());
+    const p = new TagBatch(this.client);
+    p.add(this.keys.global, (q) => q.del(expiry, info, this.keys.namespaces('stats')));
+    for (const op of ops) p.add(this.keys.tag(op), (q) => q.del(this.keys.stats(op), this.keys.durations(op)));
+    await p.exec();
   }
 
   async close() {}

@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from './connection.js';
 
 /**
  * The Lua scripts of `./lua/` (BullMQ's layout: `name-<number of keys>.lua`, `-n` for a
@@ -60,10 +61,10 @@ function scripts() {
   return (loaded = out);
 }
 
-const defined = new WeakSet<Redis>();
+const defined = new WeakSet<RedisClient>();
 
 /** Register every script on a connection (once). */
-export function defineScripts(client: Redis) {
+export function defineScripts(client: RedisClient) {
   if (defined.has(client)) return;
   // numberOfKeys omitted: callers pass numkeys first, which serves fixed and variable scripts alike.
   for (const s of scripts().values()) client.defineCommand(s.command, { lua: s.lua });
@@ -82,7 +83,7 @@ export function queueScript(target: ChainableCommander, name: ScriptName, keys: 
 }
 
 /** Run one script now. */
-export function runScript<T = unknown>(client: Redis, name: ScriptName, keys: string[], args: Arg[]): Promise<T> {
+export function runScript<T = unknown>(client: RedisClient, name: ScriptName, keys: string[], args: Arg[]): Promise<T> {
   const s = scripts().get(name);
   if (!s) throw new Error(`unknown Lua script ${name}`);
   if (s.keys !== undefined && s.keys !== keys.length) throw new Error(`${name}.lua takes ${s.keys} keys, got ${keys.length}`);

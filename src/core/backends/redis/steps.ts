@@ -1,10 +1,11 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import { hashId, newId } from '../../hash.js';
 import type { BeginResult, Delivery, Key, QuarantineItem, StoredEntry, WorkerSteps } from '../../ports.js';
 import { decodeEntry, encodeEntry } from './cache.js';
 import { idHash, type RedisKeys } from './keys.js';
 import type { RedisLocker } from './locker.js';
 import { decode } from './pending.js';
+import { scanEach } from './scan.js';
 import { runScript } from './scripts.js';
 import { TickBatcher } from './tick-batcher.js';
 
@@ -83,7 +84,7 @@ export class RedisWorkerSteps implements WorkerSteps {
   private readonly settles = new TickBatcher<Req, void>((ns, reqs) => this.settleMany(ns, reqs), SETTLE_EVERY_MS);
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: RedisKeys,
     private readonly locker: RedisLocker,
   ) {}
@@ -125,12 +126,9 @@ export class RedisWorkerSteps implements WorkerSteps {
 
   async records(ns: string) {
     let n = 0;
-    let cursor = '0';
-    do {
-      const [next, found] = await this.client.scan(cursor, 'MATCH', this.keys.recordPattern(ns), 'COUNT', 1000);
-      cursor = next;
+    await scanEach(this.client, this.keys.recordPattern(ns), (found) => {
       n += found.length;
-    } while (cursor !== '0');
+    });
     return n;
   }
 

@@ -1,5 +1,5 @@
 import { bullmq } from './bullmq.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import type { RedisKeys } from './keys.js';
 
 export interface QueueVersion {
@@ -16,7 +16,7 @@ export interface QueueVersion {
  * BullMQ `Queue` writes when it opens) on a Queue opened with `skipMetasUpdate`, so that
  * looking does not overwrite it; `Queue.metaValues.version` is what ours writes.
  */
-export async function queueVersions(client: Redis, keys: RedisKeys): Promise<QueueVersion[]> {
+export async function queueVersions(client: RedisClient, keys: RedisKeys): Promise<QueueVersion[]> {
   const ops = (await client.smembers(keys.namespaces('queue'))).sort();
   const { Queue } = await bullmq();
   return Promise.all(
