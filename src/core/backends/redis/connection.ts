@@ -221,26 +221,36 @@ export async function openRedis(url: string, opts: OpenOptions = {}): Promise<Re
     lastError = e;
     if (opened) opts.onError?.(e);
   });
+  await connectWithin(client, url, timeout, 'no answer', () => lastError, /Connection is closed|no answer within/);
+  opened = true;
+  defineScripts(client);
+  return client;
+}
+
+/**
+ * Connect and ping within `timeout`, or disconnect and throw a clear error naming the
+ * masked URL. When the failure is only "closed" or the timeout, the connection's last
+ * error event says why (refused, NOAUTH, TLS), so that is what is reported.
+ */
+async function connectWithin(client: RedisClient, url: string, timeout: number, silence: string, lastError: () => Error | undefined, vague: RegExp) {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       client.connect(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${timeout} ms`), { code: 'ETIMEDOUT' })), timeout + 500);
+        timer = setTimeout(() => reject(Object.assign(new Error(`${silence} within ${timeout} ms`), { code: 'ETIMEDOUT' })), timeout + 500);
       }),
     ]);
     // A server with requirepass accepts the connection but answers NOAUTH to the first command.
     await client.ping();
   } catch (e) {
     client.disconnect();
-    const cause = lastError && (/Connection is closed|no answer within/.test((e as Error)?.message ?? '') || !(e instanceof Error)) ? lastError : e;
+    const last = lastError();
+    const cause = last && (vague.test((e as Error)?.message ?? '') || !(e instanceof Error)) ? last : e;
     throw connectError(url, cause);
   } finally {
     clearTimeout(timer);
   }
-  opened = true;
-  defineScripts(client);
-  return client;
 }
 
 /** ioredis Cluster options (startup nodes apart): node connections and the cluster's own retries. */
@@ -277,23 +287,7 @@ async function openCluster(url: string, opts: OpenOptions): Promise<Cluster> {
   };
   client.on('error', onError);
   client.on('node error', onError);
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      client.connect(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(Object.assign(new Error(`no cluster node answered within ${timeout} ms`), { code: 'ETIMEDOUT' })), timeout + 500);
-      }),
-    ]);
-    await client.ping();
-  } catch (e) {
-    client.disconnect();
-    const msg = (e as Error)?.message ?? '';
-    const cause = lastError && (/Connection is closed|no cluster node answered|None of startup nodes|Failed to refresh slots/.test(msg) || !(e instanceof Error)) ? lastError : e;
-    throw connectError(url, cause);
-  } finally {
-    clearTimeout(timer);
-  }
+  await connectWithin(client, url, timeout, 'no cluster node answered', () => lastError, /Connection is closed|no cluster node answered|None of startup nodes|Failed to refresh slots/);
   opened = true;
   defineScripts(client);
   return client;
