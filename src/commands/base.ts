@@ -40,7 +40,7 @@ const GLOBAL = 'GLOBAL';
 export abstract class BaseCommand<T extends typeof Command> extends Command {
   static override baseFlags = {
     broker: Flags.string({
-      summary: 'Where jobs, locks, pending requests, quarantine and workers live: sqlite:PATH, redis://…, redis+sentinel://…, memory:.',
+      summary: 'Where jobs, locks, pending requests, quarantine and workers live: sqlite:PATH, redis://…, redis+sentinel://…, redis+cluster://h1:p1,h2:p2, memory:.',
       description: 'Default: sqlite:.backache/backache.db in the working directory (or the config file).',
       env: 'BACKACHE_BROKER',
       helpGroup: GLOBAL,

@@ -5,7 +5,7 @@ import { parseClusterUrl } from '../../src/core/backends/redis/index.js';
 import { BackendUnavailableError, ConfigError } from '../../src/core/errors.js';
 import { createRegion } from '../../src/index.js';
 import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js';
-import { freePort } from '../helpers/redis-server.js';
+import { freePort, startRedisServer } from '../helpers/redis-server.js';
 import { describeBackend, describeCacheStore, describeWorkerSteps } from './suites.js';
 
 // One real 3-master Redis Cluster for this file; every open gets its own prefix.
@@ -67,6 +67,21 @@ describe('redis cluster URLs', () => {
     expect(err).toBeInstanceOf(BackendUnavailableError);
     expect(err!.message).toContain(`redis+cluster://u:***@127.0.0.1:${a},127.0.0.1:${b}`);
     expect(err!.message).not.toContain('topsecret');
+  });
+
+  it('redis+cluster:// to a server that is not in cluster mode says so, and how to connect instead', async () => {
+    const single = await startRedisServer();
+    try {
+      const err = await openBackend({ broker: `redis+cluster://127.0.0.1:${single.port}`, prefix: prefix() }).then(
+        () => undefined,
+        (e: BackendUnavailableError) => e,
+      );
+      expect(err).toBeInstanceOf(BackendUnavailableError);
+      expect(err!.message).toMatch(/^cannot connect to the redis cluster at redis\+cluster:\/\/127\.0\.0\.1:\d+: /);
+      expect(err!.hint).toMatch(/cluster mode \(cluster-enabled yes\).*For one server use redis:\/\//);
+    } finally {
+      await single.stop();
+    }
   });
 
   it('opens as the cache of another broker and as a region store', async () => {

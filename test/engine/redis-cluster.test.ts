@@ -84,3 +84,14 @@ describe('engine on a redis cluster: operations spread over the masters', () => 
     }
   });
 });
+
+describe('engine on a redis cluster: the wrong URL says what to use', () => {
+  it('redis:// to a cluster node is refused, naming redis+cluster://; no key is written', async () => {
+    const m = cluster.masters()[0]!;
+    const prefix = `w${randomUUID().slice(0, 8)}`;
+    await expect(createBackache({ operations: { a: async () => 1 }, broker: `redis://127.0.0.1:${m.port}`, prefix })).rejects.toThrow(
+      new RegExp(`is a node of a Redis Cluster: use redis\\+cluster://127\\.0\\.0\\.1:${m.port}`),
+    );
+    for (const node of cluster.masters()) expect(cluster.cli(node.port, '--scan', '--pattern', `*${prefix}*`).trim()).toBe('');
+  });
+});

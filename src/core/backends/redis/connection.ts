@@ -140,6 +140,8 @@ export function parseRedisUrl(url: string): RedisOptions {
   };
 }
 
+const hostsOf = (o: RedisOptions) => `${o.host ?? '127.0.0.1'}:${o.port ?? 6379}`;
+
 /** Reconnect forever once connected: 50 ms, 100 ms, … up to 2 s between tries. */
 const reconnectDelay = (times: number) => Math.min(times * 50, 2000);
 
@@ -177,6 +179,12 @@ export function connectError(url: string, err: unknown): BackendUnavailableError
   if (/certificate|SSL|TLS/i.test(reason)) {
     return new BackendUnavailableError(`cannot connect to redis at ${masked}: ${reason}`, {
       hint: 'the TLS handshake failed: for a private CA, start with NODE_EXTRA_CA_CERTS=/path/to/ca.pem; rediss:// needs a TLS port',
+      cause: err,
+    });
+  }
+  if (isClusterUrl(url) && /refresh slots cache|CLUSTERDOWN|cluster support disabled|no cluster node answered/i.test(reason)) {
+    return new BackendUnavailableError(`cannot connect to the redis cluster at ${masked}: ${reason}`, {
+      hint: 'are the nodes up and in cluster mode (cluster-enabled yes), with every slot served (redis-cli -p PORT cluster info: cluster_state:ok)? For one server use redis://',
       cause: err,
     });
   }
@@ -222,6 +230,10 @@ export async function openRedis(url: string, opts: OpenOptions = {}): Promise<Re
     if (opened) opts.onError?.(e);
   });
   await connectWithin(client, url, timeout, 'no answer', () => lastError, /Connection is closed|no answer within/);
+  if (!base.sentinels && /cluster_enabled:1/.test(await client.info('cluster').catch(() => ''))) {
+    client.disconnect();
+    throw new ConfigError(`${maskUrl(url)} is a node of a Redis Cluster: use redis+cluster://${hostsOf(base)} (list one or more nodes) so that keys reach the master that holds them`);
+  }
   opened = true;
   defineScripts(client);
   return client;
