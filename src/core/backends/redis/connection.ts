@@ -96,20 +96,9 @@ export function parseClusterUrl(url: string): ClusterUrl {
 /** ioredis options for a URL (no connection made). */
 export function parseRedisUrl(url: string): RedisOptions {
   if (isClusterUrl(url)) throw new ConfigError(`"${maskUrl(url)}" is a cluster URL: it has no single server (parseClusterUrl)`);
-  const m = /^(redis|rediss|redis\+sentinel):\/\/(?:([^@/]*)@)?([^/?#]*)(?:\/([^?#]*))?(?:\?([^#]*))?$/i.exec(url);
-  if (!m) throw new ConfigError(`"${maskUrl(url)}" is not a redis URL; expected redis://[user:password@]host:port[/db], rediss://… or redis+sentinel://host:26379,host2:26379/MASTER`);
-  const scheme = m[1]!.toLowerCase();
-  const auth = m[2];
-  const hosts = m[3] ?? '';
-  const path = m[4] ?? '';
-  const query = new URLSearchParams(m[5] ?? '');
-  let username: string | undefined;
-  let password: string | undefined;
-  if (auth !== undefined) {
-    const i = auth.indexOf(':');
-    username = decode(i < 0 ? auth : auth.slice(0, i));
-    password = i < 0 ? undefined : decode(auth.slice(i + 1));
-  }
+  const u = splitUrl(url);
+  if (!u) throw new ConfigError(`"${maskUrl(url)}" is not a redis URL; expected redis://[user:password@]host:port[/db], rediss://… or redis+sentinel://host:26379,host2:26379/MASTER`);
+  const { scheme, username, password, hosts, path, query } = u;
   const common: RedisOptions = {};
   if (username) common.username = username;
   if (password !== undefined && password !== '') common.password = password;
