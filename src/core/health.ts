@@ -127,14 +127,17 @@ async function checkRedis(name: string, url: string, prefix: string): Promise<Ch
 
 /**
  * A Redis Cluster: its masters, their slot ranges and replicas, and which operations each
- * one holds (one operation = one hash tag = one master).
+ * one holds (one operation = one hash tag = one master; one with `shards` is on several).
  */
 async function clusterChecks(name: string, client: import('ioredis').Cluster, prefix: string): Promise<Check[]> {
   const { clusterLayout, slotRanges } = await import('./backends/redis/cluster-info.js');
   const { RedisKeys } = await import('./backends/redis/keys.js');
+  const { loadLayouts } = await import('./backends/redis/layouts.js');
   let masters: Awaited<ReturnType<typeof clusterLayout>>;
   try {
-    masters = await clusterLayout(client, new RedisKeys(prefix));
+    const keys = new RedisKeys(prefix);
+    await loadLayouts(client, keys);
+    masters = await clusterLayout(client, keys);
   } catch (e) {
     return [warn(name, `could not read the cluster layout: ${reason(e)}`)];
   }
@@ -157,9 +160,12 @@ async function clusterChecks(name: string, client: import('ioredis').Cluster, pr
  */
 async function bullmqVersions(name: string, client: import('./backends/redis/connection.js').RedisClient, prefix: string): Promise<Check[]> {
   const { queueVersions, RedisKeys } = await import('./backends/redis/index.js');
+  const { loadLayouts } = await import('./backends/redis/layouts.js');
   let all: Awaited<ReturnType<typeof queueVersions>>;
   try {
-    all = await queueVersions(client, new RedisKeys(prefix));
+    const keys = new RedisKeys(prefix);
+    await loadLayouts(client, keys);
+    all = await queueVersions(client, keys);
   } catch (e) {
     return [warn(name, `could not read the BullMQ version of the queues: ${reason(e)}`)];
   }
