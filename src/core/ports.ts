@@ -129,6 +129,7 @@ export interface JobData {
 export interface NewJob {
   id: string;
   data: JobData;
+  /** Lower runs first, among the operation's jobs (among one shard's, where it is spread). */
   priority?: number;
   delayMs?: number;
 }

@@ -133,7 +133,9 @@ export class RedisJobQueue implements JobQueue {
     for (const j of jobs) {
       const op = j.data.op;
       ops.add(op);
-      const tag = this.keys.layouts.count(op) > 1 ? this.keys.placeOf({ ns: op, id: j.data.uri }, idHash(j.data.uri)) : this.keys.tag(op);
+      const uri = j.data.uri;
+      // Job data that is not backache's (no uri) goes to the first shard, where the worker quarantines it.
+      const tag = this.keys.layouts.count(op) > 1 && typeof uri === 'string' ? this.keys.placeOf({ ns: op, id: uri }, idHash(uri)) : this.keys.tag(op);
       let g = byTag.get(tag);
       if (!g) byTag.set(tag, (g = []));
       g.push(j);
