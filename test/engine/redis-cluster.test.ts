@@ -241,4 +241,23 @@ describe('engine on a redis cluster: one hot operation spread over shards', () =
       await app.close();
     }
   });
+
+  it('a worker started before the layout changed finds the new layout\'s queues and delivers their requests', async () => {
+    const prefix = `z${randomUUID().slice(0, 8)}`;
+    const got: unknown[][] = [];
+    const def = (shards: number) => defineOperations({ op: { shards, run: async (uri: string) => `v:${uri}`, onResult: (_v: unknown, cb: unknown[]) => void got.push(cb) } });
+    const worker = await createBackache({ operations: def(1), broker: cluster.url, prefix });
+    const w = worker.startWorker({ concurrency: 4 });
+    const producer = await createBackache({ operations: def(6), broker: cluster.url, prefix });
+    try {
+      const r = await producer.bulkGetOrDelegate(Array.from({ length: 12 }, (_, i) => ({ op: 'op', uri: `n${i}`, cbArgs: i })));
+      expect(r.delegated).toHaveLength(12);
+      await waitUntil(() => got.length === 12, 'the old worker delivered every request', 30_000);
+      expect(got.flat().sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 12 }, (_, i) => i));
+      expect((await producer.stats()).ops.find((o) => o.op === 'op')!.pending).toBe(0);
+    } finally {
+      await w.stop();
+      await Promise.all([worker.close(), producer.close()]);
+    }
+  });
 });

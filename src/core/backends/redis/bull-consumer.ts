@@ -37,7 +37,12 @@ export interface BullConsumerSettings {
   leaseMs: number;
   stalledIntervalMs: number;
   keep: KeepJobs;
+  /** Re-read the operations' shard layouts (a layout introduced since the consumer started). */
+  refreshLayouts?: () => Promise<void>;
 }
+
+/** How often a consumer looks for shard layouts introduced since it started. */
+const LAYOUT_CHECK_MS = 5000;
 
 /** What a completed job returns to BullMQ: who was told, under which delivery (never the value). */
 export interface Marker {
@@ -178,7 +183,7 @@ class Gate {
   }
 }
 
-function processor(sh: Shared, place: string, gate?: Gate) {
+function processor(sh: Shared, place: string, gate: Gate) {
   return async (job: Job, token: string | undefined) => {
     const run: Run = { claimed: claimedJob(job, place), ctl: new AbortController(), lost: false };
     sh.runs.set(job, run);
@@ -187,11 +192,11 @@ function processor(sh: Shared, place: string, gate?: Gate) {
     try {
       let outcome: JobOutcome;
       try {
-        if (gate) await gate.enter(run.ctl.signal);
+        await gate.enter(run.ctl.signal);
         try {
           outcome = await outcomeOf(sh, run);
         } finally {
-          gate?.leave();
+          gate.leave();
         }
       } catch {
         // The handler never throws unless the backend failed under it: leave the job as it
@@ -246,19 +251,44 @@ async function move(fn: () => Promise<void>, sh: Shared, run: Run) {
 export function startBullConsumer(s: BullConsumerSettings, opts: ConsumerOptions, onStopped: () => void): Consumer {
   const sh = new Shared(opts);
   const conns: RedisClient[] = [];
-  const ready: Promise<Worker[]> = bullmq().then((bull) => {
-    sh.bull = bull;
-    return opts.ops.flatMap((op) => {
-      // One Worker per queue of the operation (one per shard of every layout it has had),
-      // sharing its concurrency (a Gate keeps the sum exact) and its rate limit.
+  // One Worker per queue of each operation (one per shard of every layout it has had),
+  // sharing its concurrency (a Gate keeps the sum exact) and its rate limit.
+  const workers: Worker[] = [];
+  const consumed = new Set<string>();
+  const gates = new Map<string, Gate>();
+  let stopping = false;
+  const startMissing = (bull: typeof import('bullmq')) => {
+    for (const op of opts.ops) {
       const tags = s.keys.layouts.tagsOf(op);
       const concurrency = Math.max(1, opts.concurrency(op));
-      const gate = tags.length > 1 ? new Gate(concurrency) : undefined;
-      return tags.map((tag) => startWorker(bull, op, tag, Math.ceil(concurrency / tags.length), tags.length, gate));
-    });
+      let gate = gates.get(op);
+      if (!gate) gates.set(op, (gate = new Gate(concurrency)));
+      for (const tag of tags) {
+        if (consumed.has(tag)) continue;
+        consumed.add(tag);
+        workers.push(startWorker(bull, op, tag, Math.ceil(concurrency / tags.length), tags.length, gate));
+      }
+    }
+  };
+  const ready: Promise<Worker[]> = bullmq().then((bull) => {
+    sh.bull = bull;
+    startMissing(bull);
+    return workers;
   });
   ready.catch(() => {}); // seen by stop()
-  const startWorker = (bull: typeof import('bullmq'), op: string, tag: string, concurrency: number, shares: number, gate?: Gate) => {
+  let checking = false;
+  const layoutTimer = s.refreshLayouts
+    ? setInterval(() => {
+        if (checking || stopping || !sh.bull) return;
+        checking = true;
+        s.refreshLayouts!()
+          .then(() => !stopping && startMissing(sh.bull))
+          .catch(() => {}) // Redis away: the next check tries again
+          .finally(() => (checking = false));
+      }, LAYOUT_CHECK_MS)
+    : undefined;
+  layoutTimer?.unref?.();
+  const startWorker = (bull: typeof import('bullmq'), op: string, tag: string, concurrency: number, shares: number, gate: Gate) => {
     const conn = s.connect();
     conn.on('error', () => {}); // reconnects by itself; commands wait for it
     conns.push(conn);
@@ -320,8 +350,8 @@ export function startBullConsumer(s: BullConsumerSettings, opts: ConsumerOptions
   };
   let closing: Promise<void> | undefined;
   const close = () =>
-    (closing ??= ready
-      .then((workers) => Promise.all(workers.map((w) => closeWorker(w))))
+    (closing ??= ((stopping = true), clearInterval(layoutTimer), ready)
+      .then((all) => Promise.all(all.map((w) => closeWorker(w))))
       .catch(() => {})
       .then(async () => {
         await Promise.all(conns.map((c) => closeRedis(c)));

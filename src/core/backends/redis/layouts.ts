@@ -21,15 +21,18 @@ function parse(raw: string): Stored | undefined {
 }
 
 /** Apply an HGETALL of the layouts; operations this process declared keep their own N. */
-function apply(keys: RedisKeys, flat: string[] | Record<string, string>, own: Record<string, number> = {}) {
+function apply(keys: RedisKeys, flat: string[] | Record<string, string>) {
   const entries = Array.isArray(flat) ? Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, flat[2 * i + 1]!] as const) : Object.entries(flat);
   for (const [op, raw] of entries) {
     const rec = parse(raw);
-    if (rec) keys.layouts.set(op, own[op] ?? rec.n, rec.seen);
+    if (rec) keys.layouts.set(op, rec.n, rec.seen);
   }
 }
 
-/** Read every operation's layout (when a backend opens): processes without definitions use them. */
+/**
+ * Read every operation's layout: when a backend opens (processes without definitions use
+ * them), and from time to time in workers (a layout another process introduced since).
+ */
 export async function loadLayouts(client: RedisClient, keys: RedisKeys) {
   apply(keys, await client.hgetall(keys.layoutsKey()));
 }
@@ -43,8 +46,8 @@ export async function declareLayouts(client: RedisClient, keys: RedisKeys, shard
   for (const [op, n] of Object.entries(shards)) {
     if (!Number.isInteger(n) || n < 1 || n > MAX_SHARDS) throw new RangeError(`shards of ${op} must be an integer from 1 to ${MAX_SHARDS}`);
     args.push(op, String(n));
-    keys.layouts.set(op, n, keys.layouts.layouts(op)); // used at once, before the reply merges others' layouts
+    keys.layouts.declare(op, n);
   }
   if (args.length === 0) return;
-  apply(keys, await runScript<string[]>(client, 'layouts-declare-1', [keys.layoutsKey()], args), shards);
+  apply(keys, await runScript<string[]>(client, 'layouts-declare-1', [keys.layoutsKey()], args));
 }

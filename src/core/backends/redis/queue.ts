@@ -5,6 +5,7 @@ import type { Consumer, ConsumerOptions, JobData, JobQueue, JobState, NewJob } f
 import { fromBullId, isMarker, startBullConsumer, toBullId, type StoredData } from './bull-consumer.js';
 import { idHash, type RedisKeys } from './keys.js';
 import { clearArea } from './scan.js';
+import { loadLayouts } from './layouts.js';
 
 /**
  * The job queue on BullMQ's public API: one BullMQ queue per operation, named `jobs` with
@@ -157,6 +158,7 @@ export class RedisJobQueue implements JobQueue {
         leaseMs,
         stalledIntervalMs: this.settings.stalledIntervalMs ?? Math.min(15_000, Math.max(50, Math.floor(leaseMs / 4))),
         keep: this.keep,
+        refreshLayouts: () => loadLayouts(this.client, this.keys),
       },
       opts,
       () => this.consumers.delete(consumer),

@@ -28,11 +28,20 @@ export class ShardLayouts {
   private readonly seen = new Map<string, number[]>();
   private readonly tagSets = new Map<string, string[]>();
   private readonly allTags = new Map<string, string[]>();
+  /** N of the operations this process defines: what others recorded never replaces them. */
+  private readonly own = new Map<string, number>();
 
   constructor(private readonly base: (ns: string) => string) {}
 
-  /** Set a namespace's layouts: the one new pairs use, and every one it has been used with. */
+  /** This process defines `ns` with `n` shards: it writes with that N whatever others use. */
+  declare(ns: string, n: number) {
+    this.own.set(ns, n);
+    this.set(ns, n, this.layouts(ns));
+  }
+
+  /** Set a namespace's layouts: the one new pairs use (unless declared here), and every one it has been used with. */
   set(ns: string, n: number, seen: number[] = []) {
+    n = this.own.get(ns) ?? n;
     // Layout 1 always counts as seen: an operation may have run unsharded before.
     const all = [...new Set([1, ...seen, n])].filter((x) => Number.isInteger(x) && x >= 1 && x <= MAX_SHARDS).sort((a, b) => a - b);
     if (n > 1) this.current.set(ns, n);
