@@ -31,7 +31,8 @@ import { ShardLayouts } from './shards.js';
  *   {P:}:ns:<kind>       namespaces known to a port (SET; kind = cache, pending, queue, stats)
  *   {P:}:q:*             quarantine (items, time index, per-op index, meta, counts)
  *   {P:}:w:*             live workers (expiry ZSET + info HASH)
- *   {P:}:layouts         operations' shard layouts (HASH op -> JSON {n, seen}; index.ts)
+ *   {P:}:layouts         operations' shard layouts (HASH op -> JSON {n, seen}; layouts.ts), removed
+ *                        by cleanup and written again by the workers still running
  */
 
 /** Namespaces that may appear in a key as they are; anything else is hashed (`#<hash>`). */
@@ -58,7 +59,7 @@ export const globEscape = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&');
 export type NsKind = 'cache' | 'pending' | 'queue' | 'stats';
 
 /** Which part of an operation's keys a port owns (for `clear()` by SCAN). */
-export type KeyArea = 'c' | 'p' | 'l' | 'jobs';
+export type KeyArea = 'c' | 'p' | 'l' | 'jobs' | 'stats';
 
 export class RedisKeys {
   readonly global: string;

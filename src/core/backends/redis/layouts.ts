@@ -51,3 +51,13 @@ export async function declareLayouts(client: RedisClient, keys: RedisKeys, shard
   if (args.length === 0) return;
   apply(keys, await runScript<string[]>(client, 'layouts-declare-1', [keys.layoutsKey()], args));
 }
+
+/**
+ * What a worker does every few seconds: record its own operations' layouts again (they may
+ * have been removed by a `cleanup`) and read everyone's (a layout introduced since it started).
+ */
+export async function refreshLayouts(client: RedisClient, keys: RedisKeys) {
+  const own = keys.layouts.declared();
+  if (Object.keys(own).length > 0) await declareLayouts(client, keys, own);
+  else await loadLayouts(client, keys);
+}

@@ -5,7 +5,7 @@ import type { Consumer, ConsumerOptions, JobData, JobQueue, JobState, NewJob } f
 import { fromBullId, isMarker, startBullConsumer, toBullId, type StoredData } from './bull-consumer.js';
 import { idHash, type RedisKeys } from './keys.js';
 import { clearArea } from './scan.js';
-import { loadLayouts } from './layouts.js';
+import { refreshLayouts } from './layouts.js';
 
 /**
  * The job queue on BullMQ's public API: one BullMQ queue per operation, named `jobs` with
@@ -158,7 +158,7 @@ export class RedisJobQueue implements JobQueue {
         leaseMs,
         stalledIntervalMs: this.settings.stalledIntervalMs ?? Math.min(15_000, Math.max(50, Math.floor(leaseMs / 4))),
         keep: this.keep,
-        refreshLayouts: () => loadLayouts(this.client, this.keys),
+        refreshLayouts: () => refreshLayouts(this.client, this.keys),
       },
       opts,
       () => this.consumers.delete(consumer),
@@ -242,7 +242,7 @@ export class RedisJobQueue implements JobQueue {
 
   async clear() {
     await clearArea(this.client, this.keys, 'jobs');
-    await this.client.del(this.keys.namespaces('queue'));
+    await this.client.del(this.keys.namespaces('queue'), this.keys.layoutsKey());
     this.opOf.clear();
   }
 

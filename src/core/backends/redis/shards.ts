@@ -39,6 +39,11 @@ export class ShardLayouts {
     this.set(ns, n, this.layouts(ns));
   }
 
+  /** The N of every operation this process defines. */
+  declared(): Record<string, number> {
+    return Object.fromEntries(this.own);
+  }
+
   /** Set a namespace's layouts: the one new pairs use (unless declared here), and every one it has been used with. */
   set(ns: string, n: number, seen: number[] = []) {
     n = this.own.get(ns) ?? n;
