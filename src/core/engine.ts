@@ -475,6 +475,12 @@ export class Backache {
   async cleanup() {
     const b = this.backend;
     await Promise.all([b.cache.clear(), b.queue.clear(), b.pending.clear(), b.quarantine.clear(), b.registry.clear()]);
+    await b.declareShards?.(this.shardCounts()); // the layouts this process uses stay recorded
+  }
+
+  /** Every operation's `shards` (what the backend records for processes without definitions). */
+  shardCounts(): Record<string, number> {
+    return Object.fromEntries([...this.ops.values()].map((op) => [op.name, op.shards]));
   }
 
   async close() {

@@ -147,9 +147,16 @@ async function clusterChecks(name: string, client: import('ioredis').Cluster, pr
       ? ok(name, `Redis Cluster: ${masters.length} master(s) serve all 16384 slots`)
       : warn(name, `Redis Cluster: ${masters.length} master(s) serve ${covered} of 16384 slots`, 'some slots have no master: check CLUSTER INFO / redis-cli --cluster check'),
   ];
+  const { failingNodes } = await import('./backends/redis/cluster-info.js');
+  const down = await failingNodes(client).catch(() => []);
+  const isDown = (address: string) => down.some((d) => d.address === address);
   for (const m of masters) {
     const ops = m.ops.length === 0 ? 'no operations' : `${m.ops.length} operation(s): ${m.ops.join(', ')}`;
-    out.push(ok(name, `master ${m.address} slots ${slotRanges(m.slots)}, ${m.replicas} replica(s), ${ops}`));
+    const line = `master ${m.address} slots ${slotRanges(m.slots)}, ${m.replicas} replica(s), ${ops}`;
+    out.push(isDown(m.address) ? fail(name, `${line}: DOWN (the cluster marks it failing; its slots wait for a replica to take over)`, 'restart it, or check that its replica is promoted: redis-cli --cluster check') : ok(name, line));
+  }
+  for (const d of down) {
+    if (!masters.some((m) => m.address === d.address)) out.push(warn(name, `${d.role} ${d.address} is down (${d.flags})`, 'restart it; a master without a live replica has no failover'));
   }
   return out;
 }

@@ -55,3 +55,15 @@ export async function clusterLayout(client: Cluster, keys: RedisKeys): Promise<C
 
 /** `0-5460,10923-16383`. */
 export const slotRanges = (slots: [number, number][]) => slots.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(',');
+
+/** Nodes the cluster marks failing (`fail` or `fail?` in CLUSTER NODES), with their role. */
+export async function failingNodes(client: Cluster): Promise<{ address: string; role: string; flags: string }[]> {
+  const text = String(await client.cluster('NODES'));
+  const out: { address: string; role: string; flags: string }[] = [];
+  for (const line of text.split('\n')) {
+    const [, addr, flags] = line.split(' ');
+    if (!addr || !flags || !/(^|,)fail\??(,|$)/.test(flags)) continue;
+    out.push({ address: addr.split('@')[0]!, role: flags.includes('master') ? 'master' : flags.includes('slave') ? 'replica' : 'node', flags });
+  }
+  return out;
+}
