@@ -180,12 +180,13 @@ export function describeLocker(name: string, open: OpenBackend) {
     });
 
     it('extend keeps it held past the first ttl', async () => {
+      // Margins of seconds, not milliseconds: a loaded machine may sleep long past a short ttl.
       const l = ref.b.locker;
-      const t = await l.acquire(key, 150);
-      await sleep(80);
-      expect(await l.extend(key, t!, 400)).toBe(true);
-      await sleep(150);
+      const t = await l.acquire(key, 1000);
+      expect(await l.extend(key, t!, 10_000)).toBe(true);
+      await sleep(1300);
       expect(await l.acquire(key, 1000)).toBeNull();
+      expect(await l.release(key, t!)).toBe(true);
     });
 
     it('only one of many concurrent acquirers wins', async () => {
