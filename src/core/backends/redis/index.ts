@@ -60,6 +60,7 @@ export async function redisBackend(url: string, prefix: string, settings: RedisB
       closed = true;
       await queue.close();
       steps.flush(); // settled records gathered for one DEL: sent before the connection goes
+      await cache.close(); // its reader connection
       await closeRedis(client);
     },
   };
