@@ -32,10 +32,12 @@ Exit 1 when the request ends in quarantine or does not complete within --timeout
     const kwargs = parseJsonFlag('kwargs', f.kwargs, { object: true });
     const cbArgs = parseJsonFlag('cb-args', f['cb-args']);
     const timeout = toMs(f.timeout, '--timeout');
-    const app = await this.openApp({ operations: 'required' });
     const op = f.op;
     const uri = this.args.uri;
-    if (!app.operationNames().includes(op)) throw new errors.UnknownOperationError(op, app.operationNames());
+    const app = await this.openProducer(op);
+    if (f.inline && !app.operationNames().includes(op)) {
+      throw new errors.ConfigError(`--inline computes ${op} in this process: it needs the operations module that defines it`, { hint: 'pass --operations FILE (-o), or drop --inline to let the workers compute it' });
+    }
     const r = await app.bulkGetOrDelegate([{ op, uri, kwargs, cbArgs }], { inline: f.inline });
     let result: { op: string; uri: string; status: 'hit' | 'stale' | 'computed'; value: unknown };
     if (r.errors.length) throw new errors.BackacheError(`${op} ${uri} failed: ${r.errors[0]!.error}`, { hint: `backache quarantine list --op ${op}` });

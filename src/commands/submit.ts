@@ -21,7 +21,7 @@ Prints a summary on stderr (hits, delegated, coalesced, errors) and a progress l
   };
 
   async run() {
-    const [{ parseJsonFlag, assertKnownOp }, { openInput }, { submitStream, summaryText, summaryFailed }, { toMs }] = await Promise.all([
+    const [{ parseJsonFlag }, { openInput }, { submitStream, summaryText, summaryFailed }, { toMs }] = await Promise.all([
       import('../cli/operations.js'),
       import('../cli/input.js'),
       import('../cli/submit.js'),
@@ -31,8 +31,7 @@ Prints a summary on stderr (hits, delegated, coalesced, errors) and a progress l
     const cbArgs = parseJsonFlag('cb-args', f['cb-args']);
     const kwargs = parseJsonFlag('kwargs', f.kwargs, { object: true });
     const timeoutMs = f.timeout === undefined ? undefined : toMs(f.timeout, '--timeout');
-    const app = await this.openApp({ operations: 'required' });
-    assertKnownOp(f.op, app.operationNames());
+    const app = await this.openProducer(f.op);
     const input = await openInput(this.args.file);
     if (input === process.stdin && process.stdin.isTTY) this.diag('reading URIs from the terminal, one a line (Ctrl-D to end)…');
     const started = Date.now();

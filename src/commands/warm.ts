@@ -34,7 +34,7 @@ Entries that are fresh are skipped unless --force. --dry-run prints what would b
   };
 
   async run() {
-    const [{ parseJsonFlag }, { openInput }, { planWarm, warmRequests }, { parseVars }, { batches }, { formatProgress }, { writeLine }, { UnknownOperationError }] =
+    const [{ parseJsonFlag }, { openInput }, { planWarm, warmRequests }, { parseVars }, { batches }, { formatProgress }, { writeLine }] =
       await Promise.all([
         import('../cli/operations.js'),
         import('../cli/input.js'),
@@ -43,14 +43,12 @@ Entries that are fresh are skipped unless --force. --dry-run prints what would b
         import('../cli/batch.js'),
         import('../cli/progress.js'),
         import('../cli/output.js'),
-        import('../core/errors.js'),
       ]);
     const f = this.flags;
     const kwargs = parseJsonFlag('kwargs', f.kwargs, { object: true });
     const vars = parseVars(listFlag(f.var));
     const kind = planWarm({ op: f.op, template: f.template, vars, match: f.match, cached: f.cached });
-    const app = await this.openApp({ operations: 'required' });
-    if (f.op !== undefined && !app.operationNames().includes(f.op)) throw new UnknownOperationError(f.op, app.operationNames());
+    const app = await this.openProducer(f.op);
     const input = kind === 'lines' || kind === 'template-lines' ? await openInput(this.args.file) : undefined;
     if (input === process.stdin && process.stdin.isTTY) this.diag('reading from the terminal, one a line (Ctrl-D to end)…');
 
@@ -76,7 +74,7 @@ Entries that are fresh are skipped unless --force. --dry-run prints what would b
       template: f.template,
       vars,
       match: f.match,
-      known: app.operationNames(),
+      known: app.knownOperations(),
       cache: app.backend.cache,
       onRead: () => void s.read++,
       onError: (e) => {
