@@ -560,7 +560,9 @@ export async function createBackache(o: BackacheOptions): Promise<Backache> {
   if (!o || !o.operations) throw new ConfigError('createBackache needs { operations }');
   const ops = normalizeOperations(o.operations);
   const backend = o.backend ?? (await openBackend(o));
-  return new Backache(backend, ops, o, !o.backend);
+  const app = new Backache(backend, ops, o, !o.backend);
+  for (const w of backend.warnings ?? []) app.log.warn(w);
+  return app;
 }
 
 export type { Request, Hit, Delegated, BulkResult };

@@ -406,6 +406,11 @@ export interface Backend {
   steps: WorkerSteps;
   /** Human-readable URLs, passwords masked. */
   describe(): { broker: string; cache: string };
+  /**
+   * What the user should hear once about how the stores are set up (e.g. a Redis that may
+   * evict jobs); the engine logs each as a warning when it opens.
+   */
+  warnings?: string[];
   close(): Promise<void>;
 }
 
