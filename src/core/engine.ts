@@ -190,7 +190,7 @@ export class Backache {
   }
 
   private acceptedOps(): ReadonlySet<string> | ReadonlyMap<string, Operation> {
-    return this.discovered.size === 0 ? this.ops : new Set([...this.ops.keys(), ...this.discovered]);
+    return this.discovered.size === 0 ? this.ops : new Set(this.knownOperations());
   }
 
   async getOrDelegate(op: string, uri: string, o: GetOrDelegateOptions = {}): Promise<GetOrDelegateResult> {
