@@ -4,7 +4,8 @@ import { BaseCommand, env } from './base.js';
 export default class Call extends BaseCommand<typeof Call> {
   static override summary = 'Get one result, computing it if needed, and wait for it (the bus-style remote call).';
   static override description = `A hit comes back at once; a miss is delegated to the workers (or computed in this process with --inline) and waited for. Prints the value as JSON on stdout; --json prints {"op","uri","status","value"}.
-Exit 1 when the request ends in quarantine or does not complete within --timeout.`;
+Exit 1 when the request ends in quarantine or does not complete within --timeout.
+The operation may be one a worker registered (see backache ops): no operations module is needed then; one known to neither is refused with the known ones (exit 2).`;
   static override examples = [
     '<%= config.bin %> call --op checksum file:examples/data/a.txt -o examples/operations.ts --inline',
     `<%= config.bin %> call --op title https://example.com/ --kwargs '{"lang":"en"}' --timeout 10s`,

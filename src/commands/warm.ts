@@ -8,7 +8,8 @@ export default class Warm extends BaseCommand<typeof Warm> {
   --template T --var k=v…: a template with every {placeholder} bound names exact URIs (repeat --var for several values: the URIs are their combinations);
   --template T with unbound placeholders: FILE or stdin gives one JSON object of variables a line, e.g. {"id":42};
   --template T --cached, or --match GLOB: the entries already cached that match, found through the index (useful with --force to refresh them).
-Entries that are fresh are skipped unless --force. --dry-run prints what would be queued, one JSON line {"op","uri"} each, and queues nothing.`;
+Entries that are fresh are skipped unless --force. --dry-run prints what would be queued, one JSON line {"op","uri"} each, and queues nothing.
+The operation may be one a worker registered (see backache ops): no operations module is needed then; one known to neither is refused with the known ones (exit 2).`;
   static override examples = [
     '<%= config.bin %> warm --op stats examples/urls.txt -o examples/operations.ts',
     `<%= config.bin %> warm --op feed --template 'https://x.example/users/{id}/feed' --var id=1 --var id=2`,

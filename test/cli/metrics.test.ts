@@ -4,9 +4,10 @@
  * agree), the worker's own run time histogram, `backache metrics` from another process,
  * a port in use, and the server closing with the worker.
  */
+import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { beforeAll, expect, it } from 'vitest';
-import { cli, describeOnBackends, ensureBuilt, startCli, tempDir, writeFiles } from '../helpers/cli.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { bin, cli, describeOnBackends, ensureBuilt, startCli, tempDir, TEST_OPS, writeFiles } from '../helpers/cli.js';
 import { waitUntil } from '../helpers/wait.js';
 
 beforeAll(ensureBuilt, 300_000);
@@ -59,6 +60,29 @@ const FIELDS: Record<string, string> = {
   pending: 'backache_pending',
   entries: 'backache_entries',
 };
+
+describe('metrics --help', () => {
+  it('has a description and examples; the local examples run as written; work --help names --metrics-port and its variable', async () => {
+    const help = await cli(['metrics', '--help'], { cwd: tempDir() });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^DESCRIPTION\n/m);
+    expect(help.stdout).toMatch(/^EXAMPLES\n/m);
+    expect(help.stdout).toMatch(/BACKACHE_BROKER/);
+    const work = await cli(['work', '--help'], { cwd: tempDir() });
+    expect(work.stdout).toMatch(/--metrics-port=<value>/);
+    expect(work.stdout).toMatch(/BACKACHE_METRICS_PORT/);
+    const dir = tempDir();
+    writeFiles(dir, { 'ops.mjs': TEST_OPS });
+    expect((await cli(['run', '--op', 'upper', '-o', 'ops.mjs'], { cwd: dir, input: 'a\n' })).code).toBe(0);
+    // The examples that need no server, through a shell, with `backache` the built CLI.
+    const examples = [...help.stdout.matchAll(/^ +\$ (backache metrics.*)$/gm)].map((m) => m[1]!).filter((ex) => !ex.includes('--broker'));
+    expect(examples).toEqual(['backache metrics', "backache metrics | grep '^backache_waiting'"]);
+    for (const ex of examples) {
+      const out = execFileSync('sh', ['-c', ex.replace(/^backache/, `"${process.execPath}" "${bin()}"`)], { cwd: dir, encoding: 'utf8' });
+      expect(out, ex).toMatch(/^backache_waiting\{op="upper"\} 0$/m);
+    }
+  });
+});
 
 describeOnBackends('metrics', (b) => {
   it('a running worker serves /metrics that agree with stats --json; backache metrics prints the same; the server closes with the worker', async () => {
