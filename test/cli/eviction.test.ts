@@ -57,7 +57,7 @@ describe.skipIf(!haveRedis && process.env.CI !== 'true')('eviction warning [redi
     expect(doctor.code).toBe(0); // a warning, not a failure
     const json = await cli(['doctor', '--json', ...flags], { cwd: dir });
     expect(json.json().checks).toEqual(expect.arrayContaining([expect.objectContaining({ status: 'warn', message: expect.stringMatching(/^Redis maxmemory-policy is allkeys-lru/) })]));
-  });
+  }, 120_000);
 
   it('a Redis with noeviction gets no warning at all', async () => {
     const ok = await startRedisServer();
@@ -73,5 +73,5 @@ describe.skipIf(!haveRedis && process.env.CI !== 'true')('eviction warning [redi
     } finally {
       await ok.stop();
     }
-  });
+  }, 120_000);
 });

@@ -81,7 +81,7 @@ describe('metrics --help', () => {
       const out = execFileSync('sh', ['-c', ex.replace(/^backache/, `"${process.execPath}" "${bin()}"`)], { cwd: dir, encoding: 'utf8' });
       expect(out, ex).toMatch(/^backache_waiting\{op="upper"\} 0$/m);
     }
-  });
+  }, 120_000);
 });
 
 describeOnBackends('metrics', (b) => {
@@ -168,7 +168,7 @@ describeOnBackends('metrics', (b) => {
       const s = createServer().once('error', reject);
       s.listen(port, () => s.close(() => resolve()));
     });
-  });
+  }, 120_000);
 
   it('--metrics-port comes from BACKACHE_METRICS_PORT; a bad value is one line, exit 2', async () => {
     const dir = tempDir();
@@ -183,5 +183,5 @@ describeOnBackends('metrics', (b) => {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(text).toMatch(/^# TYPE backache_waiting gauge$/m);
     expect((await w.stop('SIGTERM')).code).toBe(0);
-  });
+  }, 120_000);
 });

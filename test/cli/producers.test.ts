@@ -25,6 +25,11 @@ describeOnBackends('producers without --operations', (b) => {
     const dir = tempDir();
     writeFiles(workDir, { 'ops.mjs': OPS });
     const flags = b.name === 'sqlite' ? ['--broker', `sqlite:${workDir}/shared.db`] : b.flags();
+    // Nothing registered yet: refused, saying how to get a known operation.
+    const early = await cli(['submit', '--op', 'upper', ...flags], { cwd: dir, input: 'a\n' });
+    expect(early.code).toBe(2);
+    expect(early.stderr).toMatch(/^backache: unknown operation "upper"; known operations: \(none\)\n {2}hint: no worker has registered an operation here yet: start one \(backache work -o FILE\), or pass --operations FILE/);
+
     const w = startCli(['work', '-o', 'ops.mjs', ...flags], { cwd: workDir });
     await w.waitFor(/started: upper, half/);
     await waitUntil(async () => (await cli(['workers', '--json', ...flags], { cwd: dir })).json().length === 1, 'the worker registered');
@@ -82,7 +87,7 @@ describeOnBackends('producers without --operations', (b) => {
     const later = await cli(['submit', '--op', 'upper', '--json', ...flags], { cwd: dir, input: 'later\n' });
     expect(later.code, later.stderr).toBe(0);
     expect(later.json()).toMatchObject({ delegated: 1 });
-  });
+  }, 120_000);
 
   it("ops and workers show the concurrency that applies per operation (an operation's own wins over the worker's default)", async () => {
     const dir = tempDir();
@@ -112,5 +117,5 @@ describeOnBackends('producers without --operations', (b) => {
     expect((await cli(['ops', '--json', ...flags], { cwd: dir })).json().map((o: { concurrency: number }) => o.concurrency)).toEqual([2, 2]);
     expect((await cli(['workers', ...flags], { cwd: dir })).stdout).toMatch(/\supper,half\s+2\s+0\s/);
     expect((await w2.stop('SIGTERM')).code).toBe(0);
-  });
+  }, 120_000);
 });
