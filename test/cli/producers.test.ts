@@ -87,7 +87,7 @@ describeOnBackends('producers without --operations', (b) => {
     const later = await cli(['submit', '--op', 'upper', '--json', ...flags], { cwd: dir, input: 'later\n' });
     expect(later.code, later.stderr).toBe(0);
     expect(later.json()).toMatchObject({ delegated: 1 });
-  }, 120_000);
+  }, 180_000);
 
   it("ops and workers show the concurrency that applies per operation (an operation's own wins over the worker's default)", async () => {
     const dir = tempDir();
@@ -117,5 +117,5 @@ describeOnBackends('producers without --operations', (b) => {
     expect((await cli(['ops', '--json', ...flags], { cwd: dir })).json().map((o: { concurrency: number }) => o.concurrency)).toEqual([2, 2]);
     expect((await cli(['workers', ...flags], { cwd: dir })).stdout).toMatch(/\supper,half\s+2\s+0\s/);
     expect((await w2.stop('SIGTERM')).code).toBe(0);
-  }, 120_000);
+  }, 180_000);
 });
