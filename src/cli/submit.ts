@@ -62,7 +62,7 @@ export const emptySummary = (): SubmitSummary => ({ read: 0, hits: 0, stale: 0, 
 
 export async function submitStream(io: SubmitIO, o: SubmitOptions): Promise<SubmitSummary> {
   const { app, out, status, diag } = io;
-  const known = new Set(app.operationNames());
+  const known = new Set(app.knownOperations());
   const knownList = () => [...known].join(', ') || '(none)';
   const s = emptySummary();
   const started = Date.now();

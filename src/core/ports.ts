@@ -291,10 +291,18 @@ export interface WorkerInfo {
   host: string;
   pid: number;
   ops: string[];
+  /** The worker's default concurrency (`--concurrency`, else 8); see `opOptions` for what applies. */
   concurrency: number;
   startedAt: number;
   lastSeen: number;
   processed: number;
+  /**
+   * What the worker applies per operation it serves (an operation's own `concurrency`
+   * wins over the worker's default), as it published it; absent from older workers.
+   */
+  opOptions?: Record<string, { concurrency: number }>;
+  /** Jobs this worker is running now (as of its last heartbeat). */
+  running?: number;
 }
 
 /** Cumulative counters per operation. */
@@ -413,6 +421,11 @@ export interface Backend {
   declareShards?(shards: Record<string, number>): Promise<void>;
   /** Human-readable URLs, passwords masked. */
   describe(): { broker: string; cache: string };
+  /**
+   * What the user should hear once about how the stores are set up (e.g. a Redis that may
+   * evict jobs); the engine logs each as a warning when it opens.
+   */
+  warnings?: string[];
   close(): Promise<void>;
 }
 
