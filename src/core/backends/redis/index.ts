@@ -58,11 +58,8 @@ export async function redisBackend(url: string, prefix: string, settings: RedisB
     queue,
     quarantine: new RedisQuarantineStore(client, keys),
     registry: new RedisRegistry(client, keys),
-<<<<<<< HEAD
     declareShards: (shards) => declareLayouts(client, keys, shards),
-=======
     warnings: evicts ? [evicts] : [],
->>>>>>> i15-b
     async close() {
       if (closed) return;
       closed = true;
