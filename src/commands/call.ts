@@ -6,8 +6,8 @@ export default class Call extends BaseCommand<typeof Call> {
   static override description = `A hit comes back at once; a miss is delegated to the workers (or computed in this process with --inline) and waited for. Prints the value as JSON on stdout; --json prints {"op","uri","status","value"}.
 Exit 1 when the request ends in quarantine or does not complete within --timeout.`;
   static override examples = [
-    '<%= config.bin %> call --op checksum file:examples/data/a.txt -o examples/operations.ts --inline',
-    `<%= config.bin %> call --op title https://example.com/ --kwargs '{"lang":"en"}' --timeout 10s`,
+    { description: 'Compute a miss in this process, no worker needed', command: '<%= config.bin %> call --op checksum file:examples/data/a.txt -o examples/operations.ts --inline' },
+    { description: 'Wait up to 10 s for a worker (backache work -o operations.ts)', command: '<%= config.bin %> call --op title https://example.com/ -o operations.ts --timeout 10s' },
   ];
   static override enableJsonFlag = true;
   static override args = {

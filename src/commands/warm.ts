@@ -11,10 +11,10 @@ export default class Warm extends BaseCommand<typeof Warm> {
 Entries that are fresh are skipped unless --force. --dry-run prints what would be queued, one JSON line {"op","uri"} each, and queues nothing.`;
   static override examples = [
     '<%= config.bin %> warm --op stats examples/urls.txt -o examples/operations.ts',
-    `<%= config.bin %> warm --op feed --template 'https://x.example/users/{id}/feed' --var id=1 --var id=2`,
-    `seq 1 1000 | jq -c '{id: .}' | <%= config.bin %> warm --op feed --template 'https://x.example/users/{id}/feed'`,
-    `<%= config.bin %> warm --op feed --template 'https://x.example/users/{id}/feed' --cached --force`,
-    `<%= config.bin %> warm --op feed --match 'https://x.example/users/*' --force --dry-run`,
+    `<%= config.bin %> warm --op feed --template 'https://x.example/users/{id}/feed' --var id=1 --var id=2 -o operations.ts`,
+    `seq 1 1000 | jq -c '{id: .}' | <%= config.bin %> warm --op feed --template 'https://x.example/users/{id}/feed' -o operations.ts`,
+    `<%= config.bin %> warm --op feed --template 'https://x.example/users/{id}/feed' --cached --force -o operations.ts`,
+    `<%= config.bin %> warm --op feed --match 'https://x.example/users/*' --force --dry-run -o operations.ts`,
   ];
   static override enableJsonFlag = true;
   static override args = {
