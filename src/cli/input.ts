@@ -7,6 +7,7 @@
  * read. Memory stays flat: lines are yielded as they are read (readline).
  */
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { ConfigError } from '../core/errors.js';
@@ -111,6 +112,9 @@ export function readLines(stream: Readable): AsyncIterable<string> {
  */
 export async function openInput(file: string | undefined, stdin: Readable = process.stdin): Promise<Readable> {
   if (file === undefined || file === '-') return stdin;
+  // A directory opens fine and fails only at the first read (EISDIR): refuse it up front.
+  const st = await stat(file).catch(() => undefined);
+  if (st?.isDirectory()) throw new ConfigError(`cannot read ${file}: it is a directory; give a file of URIs (or - for stdin)`);
   const s = createReadStream(file);
   await new Promise<void>((resolve, reject) => {
     s.once('open', () => resolve());
