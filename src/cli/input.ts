@@ -6,7 +6,7 @@
  * A bad line becomes an `InputError` naming its line number; the lines around it are still
  * read. Memory stays flat: lines are yielded as they are read (readline).
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, fstatSync, ReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -121,6 +121,18 @@ export async function openInput(file: string | undefined, stdin: Readable = proc
     s.once('error', (e) => reject(new ConfigError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : e.message}`)));
   });
   return s;
+}
+
+/**
+ * How much of an input has been read, when its size is known: a regular file opened by
+ * `openInput` (bytes read of its size). Undefined for stdin, pipes and FIFOs.
+ */
+export function inputMeter(input: Readable): { read: () => number; size: number } | undefined {
+  const fd = (input as { fd?: unknown }).fd;
+  if (!(input instanceof ReadStream) || typeof fd !== 'number') return undefined;
+  const st = fstatSync(fd);
+  if (!st.isFile() || st.size <= 0) return undefined;
+  return { read: () => input.bytesRead, size: st.size };
 }
 
 /** One JSON object of template variables a line (`warm --template`). */
