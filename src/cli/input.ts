@@ -123,16 +123,20 @@ export async function openInput(file: string | undefined, stdin: Readable = proc
   return s;
 }
 
-/**
- * How much of an input has been read, when its size is known: a regular file opened by
- * `openInput` (bytes read of its size). Undefined for stdin, pipes and FIFOs.
- */
-export function inputMeter(input: Readable): { read: () => number; size: number } | undefined {
+/** The size in bytes of an input, when it is known: a regular file opened by `openInput`; undefined for stdin, pipes and FIFOs. */
+export function inputSize(input: Readable): number | undefined {
   const fd = (input as { fd?: unknown }).fd;
   if (!(input instanceof ReadStream) || typeof fd !== 'number') return undefined;
   const st = fstatSync(fd);
-  if (!st.isFile() || st.size <= 0) return undefined;
-  return { read: () => input.bytesRead, size: st.size };
+  return st.isFile() && st.size > 0 ? st.size : undefined;
+}
+
+/** The lines of `lines`, adding the bytes of each one taken (and its newline) to `count.bytes`. */
+export async function* countBytes(lines: AsyncIterable<string>, count: { bytes: number }): AsyncGenerator<string> {
+  for await (const l of lines) {
+    count.bytes += Buffer.byteLength(l) + 1;
+    yield l;
+  }
 }
 
 /** One JSON object of template variables a line (`warm --template`). */

@@ -64,8 +64,8 @@ export type Count = number | { n: number; of: number };
 /**
  * The text of a progress line: `label  1,234 read · 1,000 hits · 0 errors · 2,345/s · 0:03`.
  * `rateOf` names the count the rate is computed from. With `fraction` (the total is known)
- * the line starts with a bar and its percent and ends with the ETA:
- * `label  [████░░░░]  31% · 1,234 read · … · 0:03 · ETA 0:07`.
+ * the line starts with a bar, its percent and the ETA:
+ * `label  [████░░░░]  31% · ETA 0:07 · 1,234 read · … · 0:03`.
  */
 export function formatProgress(label: string, counts: [string, Count][], elapsedMs: number, rateOf?: string, fraction?: Fraction): string {
   const n = (v: Count) => (typeof v === 'number' ? v : v.n);
@@ -73,10 +73,8 @@ export function formatProgress(label: string, counts: [string, Count][], elapsed
   const rated = counts.find(([k]) => k === rateOf) ?? counts[0];
   if (rated) parts.push(fmtRate(n(rated[1]), elapsedMs));
   parts.push(fmtElapsed(elapsedMs));
-  if (fraction && fraction.total > 0) {
-    parts.unshift(fmtBar(fraction.done / fraction.total));
-    parts.push(fmtEta(fraction.done, fraction.total, fraction.elapsedMs ?? elapsedMs));
-  }
+  // Bar and ETA first: a narrow terminal cuts the end of the line.
+  if (fraction && fraction.total > 0) parts.unshift(fmtBar(fraction.done / fraction.total), fmtEta(fraction.done, fraction.total, fraction.elapsedMs ?? elapsedMs));
   return `${label}  ${parts.join(' · ')}`;
 }
 

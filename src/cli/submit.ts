@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import type { Backache } from '../core/engine.js';
 import { QuarantinedError, TimeoutError } from '../core/errors.js';
 import { batches } from './batch.js';
-import { inputMeter, parseLines, readLines, type InputItem, type InputRequest } from './input.js';
+import { countBytes, inputSize, parseLines, readLines, type InputItem, type InputRequest } from './input.js';
 import { resultLine, writeLine, type ResultLine, type Writable } from './output.js';
 import { formatProgress, type Count, type Fraction, type StatusLine } from './progress.js';
 import { ResultWaiter, type WaitOutcome } from './waiter.js';
@@ -96,9 +96,10 @@ export async function submitStream(io: SubmitIO, o: SubmitOptions): Promise<Subm
       )
     : undefined;
 
-  // The bar: bytes read of a file while reading; with --wait, once the input is read,
-  // results back of requests delegated. Without a known total, the rate alone.
-  const meter = inputMeter(o.input);
+  // The bar: bytes of a file taken so far (as lines, not the read-ahead); with --wait, once
+  // the input is read, results back of requests delegated. Without a known total, the rate.
+  const size = inputSize(o.input);
+  const taken = { bytes: 0 };
   let readAllAt: number | undefined;
   status.use(() => {
     const now = Date.now();
@@ -113,7 +114,7 @@ export async function submitStream(io: SubmitIO, o: SubmitOptions): Promise<Subm
     counts.push(['errors', s.errors]);
     let fraction: Fraction | undefined;
     if (o.wait && readAllAt !== undefined) fraction = { done: finished, total: s.delegated, elapsedMs: now - readAllAt };
-    else if (meter) fraction = { done: meter.read(), total: meter.size };
+    else if (size) fraction = { done: Math.min(taken.bytes, size), total: size };
     return formatProgress(o.label, counts, now - started, o.wait ? 'completed' : 'read', fraction);
   });
 
@@ -130,7 +131,7 @@ export async function submitStream(io: SubmitIO, o: SubmitOptions): Promise<Subm
     }
   }
 
-  const items = parseLines(readLines(o.input), { op: o.op, cbArgs: o.cbArgs, kwargs: o.kwargs, validate });
+  const items = parseLines(countBytes(readLines(o.input), taken), { op: o.op, cbArgs: o.cbArgs, kwargs: o.kwargs, validate });
   for await (const batch of batches(requests(items), o.batchSize ?? 1000)) {
     const r = await app.bulkGetOrDelegate(batch.map(({ line: _line, ...req }) => req));
     for (const h of r.hits) {

@@ -12,7 +12,7 @@ import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { inputMeter, openInput } from '../../src/cli/input.js';
+import { countBytes, inputSize, openInput } from '../../src/cli/input.js';
 import { fmtBar, fmtEta, formatProgress, StatusLine } from '../../src/cli/progress.js';
 import { submitStream } from '../../src/cli/submit.js';
 import { createBackache } from '../../src/index.js';
@@ -32,13 +32,13 @@ describe('the progress text', () => {
     expect(fmtEta(100, 100, 10_000)).toBe('ETA 0:00');
   });
 
-  it('with a known total: bar first, ETA last; without: counts and the rate', () => {
+  it('with a known total: the bar and the ETA first; without: counts and the rate', () => {
     const counts: [string, number][] = [
       ['read', 1234],
       ['errors', 0],
     ];
     expect(formatProgress('submit', counts, 5000, 'read', { done: 250, total: 1000 })).toBe(
-      `submit  [${'█'.repeat(5)}${'░'.repeat(15)}]  25% · 1,234 read · 0 errors · 247/s · 0:05 · ETA 0:15`,
+      `submit  [${'█'.repeat(5)}${'░'.repeat(15)}]  25% · ETA 0:15 · 1,234 read · 0 errors · 247/s · 0:05`,
     );
     expect(formatProgress('submit', counts, 5000, 'read')).toBe('submit  1,234 read · 0 errors · 247/s · 0:05');
     // An unknown (0) total is no bar.
@@ -47,7 +47,7 @@ describe('the progress text', () => {
 
   it('a count towards a total reads "n of total", and the rate follows it', () => {
     expect(formatProgress('run', [['completed', { n: 30, of: 120 }]], 10_000, 'completed', { done: 30, total: 120, elapsedMs: 3000 })).toBe(
-      `run  [${'█'.repeat(5)}${'░'.repeat(15)}]  25% · 30 of 120 completed · 3.0/s · 0:10 · ETA 0:09`,
+      `run  [${'█'.repeat(5)}${'░'.repeat(15)}]  25% · ETA 0:09 · 30 of 120 completed · 3.0/s · 0:10`,
     );
   });
 });
@@ -57,13 +57,27 @@ describe('the size of an input', () => {
     const dir = tempDir('backache-progress-');
     writeFileSync(join(dir, 'in.txt'), 'a\nb\n');
     const f = await openInput(join(dir, 'in.txt'));
-    expect(inputMeter(f)).toMatchObject({ size: 4 });
+    expect(inputSize(f)).toBe(4);
     f.destroy();
-    expect(inputMeter(Readable.from(['a\n']))).toBeUndefined();
+    expect(inputSize(Readable.from(['a\n']))).toBeUndefined();
     const s = createReadStream('/dev/null');
     await new Promise((r) => s.once('open', r));
-    expect(inputMeter(s)).toBeUndefined(); // not a regular file
+    expect(inputSize(s)).toBeUndefined(); // not a regular file
     s.destroy();
+  });
+
+  it('bytes are counted as lines are taken, not as the file is read ahead', async () => {
+    const count = { bytes: 0 };
+    const lines = async function* () {
+      yield 'é';
+      yield 'ab';
+    };
+    const it = countBytes(lines(), count)[Symbol.asyncIterator]();
+    expect(count.bytes).toBe(0);
+    await it.next();
+    expect(count.bytes).toBe(3); // 'é' is 2 bytes, and its newline
+    await it.next();
+    expect(count.bytes).toBe(6);
   });
 });
 
@@ -87,9 +101,13 @@ describe("submitStream's frames", () => {
       status.stop();
       await app.close();
     }
-    expect(frames[0]).toMatch(/^submit {2}\[░{20}\] {3}0% · 0 read · .* · ETA –$/);
-    expect(frames.some((f) => /^submit {2}\[█*░+\] +[1-9]\d?% · [\d,]+ read · .*\/s · \d+:\d\d · ETA \d+:\d\d$/.test(f))).toBe(true);
-    expect(frames.at(-1)).toMatch(/^submit {2}\[█{20}\] 100% · 3,000 read · 0 hits · 3,000 delegated · 0 coalesced · 0 errors · .* · ETA 0:00$/);
+    expect(frames[0]).toMatch(/^submit {2}\[░{20}\] {3}0% · ETA – · 0 read · /);
+    // Batches of 100 lines of a 3,000-line file: the percent follows the lines taken.
+    const pcts = frames.map((f) => Number(/\] +(\d+)%/.exec(f)?.[1]));
+    expect(pcts.filter((p) => p > 0 && p < 100).length).toBeGreaterThan(10);
+    expect(pcts).toEqual([...pcts].sort((a, b) => a - b));
+    expect(frames.some((f) => /^submit {2}\[█*░+\] +[1-9]\d?% · ETA \d+:\d\d · [\d,]+ read · .*\/s · \d+:\d\d$/.test(f))).toBe(true);
+    expect(frames.at(-1)).toMatch(/^submit {2}\[█{20}\] 100% · ETA 0:00 · 3,000 read · 0 hits · 3,000 delegated · 0 coalesced · 0 errors · /);
   });
 
   it('from a stream (stdin, a pipe): no bar, the rate', async () => {
@@ -119,7 +137,7 @@ describe("submitStream's frames", () => {
     }
     for (const f of frames) expect(f).not.toContain('waiting');
     expect(frames.some((f) => /· \d of 4 completed ·/.test(f))).toBe(true);
-    expect(frames.at(-1)).toMatch(/^run {2}\[█{20}\] 100% · 4 read · 0 hits · 4 delegated · 4 of 4 completed · 0 quarantined · 0 errors · .* · ETA 0:00$/);
+    expect(frames.at(-1)).toMatch(/^run {2}\[█{20}\] 100% · ETA 0:00 · 4 read · 0 hits · 4 delegated · 4 of 4 completed · 0 quarantined · 0 errors · /);
   });
 });
 
@@ -131,12 +149,12 @@ describe('on a terminal (script gives the CLI a pseudo-terminal)', () => {
     dir = tempDir('backache-progress-');
     writeFiles(dir, { 'ops.mjs': TEST_OPS, 'in.txt': Array.from({ length: 2000 }, (_, i) => `u${i}`).join('\n') });
   }, 300_000);
-  const onTty = (cmd: string) => spawnSync('script', ['-q', '-e', '-c', cmd, '/dev/null'], { cwd: dir, encoding: 'utf8', env: { ...process.env, COLUMNS: '200' }, timeout: 60_000 });
+  const onTty = (cmd: string) => spawnSync('script', ['-q', '-e', '-c', `stty cols 200; ${cmd}`, '/dev/null'], { cwd: dir, encoding: 'utf8', env: { ...process.env, COLUMNS: '200' }, timeout: 60_000 });
 
   it.skipIf(!haveScript)('submit FILE draws a bar with its percent', () => {
     const r = onTty(`node ${bin()} submit in.txt --op upper -o ops.mjs --batch-size 100`);
     expect(r.status, r.stdout).toBe(0);
-    expect(r.stdout).toMatch(/\r\x1b\[2Ksubmit {2}\[[█░]{20}\] +\d+% · [\d,]+ read · /);
+    expect(r.stdout).toMatch(/\r\x1b\[2Ksubmit {2}\[[█░]{20}\] +\d+% · ETA \S+ · [\d,]+ read · /);
     expect(r.stdout).toMatch(/submit: 2,000 requests/);
   });
 
