@@ -57,6 +57,8 @@ export function usageMessage(err: unknown): string | undefined {
   // A flag's value that did not parse: "Parsing --concurrency \n\tExpected an integer …".
   const parsing = /^Parsing (--\S+)$/.exec(first);
   if (parsing) return `${parsing[1]}: ${lines.slice(1).map(lowerFirst).join('; ')}`;
+  const nonexistent = /^Nonexistent flags?: (.+)$/.exec(first);
+  if (nonexistent) return nonexistent[1]!.split(', ').map((f) => `unknown flag ${f}`).join('; ');
   const expects = /^Flag (--\S+) expects a value$/.exec(first);
   if (expects) return `${expects[1]} needs a value`;
   if (e.parse !== undefined || /^(Nonexistent|Unexpected|Missing|Expected) /.test(first)) return lines.map(lowerFirst).join('; ');
