@@ -147,4 +147,8 @@ describe('--help shows each example whole at 80 columns', () => {
     const joined = section.replace(/ \\\n\s+/g, ' ');
     for (const e of examples) expect(joined, `${id}: ${e}`).toContain(e.startsWith('backache ') ? `$ ${e}` : e);
   });
+
+  it('no example suggests that kwargs select a variant (kwargs are not part of the cache key)', () => {
+    for (const { id, examples } of COMMANDS) for (const e of examples) expect(e, id).not.toMatch(/kwargs[^|]*(width|lang|size|format)/);
+  });
 });
