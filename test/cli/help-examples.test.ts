@@ -67,7 +67,7 @@ export default {
 function env(pathDir: string) {
   const e: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('BACKACHE_') && v !== undefined) e[k] = v;
-  for (const k of ['NODE_OPTIONS', 'VITEST', 'NODE_ENV', 'CI']) delete e[k];
+  for (const k of ['NODE_OPTIONS', 'VITEST', 'NODE_ENV']) delete e[k];
   e.PATH = `${pathDir}:${process.env.PATH}`;
   return e;
 }
