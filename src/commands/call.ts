@@ -7,8 +7,8 @@ export default class Call extends BaseCommand<typeof Call> {
 Exit 1 when the request ends in quarantine or does not complete within --timeout.
 The operation may be one a worker registered (see backache ops): no operations module is needed then; one known to neither is refused with the known ones (exit 2).`;
   static override examples = [
-    '<%= config.bin %> call --op checksum file:examples/data/a.txt -o examples/operations.ts --inline',
-    `<%= config.bin %> call --op title https://example.com/ --kwargs '{"lang":"en"}' --timeout 10s`,
+    { description: 'Compute a miss in this process, no worker needed', command: '<%= config.bin %> call --op checksum file:examples/data/a.txt -o examples/operations.ts --inline' },
+    { description: 'Wait up to 10 s for a worker (backache work -o operations.ts)', command: '<%= config.bin %> call --op title https://example.com/ -o operations.ts --timeout 10s' },
   ];
   static override enableJsonFlag = true;
   static override args = {

@@ -8,10 +8,13 @@ export default class Submit extends BaseCommand<typeof Submit> {
 Prints a summary on stderr (hits, delegated, coalesced, errors) and a progress line on a terminal. With --wait, prints one JSON line per request on stdout as results come back: {"op","uri","status","value"|"error"} with status hit, stale, computed or quarantined.
 The operation may be one a worker registered (see backache ops): no operations module is needed then; one known to neither is refused with the known ones (exit 2).`;
   static override examples = [
-    { description: 'Submit a file of URIs for one operation', command: '<%= config.bin %> submit urls.txt --op title' },
-    { description: 'From stdin, with callback arguments for every request', command: `cat urls.txt | <%= config.bin %> submit --op title --cb-args '{"notify":"team-a"}'` },
-    { description: 'JSON lines naming their own operation and kwargs', command: `echo '{"op":"thumbnail","uri":"https://example.com/a.png","kwargs":{"width":200}}' | <%= config.bin %> submit` },
-    { description: 'Wait for the results (a worker must be running: backache work)', command: '<%= config.bin %> submit urls.txt --op title --wait > results.jsonl' },
+    { description: 'Submit a file of URIs for one operation', command: '<%= config.bin %> submit urls.txt --op title -o operations.ts' },
+    { description: 'From stdin, with callback arguments for every request', command: `cat urls.txt | <%= config.bin %> submit --op title -o operations.ts --cb-args '{"notify":"team-a"}'` },
+    {
+      description: 'JSON lines naming their own operation; a variant (a width, a language) goes in the operation or the URI, since kwargs are not part of the cache key',
+      command: `echo '{"op":"thumbnail","uri":"https://example.com/a.png?w=200"}' | <%= config.bin %> submit -o operations.ts`,
+    },
+    { description: 'Wait for the results (a worker must be running: backache work -o operations.ts)', command: '<%= config.bin %> submit urls.txt --op title -o operations.ts --wait > results.jsonl' },
   ];
   static override enableJsonFlag = true;
   static override args = { file: fileArg };

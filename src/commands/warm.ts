@@ -12,10 +12,10 @@ Entries that are fresh are skipped unless --force. --dry-run prints what would b
 The operation may be one a worker registered (see backache ops): no operations module is needed then; one known to neither is refused with the known ones (exit 2).`;
   static override examples = [
     '<%= config.bin %> warm --op stats examples/urls.txt -o examples/operations.ts',
-    `<%= config.bin %> warm --op feed --template 'https://x.example/users/{id}/feed' --var id=1 --var id=2`,
-    `seq 1 1000 | jq -c '{id: .}' | <%= config.bin %> warm --op feed --template 'https://x.example/users/{id}/feed'`,
-    `<%= config.bin %> warm --op feed --template 'https://x.example/users/{id}/feed' --cached --force`,
-    `<%= config.bin %> warm --op feed --match 'https://x.example/users/*' --force --dry-run`,
+    `<%= config.bin %> warm --op feed --template 'https://x.example/users/{id}/feed' --var id=1 --var id=2 -o operations.ts`,
+    `seq 1 1000 | jq -c '{id: .}' | <%= config.bin %> warm --op feed --template 'https://x.example/users/{id}/feed' -o operations.ts`,
+    `<%= config.bin %> warm --op feed --template 'https://x.example/users/{id}/feed' --cached --force -o operations.ts`,
+    `<%= config.bin %> warm --op feed --match 'https://x.example/users/*' --force --dry-run -o operations.ts`,
   ];
   static override enableJsonFlag = true;
   static override args = {

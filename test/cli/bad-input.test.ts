@@ -177,7 +177,7 @@ describe('bad configuration', () => {
     expect(s.stderr).toMatch(/^backache: broker URL "postgres:\/\/u:\*\*\*@h\/db" has no broker driver/);
     const f = await cli(['stats', '--bogus'], { cwd: dir });
     expect(f.code).toBe(2);
-    expect(f.stderr).toBe('backache: Nonexistent flag: --bogus\n  hint: see backache stats --help\n');
+    expect(f.stderr).toBe('backache: unknown flag --bogus\n  hint: see backache stats --help\n');
     const m = await cli(['run', 'nothere.txt', '--op', 'upper', '-o', 'ops.mjs'], { cwd: dir });
     expect(m.code).toBe(2);
     expect(m.stderr).toBe('backache: cannot read nothere.txt: no such file\n');
@@ -186,7 +186,7 @@ describe('bad configuration', () => {
     expect(d.stderr).toMatch(/^backache: --stop-timeout "soon" is not a duration/);
     const q = await cli(['get'], { cwd: dir });
     expect(q.code).toBe(2);
-    expect(q.stderr).toMatch(/^backache: Missing/);
+    expect(q.stderr).toMatch(/^backache: missing URI \(One or more URIs\)\n  hint: see backache get --help\n$/);
   });
 
   it('--json errors are JSON on stdout too', async () => {
