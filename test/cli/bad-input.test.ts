@@ -57,7 +57,7 @@ describeOnBackends('bad input', (b) => {
     const r = await cli(['run', '-o', 'ops.mjs', ...flags], { cwd: dir, input: '{"op":"upper","uri":"a"}\n{"op":"nope","uri":"b"}\n' });
     expect(r.code).toBe(1);
     expect(r.lines()).toEqual([{ op: 'upper', uri: 'a', status: 'computed', value: 'A' }]);
-    expect(r.stderr).toMatch(`line 2: unknown operation "nope"; known operations: ${known}`);
+    expect(r.stderr).toMatch(`line 2: unknown operation "nope"; known operations: ${known.split(', ').sort().join(', ')}`);
   });
 
   it('a plain URI line without --op names the line', async () => {
