@@ -279,7 +279,12 @@ export interface QuarantineStore {
   get(id: string): Promise<QuarantineItem | undefined>;
   /** Newest first (by lastFailedAt, then id). */
   list(q: QuarantineQuery): Promise<{ items: QuarantineItem[]; cursor?: string }>;
-  deleteMany(ids: string[]): Promise<number>;
+  /**
+   * Returns how many existed. With `unchanged`, the item `ids[i]` goes only if its
+   * `lastFailedAt` is still `unchanged[i]`: one that failed again meanwhile (a replay that
+   * ran and failed before its old item was removed) stays.
+   */
+  deleteMany(ids: string[], unchanged?: number[]): Promise<number>;
   /** Items per operation, O(operations). */
   countByOp(): Promise<Record<string, number>>;
   clear(): Promise<void>;

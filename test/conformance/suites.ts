@@ -554,6 +554,20 @@ export function describeQuarantineStore(name: string, open: OpenBackend) {
       expect(await s.get('nope')).toBeUndefined();
     });
 
+    it('deleteMany with unchanged: an item that failed again since it was read stays', async () => {
+      const s = ref.b.quarantine;
+      await s.put(item('a', { lastFailedAt: 1000 }));
+      await s.put(item('b', { lastFailedAt: 1000 }));
+      await s.put(item('a', { attempts: 2, lastFailedAt: 2000 })); // failed again after a replay read it at 1000
+      expect(await s.deleteMany(['a', 'b', 'nope'], [1000, 1000, 1000])).toBe(1);
+      expect(await s.get('a')).toMatchObject({ attempts: 2, lastFailedAt: 2000 });
+      expect(await s.get('b')).toBeUndefined();
+      expect(await s.countByOp()).toEqual({ op: 1 });
+      expect((await s.list({})).items.map((i) => i.id)).toEqual(['a']);
+      expect(await s.deleteMany(['a'], [2000])).toBe(1);
+      expect(await s.countByOp()).toEqual({});
+    });
+
     it('lists newest first with filters and a cursor that visits every item once', async () => {
       const s = ref.b.quarantine;
       for (let i = 0; i < 25; i++) await s.put(item(`i${String(i).padStart(2, '0')}`, { lastFailedAt: 1000 + (i % 5), op: i % 2 ? 'odd' : 'even' }));
