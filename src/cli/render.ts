@@ -3,6 +3,7 @@
  * Pure functions of their input, so they are unit-tested as strings.
  */
 import type { QuarantineItem, WorkerInfo } from '../core/ports.js';
+import { quarantineReason } from '../core/quarantine-api.js';
 import type { Stats } from '../core/stats.js';
 import { maskText } from '../core/url.js';
 import { ago, iso, ms, pct, table, truncate } from './output.js';
@@ -89,7 +90,7 @@ export interface QuarantineGroup {
   sample: string[];
 }
 
-/** Group items by error message (`quarantine list --group`), biggest group first. */
+/** Group items by error, and the operation's reason (`quarantine list --group`), biggest group first. */
 export function groupQuarantine(items: Iterable<QuarantineItem>, sampleSize = 3): QuarantineGroup[] {
   const groups = new Map<string, QuarantineGroup>();
   for (const it of items) addToGroups(groups, it, sampleSize);
@@ -97,7 +98,7 @@ export function groupQuarantine(items: Iterable<QuarantineItem>, sampleSize = 3)
 }
 
 export function addToGroups(groups: Map<string, QuarantineGroup>, it: QuarantineItem, sampleSize = 3) {
-  const key = `${it.error.name}: ${it.error.message}`;
+  const key = `${it.error.name}: ${quarantineReason(it)}`;
   let g = groups.get(key);
   if (!g) groups.set(key, (g = { error: maskText(key), count: 0, ops: [], firstFailedAt: it.firstFailedAt, lastFailedAt: it.lastFailedAt, sample: [] }));
   g.count++;
