@@ -135,7 +135,7 @@ describe('bad configuration', () => {
     expect(v.stderr).toMatch(/\n\s+at .*throws\.mjs/);
     const t = await cli(['work', '-o', 'broken.ts'], { cwd: dir });
     expect(t.code).toBe(2);
-    expect(t.stderr).toMatch(/^backache: operations module broken\.ts failed to load: /);
+    expect(t.stderr).toMatch(/^backache: operations module broken\.ts has a syntax error: broken\.ts:1:\d+: /);
     noStack(t.stderr);
     const e = await cli(['work', '-o', 'empty.mjs'], { cwd: dir });
     expect(e.code).toBe(2);
