@@ -5,6 +5,7 @@
  */
 import type { Check } from '../core/health.js';
 import { maskText, maskUrl } from '../core/url.js';
+import { safe } from './output.js';
 import { displayPath, firstLine, resolveConfig, type ResolvedConfig, type SettingFlags } from './config.js';
 import { loadOperations, NO_OPERATIONS_HINT } from './operations.js';
 
@@ -109,5 +110,5 @@ function finish(checks: Check[]): DoctorReport {
 
 export function formatCheck(c: Check): string {
   const mark = c.status === 'ok' ? '✓' : c.status === 'warn' ? '!' : '✗';
-  return maskText(`${mark} ${c.name}: ${c.message}${c.hint ? `\n    fix: ${c.hint}` : ''}`);
+  return `${mark} ${safe(c.name)}: ${safe(c.message)}${c.hint ? `\n    fix: ${safe(c.hint)}` : ''}`;
 }

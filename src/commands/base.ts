@@ -21,6 +21,7 @@ import type { Logger, OperationsDef } from '../core/operations.js';
 import type { ResolvedConfig } from '../cli/config.js';
 import { describeError } from '../cli/errors.js';
 import { StatusLine } from '../cli/progress.js';
+import { printable, printableJson } from '../core/printable.js';
 import { maskText } from '../core/url.js';
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
@@ -147,9 +148,12 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return this.statusLine;
   }
 
-  /** Print one diagnostic line on stderr (passwords masked), above any progress line. */
-  protected diag(line: string) {
-    this.status.print(maskText(line));
+  /**
+   * Print diagnostic lines on stderr (passwords masked), above any progress line. Each is
+   * escaped whole (a newline in it too): what it quotes from the data never forges a line.
+   */
+  protected diag(...lines: string[]) {
+    for (const line of lines) this.status.print(printable(maskText(line)));
   }
 
   /** A logger for the engine and `ctx.log`: warnings and errors on stderr, info with --verbose. */
@@ -183,7 +187,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** --json output: pretty on a TTY, one line otherwise (easy to pipe and to parse as JSON lines). */
   override logJson(json: unknown): void {
-    process.stdout.write(`${JSON.stringify(json, null, process.stdout.isTTY ? 2 : undefined)}\n`);
+    process.stdout.write(`${printableJson(JSON.stringify(json, null, process.stdout.isTTY ? 2 : undefined))}\n`);
   }
 
   protected override async catch(err: Error & { exitCode?: number }): Promise<any> {

@@ -19,7 +19,7 @@ Exit 0 when every URI has a value, 1 when some are missing.`;
   };
 
   async run() {
-    const { writeLine } = await import('../cli/output.js');
+    const { writeLine, jsonLine } = await import('../cli/output.js');
     const app = await this.openApp({ operations: 'none' });
     const uris = this.positional;
     const entries = await app.getMany(this.flags.op, uris);
@@ -27,7 +27,7 @@ Exit 0 when every URI has a value, 1 when some are missing.`;
       const e = entries[i];
       return e ? { op: this.flags.op, uri, status: e.stale ? 'stale' : 'hit', value: e.value } : { op: this.flags.op, uri, status: 'miss' };
     });
-    if (!this.jsonEnabled()) for (const r of rows) await writeLine(process.stdout, JSON.stringify(r));
+    if (!this.jsonEnabled()) for (const r of rows) await writeLine(process.stdout, jsonLine(r));
     if (rows.some((r) => r.status === 'miss')) this.markFailed();
     return rows;
   }

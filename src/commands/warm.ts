@@ -34,7 +34,7 @@ Entries that are fresh are skipped unless --force. --dry-run prints what would b
   };
 
   async run() {
-    const [{ parseJsonFlag }, { openInput }, { planWarm, warmRequests }, { parseVars }, { batches }, { formatProgress }, { writeLine }, { UnknownOperationError }] =
+    const [{ parseJsonFlag }, { openInput }, { planWarm, warmRequests }, { parseVars }, { batches }, { formatProgress }, { writeLine, jsonLine }, { UnknownOperationError }] =
       await Promise.all([
         import('../cli/operations.js'),
         import('../cli/input.js'),
@@ -93,7 +93,7 @@ Entries that are fresh are skipped unless --force. --dry-run prints what would b
       for (const e of r.errors) this.diag(`${e.op} ${e.uri}: ${e.error}`);
       if (f['dry-run']) {
         if (this.jsonEnabled()) items.push(...r.items);
-        else for (const it of r.items) await writeLine(process.stdout, JSON.stringify(it));
+        else for (const it of r.items) await writeLine(process.stdout, jsonLine(it));
       }
       this.status.update();
     }
