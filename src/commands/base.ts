@@ -116,10 +116,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   /**
    * Open the engine with the resolved settings. `operations: 'required'` fails (exit 2)
    * without an operations module; 'optional' loads it when configured; 'none' never does.
-   * Closed automatically when the command ends.
+   * `create: false` for read-only commands: a store that does not exist (a mistyped SQLite
+   * path) is an error (exit 2), never created. Closed automatically when the command ends.
    */
   protected async openApp(
-    o: { operations?: 'required' | 'optional' | 'none'; logger?: Logger; transform?: (ops: OperationsDef) => OperationsDef } = {},
+    o: { operations?: 'required' | 'optional' | 'none'; logger?: Logger; transform?: (ops: OperationsDef) => OperationsDef; create?: boolean } = {},
   ): Promise<Backache> {
     const s = await this.settings();
     const need = o.operations ?? 'optional';
@@ -131,7 +132,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       import('../core/url.js'),
     ]);
     try {
-      const app = await createBackache({ operations: ops ?? {}, broker: s.broker, cache: s.cache, prefix: s.prefix, logger: o.logger ?? this.logger() });
+      const app = await createBackache({ operations: ops ?? {}, broker: s.broker, cache: s.cache, prefix: s.prefix, logger: o.logger ?? this.logger(), create: o.create });
       this.openApps.push(app);
       return app;
     } catch (e) {

@@ -25,7 +25,7 @@ export default class QuarantineList extends BaseCommand<typeof QuarantineList> {
     const [{ sinceArg }, render] = await Promise.all([import('../../cli/quarantine.js'), import('../../cli/render.js')]);
     const f = this.flags;
     const since = f.since === undefined ? undefined : sinceArg(f.since);
-    const app = await this.openApp({ operations: 'none' });
+    const app = await this.openApp({ operations: 'none' , create: false });
     if (f.group) {
       const groups = new Map<string, import('../../cli/render.js').QuarantineGroup>();
       let total = 0;

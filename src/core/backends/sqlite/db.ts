@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { BackendUnavailableError } from '../../errors.js';
+import { BackendUnavailableError, NoStoreError } from '../../errors.js';
 import { MIGRATE_FROM_1, MIGRATE_FROM_2, SCHEMA, SCHEMA_VERSION } from './schema.js';
 
 export const DEFAULT_SQLITE_PATH = '.backache/backache.db';
@@ -161,11 +161,14 @@ export class SqliteHandle {
 
 const handles = new Map<string, SqliteHandle>();
 
-/** Open (or share) the database at `path` and take one reference to it. */
-export function acquireHandle(path: string): SqliteHandle {
+/**
+ * Open (or share) the database at `path` and take one reference to it. With
+ * `create: false` a file that does not exist is not created: `NoStoreError`.
+ */
+export function acquireHandle(path: string, o: { create?: boolean } = {}): SqliteHandle {
   let h = handles.get(path);
   if (!h || !h.db.open) {
-    h = new SqliteHandle(path, openDatabase(path));
+    h = new SqliteHandle(path, openDatabase(path, o.create !== false));
     handles.set(path, h);
   }
   h.refs++;
@@ -180,11 +183,16 @@ export function releaseHandle(h: SqliteHandle) {
   if (h.db.open) h.db.close();
 }
 
-function openDatabase(path: string): Database.Database {
+function openDatabase(path: string, create: boolean): Database.Database {
+  if (!create && path !== ':memory:' && !existsSync(path)) {
+    throw new NoStoreError(`no SQLite database at ${path}`, {
+      hint: 'check the path (--broker or --cache sqlite:PATH); a command that writes (work, submit, run, call, warm) creates it',
+    });
+  }
   let db: Database.Database | undefined;
   try {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+    if (path !== ':memory:' && create) mkdirSync(dirname(path), { recursive: true });
+    db = new Database(path, { timeout: BUSY_TIMEOUT_MS, fileMustExist: !create });
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     retryBusy(() => db!.pragma('journal_mode = WAL'));
     db.pragma('synchronous = NORMAL');
