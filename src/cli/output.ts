@@ -120,7 +120,7 @@ export function stackLines(e: { name: string; message: string; stack?: string })
   const stack = e.stack ?? `${e.name}: ${e.message}`;
   // The head is `Name: message` (whichever name the error had when its stack was taken).
   const at = e.message ? stack.indexOf(e.message) : -1;
-  if (at < 0 || stack.slice(0, at).includes('\n')) return stack.split('\n').map(safe);
+  if (at < 0 || !/^(?:[^\n:]*: )?$/.test(stack.slice(0, at))) return stack.split('\n').map(safe);
   const end = at + e.message.length;
   return [safe(stack.slice(0, end)), ...stack.slice(end).split('\n').slice(1).map(safe)];
 }
