@@ -7,10 +7,10 @@
  * directory.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import type { OperationsDef } from '../core/operations.js';
-import { defaultExport, importModule } from './modules.js';
+import { defaultExport, displayPath, importModule, syntaxError } from './modules.js';
 
 // Duplicated from core/backends/index.ts on purpose: importing that module here would load
 // the backend registry on every start (even `--help`); a unit test keeps the two equal.
@@ -83,7 +83,7 @@ export async function loadConfigFile(path: string): Promise<FileConfig> {
       raw = defaultExport(mod) ?? mod.config;
     }
   } catch (e) {
-    throw new ConfigError(`config file ${path} cannot be loaded: ${firstLine(e)}`, { hint: 'fix the file, or pass --config with another one', cause: e });
+    throw new ConfigError(`config file ${path} cannot be loaded: ${syntaxError(path, e) ?? firstLine(e)}`, { hint: 'fix the file, or pass --config with another one', cause: e });
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(`config file ${path} must ${path.endsWith('.json') ? 'hold a JSON object' : 'export default an object'} with ${FILE_KEYS.join(', ')}`);
@@ -172,10 +172,6 @@ export async function resolveConfig(input: ResolveInput): Promise<ResolvedConfig
   };
 }
 
-/** A path as the user would like to read it: relative to cwd when inside it. */
-export function displayPath(p: string, cwd = process.cwd()) {
-  const r = relative(cwd, p);
-  return r && !r.startsWith('..') && !isAbsolute(r) ? r : p;
-}
+export { displayPath };
 
 export const firstLine = (e: unknown) => String(e instanceof Error ? e.message : e).split('\n')[0]!.trim();

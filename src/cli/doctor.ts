@@ -5,6 +5,7 @@
  */
 import type { Check } from '../core/health.js';
 import { maskText, maskUrl } from '../core/url.js';
+import { safe } from './output.js';
 import { displayPath, firstLine, resolveConfig, type ResolvedConfig, type SettingFlags } from './config.js';
 import { loadOperations, NO_OPERATIONS_HINT } from './operations.js';
 
@@ -69,23 +70,19 @@ export async function runDoctor(flags: SettingFlags, argv: string[], onCheck: (c
 
   // 3. Each store: reachable and set up right.
   const { checkStoreUrl } = await import('../core/health.js');
-  for (const c of await checkStoreUrl('broker', cfg.broker, cfg.prefix)) add(c);
-  if (cfg.cache && cfg.cache !== cfg.broker) for (const c of await checkStoreUrl('cache', cfg.cache, cfg.prefix)) add(c);
-  if (checks.some((c) => c.status === 'fail' && c.exitCode === 3)) return finish(checks);
+  const stores = await checkStoreUrl('broker', cfg.broker, cfg.prefix);
+  if (cfg.cache && cfg.cache !== cfg.broker) stores.push(...(await checkStoreUrl('cache', cfg.cache, cfg.prefix)));
+  for (const c of stores) add(c);
+  if (stores.some((c) => c.status === 'fail')) return finish(checks);
 
   // 4. Open the deployment as the other commands do, and read from it.
   try {
     const { openBackend } = await import('../core/backends/index.js');
     const { collectStats } = await import('../core/stats.js');
-    const backend = await openBackend({ broker: cfg.broker, cache: cfg.cache, prefix: cfg.prefix });
+    const backend = await openBackend({ broker: cfg.broker, cache: cfg.cache, prefix: cfg.prefix, create: false });
     try {
       const st = await collectStats(backend, opNames);
       add({ name: 'backend', status: 'ok', message: `opened and read (prefix ${cfg.prefix}): ${st.totals.entries} entries, ${st.totals.waiting} waiting jobs, ${st.totals.quarantined} quarantined` });
-      // A SQLite file created just now: its journal mode can be read only after opening it.
-      if (/^sqlite:/i.test(cfg.broker) && !checks.some((c) => /journal mode/.test(c.message))) {
-        const wal = (await checkStoreUrl('broker', cfg.broker, cfg.prefix)).find((c) => /journal mode/.test(c.message));
-        if (wal) add(wal);
-      }
       const serving = new Set(st.workers.flatMap((w) => w.ops));
       const unserved = opNames.filter((op) => !serving.has(op));
       if (st.workers.length === 0) add({ name: 'workers', status: 'warn', message: 'no worker alive: delegated requests wait until one runs', hint: 'start one: backache work' });
@@ -109,5 +106,5 @@ function finish(checks: Check[]): DoctorReport {
 
 export function formatCheck(c: Check): string {
   const mark = c.status === 'ok' ? '✓' : c.status === 'warn' ? '!' : '✗';
-  return maskText(`${mark} ${c.name}: ${c.message}${c.hint ? `\n    fix: ${c.hint}` : ''}`);
+  return `${mark} ${safe(c.name)}: ${safe(c.message)}${c.hint ? `\n    fix: ${safe(c.hint)}` : ''}`;
 }

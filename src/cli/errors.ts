@@ -1,11 +1,12 @@
 /**
  * The one place where errors become exit codes and stderr text (DESIGN.md §4):
  * 0 success, 1 some items failed, 2 usage or configuration, 3 a backend cannot be reached.
- * One line `backache: <message>` (plus a hint line), passwords in URLs masked, the stack
- * only with --verbose.
+ * One line `backache: <message>` (plus a hint line), passwords in URLs masked and control
+ * characters escaped, the stack only with --verbose.
  */
 import { maskText } from '../core/url.js';
 import { usageMessage } from './usage-errors.js';
+import { safe, stackLines } from './output.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, unavailable: 3 } as const;
 
@@ -77,13 +78,13 @@ export function describeError(err: unknown, o: { verbose?: boolean; bin?: string
         .join('; ') ||
         (err instanceof Error ? err.name : 'error')),
   );
-  let text = `${bin}: ${message}\n`;
-  if (hint) text += `  hint: ${maskText(hint)}\n`;
+  let text = `${bin}: ${safe(message)}\n`;
+  if (hint) text += `  hint: ${safe(hint)}\n`;
   if (o.verbose && err instanceof Error && err.stack) {
-    text += `${maskText(err.stack)}\n`;
+    text += `${stackLines(err).join('\n')}\n`;
     let cause = (err as { cause?: unknown }).cause;
     while (cause instanceof Error) {
-      text += `caused by: ${maskText(cause.stack ?? cause.message)}\n`;
+      text += `caused by: ${stackLines(cause).join('\n')}\n`;
       cause = (cause as { cause?: unknown }).cause;
     }
   }

@@ -3,8 +3,9 @@
  * lines `{"op","uri","cbArgs","kwargs"}`. Blank lines are skipped and whitespace trimmed.
  * A line starting with `{` or `[` is JSON (and must be an object); one starting with `"`
  * is a JSON string holding the URI (for URIs with leading spaces or newlines).
- * A bad line becomes an `InputError` naming its line number; the lines around it are still
- * read. Memory stays flat: lines are yielded as they are read (readline).
+ * A bad line (also one whose bytes are not UTF-8 or hold a NUL) becomes an `InputError`
+ * naming its line number; the lines around it are still read. Memory stays flat: lines are
+ * yielded as they are read.
  */
 import { createReadStream, fstatSync, ReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -90,20 +91,94 @@ export function parseLine(text: string, line: number, o: ParseOptions): InputIte
 }
 
 /** Parse a stream of lines; blank lines are skipped, each line is trimmed. */
-export async function* parseLines(lines: AsyncIterable<string> | Iterable<string>, o: ParseOptions = {}): AsyncGenerator<InputItem> {
+export async function* parseLines(lines: AsyncIterable<RawLine> | Iterable<RawLine>, o: ParseOptions = {}): AsyncGenerator<InputItem> {
   let n = 0;
   for await (const raw of lines) {
     n++;
+    if (typeof raw !== 'string') {
+      yield { ok: false, error: { line: n, message: `line ${n}: ${raw.bad}` } };
+      continue;
+    }
     const text = raw.trim();
     if (text === '') continue;
     yield parseLine(text, n, o);
   }
 }
 
-/** Lines of a readable stream (LF or CRLF), read as they come. */
-export function readLines(stream: Readable): AsyncIterable<string> {
-  stream.setEncoding?.('utf8');
-  return createInterface({ input: stream, crlfDelay: Infinity });
+/** A line that cannot be a request, whatever its content: its bytes are not text. */
+export interface BadLine {
+  bad: string;
+  /** Its length in bytes (for progress by bytes read). */
+  bytes: number;
+}
+
+export type RawLine = string | BadLine;
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Lines of a readable stream (LF, CRLF or a lone CR, as readline), read as they come. Each
+ * line is decoded on its own, from its complete bytes, so a character split across two
+ * chunks is fine; a line that is not valid UTF-8 or holds a NUL byte is a `BadLine` (never
+ * U+FFFD characters in a URI).
+ */
+export async function* readLines(stream: Readable): AsyncGenerator<RawLine> {
+  // The unfinished line: the chunks read since the last LF (joined once its LF comes).
+  let rest: Buffer[] = [];
+  for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+    const c = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    const cut = c.lastIndexOf(LF);
+    if (cut < 0) {
+      rest.push(c);
+      continue;
+    }
+    const buf = rest.length ? Buffer.concat([...rest, c]) : c;
+    const last = buf.length - c.length + cut;
+    rest = last + 1 < buf.length ? [buf.subarray(last + 1)] : [];
+    // Every line of the chunk but the unfinished last one (a CR of its final CRLF dropped).
+    const body = buf.subarray(0, last > 0 && buf[last - 1] === CR ? last - 1 : last);
+    // Fast path, the usual case: the whole body is text; split it as readline does.
+    if (!body.includes(0)) {
+      const text = body.toString('utf8');
+      if (!text.includes('\uFFFD')) {
+        for (const line of text.split(/\r\n|\r|\n/)) yield line;
+        continue;
+      }
+    }
+    let start = 0;
+    for (let i = body.indexOf(LF); ; i = body.indexOf(LF, start)) {
+      yield* crLines(body.subarray(start, i < 0 ? body.length : i));
+      if (i < 0) break;
+      start = i + 1;
+    }
+  }
+  if (rest.length) yield* crLines(Buffer.concat(rest));
+}
+
+/** One LF-terminated piece: a CRLF's CR dropped, a lone CR inside it ends a line too. */
+function* crLines(piece: Buffer): Generator<RawLine> {
+  if (piece.length && piece[piece.length - 1] === CR) piece = piece.subarray(0, -1);
+  let start = 0;
+  for (let i = piece.indexOf(CR); i >= 0; i = piece.indexOf(CR, start)) {
+    yield decodeLine(piece.subarray(start, i));
+    start = i + 1;
+  }
+  yield decodeLine(start ? piece.subarray(start) : piece);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function decodeLine(b: Buffer): RawLine {
+  if (b.includes(0)) return { bad: 'contains a NUL byte', bytes: b.length };
+  const text = b.toString('utf8');
+  // Invalid bytes decode to U+FFFD; only then is the strict decoder needed (U+FFFD itself is valid).
+  if (!text.includes('\uFFFD')) return text;
+  try {
+    return utf8.decode(b);
+  } catch {
+    return { bad: 'not valid UTF-8', bytes: b.length };
+  }
 }
 
 /**
@@ -132,18 +207,22 @@ export function inputSize(input: Readable): number | undefined {
 }
 
 /** The lines of `lines`, adding the bytes of each one taken (and its newline) to `count.bytes`. */
-export async function* countBytes(lines: AsyncIterable<string>, count: { bytes: number }): AsyncGenerator<string> {
+export async function* countBytes(lines: AsyncIterable<RawLine>, count: { bytes: number }): AsyncGenerator<RawLine> {
   for await (const l of lines) {
-    count.bytes += Buffer.byteLength(l) + 1;
+    count.bytes += (typeof l === 'string' ? Buffer.byteLength(l) : l.bytes) + 1;
     yield l;
   }
 }
 
 /** One JSON object of template variables a line (`warm --template`). */
-export async function* parseVarLines(lines: AsyncIterable<string>): AsyncGenerator<{ ok: true; vars: Record<string, string>; line: number } | { ok: false; error: InputError }> {
+export async function* parseVarLines(lines: AsyncIterable<RawLine>): AsyncGenerator<{ ok: true; vars: Record<string, string>; line: number } | { ok: false; error: InputError }> {
   let n = 0;
   for await (const raw of lines) {
     n++;
+    if (typeof raw !== 'string') {
+      yield { ok: false, error: { line: n, message: `line ${n}: ${raw.bad}` } };
+      continue;
+    }
     const text = raw.trim();
     if (text === '') continue;
     let v: unknown;

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { ConfigError, OperationsModuleError, UnknownOperationError } from '../core/errors.js';
 import type { OperationsDef } from '../core/operations.js';
 import { displayPath, firstLine, type OperationsSource } from './config.js';
-import { defaultExport, importModule } from './modules.js';
+import { defaultExport, importModule, syntaxError } from './modules.js';
 
 export const NO_OPERATIONS_HINT = 'pass --operations FILE (-o), set BACKACHE_OPERATIONS, or add "operations" to backache.config.ts';
 
@@ -21,6 +21,8 @@ export async function loadOperations(src: OperationsSource): Promise<{ operation
   try {
     mod = await importModule(src.path);
   } catch (e) {
+    const syntax = syntaxError(src.path, e);
+    if (syntax) throw new OperationsModuleError(`operations module ${shown} has a ${syntax}`, { hint: 'fix the file', cause: e });
     throw new OperationsModuleError(`operations module ${shown} failed to load: ${firstLine(e)}`, {
       hint: 'run it with --verbose to see the stack',
       cause: e,

@@ -2,6 +2,7 @@
  * Output helpers: result lines on stdout (JSON lines, honouring back-pressure), readable
  * tables, times and sizes for people.
  */
+import { printable, printableJson } from '../core/printable.js';
 import { maskText } from '../core/url.js';
 
 export type ResultStatus = 'hit' | 'stale' | 'computed' | 'quarantined';
@@ -19,8 +20,11 @@ export function resultLine(r: ResultLine): string {
   const o: ResultLine = { op: r.op, uri: r.uri, status: r.status };
   if (r.status === 'quarantined') o.error = r.error ?? 'quarantined';
   else o.value = r.value;
-  return JSON.stringify(o);
+  return jsonLine(o);
 }
+
+/** A value as one line of JSON, safe for a terminal (see printableJson). */
+export const jsonLine = (v: unknown) => printableJson(JSON.stringify(v));
 
 export interface Writable {
   write(s: string): boolean;
@@ -74,7 +78,7 @@ export function table<T>(rows: T[], cols: Column<T>[]): string {
   const cells = rows.map((r) =>
     cols.map((c) => {
       const v = c.get(r);
-      const s = cell(v).replace(/\s+/g, ' ');
+      const s = printable(cell(v)).replace(/\s+/g, ' ');
       return c.max ? truncate(s, c.max) : s;
     }),
   );
@@ -104,8 +108,22 @@ export const pct = (r: number | null) => (r === null ? '-' : `${(r * 100).toFixe
 
 export const ms = (n: number | null) => (n === null ? '-' : n >= 1000 ? `${(n / 1000).toFixed(1)}s` : `${Math.round(n)}ms`);
 
-/** Safe text for the terminal: passwords in URLs masked. */
-export const safe = (s: string) => maskText(s);
+/** Safe text for the terminal: passwords in URLs masked, control characters escaped. */
+export const safe = (s: string) => printable(maskText(s));
 
-/** JSON for people: pretty on a TTY, one line otherwise. */
-export const toJson = (v: unknown, pretty: boolean) => JSON.stringify(v, null, pretty ? 2 : 0);
+/**
+ * A stack as lines safe for a terminal. Its first line(s) are `name: message`, where the
+ * message is data (a URI with a newline in it would forge a line): that head is escaped
+ * whole, and only the frames after it are split at their newlines.
+ */
+export function stackLines(e: { name: string; message: string; stack?: string }): string[] {
+  const stack = e.stack ?? `${e.name}: ${e.message}`;
+  // The head is `Name: message` (whichever name the error had when its stack was taken).
+  const at = e.message ? stack.indexOf(e.message) : -1;
+  if (at < 0 || !/^(?:[^\n:]*: )?$/.test(stack.slice(0, at))) return stack.split('\n').map(safe);
+  const end = at + e.message.length;
+  return [safe(stack.slice(0, end)), ...stack.slice(end).split('\n').slice(1).map(safe)];
+}
+
+/** JSON for people: pretty on a TTY, one line otherwise; safe for a terminal. */
+export const toJson = (v: unknown, pretty: boolean) => printableJson(JSON.stringify(v, null, pretty ? 2 : 0));

@@ -1,14 +1,16 @@
 /**
  * Human renderings of the data commands return (the same data `--json` prints).
- * Pure functions of their input, so they are unit-tested as strings.
+ * Pure functions of their input, so they are unit-tested as strings. Data is escaped
+ * (`safe`, and `table` escapes every cell): it never reaches the terminal raw.
  */
 import type { QuarantineItem, WorkerInfo } from '../core/ports.js';
+import { quarantineReason } from '../core/quarantine-api.js';
 import type { Stats } from '../core/stats.js';
 import { maskText } from '../core/url.js';
-import { ago, iso, ms, pct, table, truncate } from './output.js';
+import { ago, iso, ms, pct, safe, stackLines, table, truncate } from './output.js';
 
 export function renderStats(s: Stats): string {
-  const lines = [`broker ${maskText(s.broker)}${s.cache !== s.broker ? `   cache ${maskText(s.cache)}` : ''}`, ''];
+  const lines = [`broker ${safe(s.broker)}${s.cache !== s.broker ? `   cache ${safe(s.cache)}` : ''}`, ''];
   if (s.ops.length === 0) lines.push('no operations yet (nothing submitted, no worker running)');
   else {
     lines.push(
@@ -31,7 +33,7 @@ export function renderStats(s: Stats): string {
     );
   }
   lines.push('');
-  lines.push(`${s.workers.length} worker${s.workers.length === 1 ? '' : 's'} alive${s.workers.length ? `: ${s.workers.map((w) => `${w.host}:${w.pid}`).join(', ')}` : ''}`);
+  lines.push(`${s.workers.length} worker${s.workers.length === 1 ? '' : 's'} alive${s.workers.length ? `: ${s.workers.map((w) => safe(`${w.host}:${w.pid}`)).join(', ')}` : ''}`);
   return lines.join('\n');
 }
 
@@ -102,7 +104,7 @@ export interface QuarantineGroup {
   sample: string[];
 }
 
-/** Group items by error message (`quarantine list --group`), biggest group first. */
+/** Group items by error, and the operation's reason (`quarantine list --group`), biggest group first. */
 export function groupQuarantine(items: Iterable<QuarantineItem>, sampleSize = 3): QuarantineGroup[] {
   const groups = new Map<string, QuarantineGroup>();
   for (const it of items) addToGroups(groups, it, sampleSize);
@@ -110,7 +112,7 @@ export function groupQuarantine(items: Iterable<QuarantineItem>, sampleSize = 3)
 }
 
 export function addToGroups(groups: Map<string, QuarantineGroup>, it: QuarantineItem, sampleSize = 3) {
-  const key = `${it.error.name}: ${it.error.message}`;
+  const key = `${it.error.name}: ${quarantineReason(it)}`;
   let g = groups.get(key);
   if (!g) groups.set(key, (g = { error: maskText(key), count: 0, ops: [], firstFailedAt: it.firstFailedAt, lastFailedAt: it.lastFailedAt, sample: [] }));
   g.count++;
@@ -134,21 +136,22 @@ export function renderQuarantineGroups(groups: QuarantineGroup[], now = Date.now
 }
 
 export function renderQuarantineItem(it: QuarantineItem): string {
-  const j = (v: unknown) => JSON.stringify(v, null, 2);
+  // Pretty JSON has newlines of its own only (those inside strings are escaped): escape each line.
+  const j = (v: unknown) => JSON.stringify(v, null, 2).split('\n').map(safe).join('\n');
   const lines = [
-    `id            ${it.id}`,
-    `op            ${it.op}`,
-    `uri           ${it.uri}`,
+    `id            ${safe(it.id)}`,
+    `op            ${safe(it.op)}`,
+    `uri           ${safe(it.uri)}`,
     `attempts      ${it.attempts}`,
     `first failed  ${iso(it.firstFailedAt)}`,
     `last failed   ${iso(it.lastFailedAt)}`,
-    `worker        ${it.worker ?? '-'}`,
+    `worker        ${safe(it.worker ?? '-')}`,
     `kwargs        ${j(it.kwargs)}`,
     `cbArgs        ${j(it.cbArgs)}`,
   ];
   if (it.details !== undefined) lines.push(`details       ${j(it.details)}`);
-  lines.push(`error         ${maskText(`${it.error.name}: ${it.error.message}`)}`);
-  if (it.error.stack) lines.push('', maskText(it.error.stack));
+  lines.push(`error         ${safe(`${it.error.name}: ${it.error.message}`)}`);
+  if (it.error.stack) lines.push('', ...stackLines(it.error));
   return lines.join('\n');
 }
 

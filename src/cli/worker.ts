@@ -5,7 +5,7 @@
  */
 import { QuarantineSignal, RetrySignal } from '../core/errors.js';
 import type { OperationSpec, OperationsDef } from '../core/operations.js';
-import { maskText } from '../core/url.js';
+import { safe, stackLines } from './output.js';
 
 const specOf = (d: OperationsDef[string]): OperationSpec => (typeof d === 'function' ? { run: d } : d);
 
@@ -58,15 +58,17 @@ export function debugOperations(ops: OperationsDef, onFailure: (f: Failure) => v
   );
 }
 
-/** A failure in full, for `work --debug`: what, where, the kwargs, and the stack. */
+/**
+ * A failure in full, for `work --debug`: what, where, the kwargs, and the stack. Lines
+ * joined by newlines, each escaped (safe to print line by line).
+ */
 export function formatFailure(f: Failure): string {
   const e = f.error;
   const head = `✗ ${f.op} failed for ${f.uri} (job ${f.jobId}, attempt ${f.attempt})`;
   const lines = [head, `  kwargs: ${JSON.stringify(f.kwargs)}`];
   if (e instanceof QuarantineSignal) lines.push(`  quarantined by the operation${e.details === undefined ? '' : `: ${JSON.stringify(e.details)}`}`);
-  else if (e instanceof Error) lines.push(e.stack ?? `${e.name}: ${e.message}`);
-  else lines.push(`  thrown: ${JSON.stringify(e) ?? String(e)}`);
-  return maskText(lines.join('\n'));
+  else if (!(e instanceof Error)) lines.push(`  thrown: ${JSON.stringify(e) ?? String(e)}`);
+  return [...lines.map(safe), ...(e instanceof Error && !(e instanceof QuarantineSignal) ? stackLines(e) : [])].join('\n');
 }
 
 /**

@@ -21,6 +21,7 @@ import type { Logger, OperationsDef } from '../core/operations.js';
 import type { ResolvedConfig } from '../cli/config.js';
 import { describeError } from '../cli/errors.js';
 import { StatusLine } from '../cli/progress.js';
+import { printable, printableJson } from '../core/printable.js';
 import { maskText } from '../core/url.js';
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
@@ -115,10 +116,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   /**
    * Open the engine with the resolved settings. `operations: 'required'` fails (exit 2)
    * without an operations module; 'optional' loads it when configured; 'none' never does.
-   * Closed automatically when the command ends.
+   * `create: false` for read-only commands: a store that does not exist (a mistyped SQLite
+   * path) is an error (exit 2), never created. Closed automatically when the command ends.
    */
   protected async openApp(
-    o: { operations?: 'required' | 'optional' | 'none'; logger?: Logger; transform?: (ops: OperationsDef) => OperationsDef } = {},
+    o: { operations?: 'required' | 'optional' | 'none'; logger?: Logger; transform?: (ops: OperationsDef) => OperationsDef; create?: boolean } = {},
   ): Promise<Backache> {
     const s = await this.settings();
     const need = o.operations ?? 'optional';
@@ -130,7 +132,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       import('../core/url.js'),
     ]);
     try {
-      const app = await createBackache({ operations: ops ?? {}, broker: s.broker, cache: s.cache, prefix: s.prefix, logger: o.logger ?? this.logger() });
+      const app = await createBackache({ operations: ops ?? {}, broker: s.broker, cache: s.cache, prefix: s.prefix, logger: o.logger ?? this.logger(), create: o.create });
       this.openApps.push(app);
       return app;
     } catch (e) {
@@ -148,8 +150,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
    * given, must be one of them: otherwise exit 2 listing the known ones. `cached` also
    * counts operations whose entries the cache holds (for reading and invalidating).
    */
-  protected async openProducer(op: string | undefined, o: { cached?: boolean } = {}): Promise<Backache> {
-    const app = await this.openApp({ operations: 'optional' });
+  protected async openProducer(op: string | undefined, o: { cached?: boolean; create?: boolean } = {}): Promise<Backache> {
+    const app = await this.openApp({ operations: 'optional', create: o.create });
     if (op === undefined || !app.operationNames().includes(op)) await app.discoverOperations({ cached: o.cached });
     const { assertKnownOp } = await import('../cli/operations.js');
     assertKnownOp(op, app.knownOperations());
@@ -162,9 +164,12 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return this.statusLine;
   }
 
-  /** Print one diagnostic line on stderr (passwords masked), above any progress line. */
-  protected diag(line: string) {
-    this.status.print(maskText(line));
+  /**
+   * Print diagnostic lines on stderr (passwords masked), above any progress line. Each is
+   * escaped whole (a newline in it too): what it quotes from the data never forges a line.
+   */
+  protected diag(...lines: string[]) {
+    for (const line of lines) this.status.print(printable(maskText(line)));
   }
 
   /** A logger for the engine and `ctx.log`: warnings and errors on stderr, info with --verbose. */
@@ -198,7 +203,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** --json output: pretty on a TTY, one line otherwise (easy to pipe and to parse as JSON lines). */
   override logJson(json: unknown): void {
-    process.stdout.write(`${JSON.stringify(json, null, process.stdout.isTTY ? 2 : undefined)}\n`);
+    process.stdout.write(`${printableJson(JSON.stringify(json, null, process.stdout.isTTY ? 2 : undefined))}\n`);
   }
 
   protected override async catch(err: Error & { exitCode?: number }): Promise<any> {

@@ -14,8 +14,8 @@ export default class Cleanup extends BaseCommand<typeof Cleanup> {
   async run() {
     const { ConfigError } = await import('../core/errors.js');
     const s = await this.settings();
-    const { maskUrl } = await import('../core/url.js');
-    const where = `prefix "${s.prefix}" on ${maskUrl(s.broker)}${s.cache ? ` and ${maskUrl(s.cache)}` : ''}`;
+    const [{ maskUrl }, { safe }] = await Promise.all([import('../core/url.js'), import('../cli/output.js')]);
+    const where = safe(`prefix "${s.prefix}" on ${maskUrl(s.broker)}${s.cache ? ` and ${maskUrl(s.cache)}` : ''}`);
     if (!this.flags.yes && !this.flags['dry-run']) {
       throw new ConfigError(`cleanup removes everything under ${where}: add --yes to confirm (or --dry-run to see what is there)`);
     }

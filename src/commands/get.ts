@@ -19,15 +19,15 @@ Exit 0 when every URI has a value, 1 when some are missing.`;
   };
 
   async run() {
-    const { writeLine } = await import('../cli/output.js');
-    const app = await this.openProducer(this.flags.op, { cached: true });
+    const { writeLine, jsonLine } = await import('../cli/output.js');
+    const app = await this.openProducer(this.flags.op, { cached: true, create: false });
     const uris = this.positional;
     const entries = await app.getMany(this.flags.op, uris);
     const rows = uris.map((uri, i) => {
       const e = entries[i];
       return e ? { op: this.flags.op, uri, status: e.stale ? 'stale' : 'hit', value: e.value } : { op: this.flags.op, uri, status: 'miss' };
     });
-    if (!this.jsonEnabled()) for (const r of rows) await writeLine(process.stdout, JSON.stringify(r));
+    if (!this.jsonEnabled()) for (const r of rows) await writeLine(process.stdout, jsonLine(r));
     if (rows.some((r) => r.status === 'miss')) this.markFailed();
     return rows;
   }

@@ -33,7 +33,7 @@ Without --op, every operation's entries are considered. --dry-run prints what wo
   };
 
   async run() {
-    const [{ parseVars }, { ConfigError }, { formatProgress }, { writeLine }] = await Promise.all([
+    const [{ parseVars }, { ConfigError }, { formatProgress }, { writeLine, jsonLine }] = await Promise.all([
       import('../core/template.js'),
       import('../core/errors.js'),
       import('../cli/progress.js'),
@@ -66,7 +66,7 @@ Without --op, every operation's entries are considered. --dry-run prints what wo
     });
     this.status.stop();
     if (!this.jsonEnabled()) {
-      if (res.items) for (const it of res.items) await writeLine(process.stdout, JSON.stringify(it));
+      if (res.items) for (const it of res.items) await writeLine(process.stdout, jsonLine(it));
       const n = (x: number) => `${x.toLocaleString('en-US')} entr${x === 1 ? 'y' : 'ies'}`;
       this.diag(
         f['dry-run']

@@ -7,7 +7,7 @@ export default class Ops extends BaseCommand<typeof Ops> {
   static override enableJsonFlag = true;
 
   async run() {
-    const app = await this.openApp({ operations: 'optional' });
+    const app = await this.openApp({ operations: 'optional' , create: false });
     const local = new Set(app.operationNames());
     const seen = await app.operations();
     const rows = seen.map((o) => ({ ...o, local: local.has(o.op) }));

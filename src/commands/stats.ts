@@ -15,7 +15,7 @@ Costs O(operations), never O(jobs): safe to run often from scripts. For a live v
   async run() {
     // The operations module is not loaded: stats shows what the backends hold (fast, and it
     // works from any machine that can reach the broker).
-    const app = await this.openApp({ operations: 'none' });
+    const app = await this.openApp({ operations: 'none' , create: false });
     const stats = await app.stats();
     if (!this.jsonEnabled()) {
       const { renderStats } = await import('../cli/render.js');

@@ -30,7 +30,7 @@ Needs a terminal; for scripts use "backache stats --json" (the same data, once).
 
     // Nothing may print over the dashboard: the engine's diagnostics are dropped here.
     const quiet = { info() {}, warn() {}, error() {} };
-    const app = await this.openApp({ operations: 'optional', logger: quiet });
+    const app = await this.openApp({ operations: 'optional', logger: quiet , create: false });
 
     // Ink and React load only here, so other commands start fast. Ink decides once, on
     // import, that a CI variable means "no live redraws, print the last frame at exit"; a

@@ -35,7 +35,7 @@ The operation may be one a worker registered (see backache ops): no operations m
   };
 
   async run() {
-    const [{ parseJsonFlag }, { openInput }, { planWarm, warmRequests }, { parseVars }, { batches }, { formatProgress }, { writeLine }] =
+    const [{ parseJsonFlag }, { openInput }, { planWarm, warmRequests }, { parseVars }, { batches }, { formatProgress }, { writeLine, jsonLine }] =
       await Promise.all([
         import('../cli/operations.js'),
         import('../cli/input.js'),
@@ -92,7 +92,7 @@ The operation may be one a worker registered (see backache ops): no operations m
       for (const e of r.errors) this.diag(`${e.op} ${e.uri}: ${e.error}`);
       if (f['dry-run']) {
         if (this.jsonEnabled()) items.push(...r.items);
-        else for (const it of r.items) await writeLine(process.stdout, JSON.stringify(it));
+        else for (const it of r.items) await writeLine(process.stdout, jsonLine(it));
       }
       this.status.update();
     }

@@ -30,11 +30,12 @@ On SIGINT or SIGTERM it stops taking jobs and waits for the running ones (up to 
   };
 
   async run() {
-    const [{ withConcurrency, debugOperations, formatFailure, untilStopped }, { toMs }, { maskUrl }, { formatProgress }] = await Promise.all([
+    const [{ withConcurrency, debugOperations, formatFailure, untilStopped }, { toMs }, { maskUrl }, { formatProgress }, { safe, stackLines }] = await Promise.all([
       import('../cli/worker.js'),
       import('../core/duration.js'),
       import('../core/url.js'),
       import('../cli/progress.js'),
+      import('../cli/output.js'),
     ]);
     const f = this.flags;
     const stopMs = toMs(f['stop-timeout'], '--stop-timeout');
@@ -52,7 +53,7 @@ On SIGINT or SIGTERM it stops taking jobs and waits for the running ones (up to 
     const onFailure = (text: string, jobId: string) => {
       if (reported.has(jobId)) return;
       reported.add(jobId);
-      this.diag(text);
+      this.diag(...text.split('\n')); // lines escaped one by one (formatFailure, stackLines)
       if (f.debug) {
         failed = true;
         stopper.stop('debug: first failure');
@@ -84,7 +85,7 @@ On SIGINT or SIGTERM it stops taking jobs and waits for the running ones (up to 
         this.status.update();
         if (outcome.type === 'quarantined') {
           const e = outcome.error;
-          if (f.debug) onFailure(`✗ ${job.data.op} quarantined ${job.data.uri} (job ${job.id}, attempt ${job.attempt}, item ${outcome.quarantineId})\n${e.stack ?? `${e.name}: ${e.message}`}`, job.id);
+          if (f.debug) onFailure([safe(`✗ ${job.data.op} quarantined ${job.data.uri} (job ${job.id}, attempt ${job.attempt}, item ${outcome.quarantineId})`), ...stackLines(e)].join('\n'), job.id);
           else this.diag(`quarantined ${job.data.op} ${job.data.uri}: ${e.message} (show it: backache quarantine show ${outcome.quarantineId})`);
         } else if (f.verbose && outcome.type === 'completed') this.diag(`done ${job.data.op} ${job.data.uri}`);
       },

@@ -7,7 +7,7 @@ export default class Workers extends BaseCommand<typeof Workers> {
   static override enableJsonFlag = true;
 
   async run() {
-    const app = await this.openApp({ operations: 'none' });
+    const app = await this.openApp({ operations: 'none' , create: false });
     const workers = await app.workers();
     if (!this.jsonEnabled()) {
       const { renderWorkers } = await import('../cli/render.js');

@@ -35,6 +35,12 @@ export class OperationsModuleError extends BackacheError {
   override readonly exitCode = 2;
 }
 
+/** A read-only open (`create: false`) of a store that does not exist, e.g. a mistyped SQLite path: exit 2. */
+export class NoStoreError extends BackacheError {
+  static override code = 'E_NO_STORE';
+  override readonly exitCode = 2;
+}
+
 /** A backend cannot be reached: exit 3. The message names the (masked) URL. */
 export class BackendUnavailableError extends BackacheError {
   static override code = 'E_BACKEND_UNAVAILABLE';

@@ -69,15 +69,16 @@ async function checkSqliteFile(name: string, url: string): Promise<Check[]> {
     }
     return [ok(name, `file ${path} is writable`), await sqliteJournalMode(name, path)];
   }
-  // Not created yet: the nearest existing directory must let us create it.
+  // Not there: doctor creates nothing (a mistyped path must not leave a database behind).
+  // Could a command that writes create it? The nearest existing directory must be writable.
   let dir = dirname(path);
   while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
   try {
     accessSync(dir, constants.W_OK);
   } catch {
-    return [fail(name, `${path} does not exist and ${dir} is not writable`, 'create the directory, or use another file: --broker sqlite:PATH')];
+    return [fail(name, `no SQLite database at ${path}, and ${dir} is not writable`, 'create the directory, or use another file: --broker sqlite:PATH', 2)];
   }
-  return [ok(name, `${path} will be created on first use`)];
+  return [fail(name, `no SQLite database at ${path}`, 'check the path; a command that writes (work, submit, run) creates it', 2)];
 }
 
 async function sqliteJournalMode(name: string, path: string): Promise<Check> {

@@ -33,6 +33,20 @@ export function sinceMs(since: number | Date | string | undefined): number | und
   return Date.now() - toMs(since as Duration, 'since');
 }
 
+/**
+ * Why an item is in quarantine, for grouping: its error message and, for a
+ * `ctx.quarantine(details)`, the operation's own reason (`details.reason`, `details.message`,
+ * or `details` itself when it is a string), so operators see why rather than one group
+ * "quarantined by the operation".
+ */
+export function quarantineReason(it: Pick<QuarantineItem, 'error' | 'details'>): string {
+  const message = it.error?.message || '(no message)';
+  if (it.error?.name !== 'QuarantineSignal') return message;
+  const d = it.details as { reason?: unknown; message?: unknown } | string | null | undefined;
+  const given = typeof d === 'string' ? d : d && typeof d === 'object' ? (typeof d.reason === 'string' ? d.reason : d.message) : undefined;
+  return typeof given === 'string' && given.trim() !== '' ? `${message}: ${given.trim()}` : message;
+}
+
 /** The quarantine API of DESIGN.md §3: list, get, replay, purge. */
 export class QuarantineApi {
   constructor(

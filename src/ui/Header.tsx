@@ -1,7 +1,7 @@
 import { Box, Text } from 'ink';
 import type { Stats } from '../core/stats.js';
 import { maskUrl } from '../core/url.js';
-import { fmtCount } from './format.js';
+import { fmtCount, printable } from './format.js';
 import { colors } from './theme.js';
 
 export interface HeaderProps {
@@ -22,8 +22,8 @@ export function Header({ stats, width }: HeaderProps) {
       </Box>
     );
   }
-  const broker = maskUrl(stats.broker);
-  const cache = maskUrl(stats.cache);
+  const broker = printable(maskUrl(stats.broker));
+  const cache = printable(maskUrl(stats.cache));
   const t = stats.totals;
   const paused = stats.ops.filter((o) => o.paused).length;
   const sep = <Text dimColor> · </Text>;

@@ -97,11 +97,5 @@ export function sparkline(points: readonly { at: number; value: number }[], now:
     .join('');
 }
 
-/**
- * Text from the data (URIs, error messages, hosts) made safe for the terminal: control
- * characters (escape sequences, newlines) shown as `\xNN` instead of being interpreted.
- */
-export function printable(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
+/** Text from the data (URIs, error messages, hosts) made safe for the terminal. */
+export { printable } from '../core/printable.js';

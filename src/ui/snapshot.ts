@@ -12,6 +12,7 @@
  * history for the sparklines, and the last error while keeping the last good data.
  */
 import type { QuarantineItem } from '../core/ports.js';
+import { quarantineReason } from '../core/quarantine-api.js';
 import type { Stats } from '../core/stats.js';
 
 export interface RecentJob {
@@ -211,11 +212,11 @@ export interface QuarantineGroup {
   uri: string;
 }
 
-/** Latest quarantine items grouped by error message, newest group first. */
+/** Latest quarantine items grouped by error message (and the operation's reason), newest group first. */
 export function groupByError(items: readonly QuarantineItem[]): QuarantineGroup[] {
   const groups = new Map<string, QuarantineGroup>();
   for (const it of items) {
-    const message = it.error?.message || '(no message)';
+    const message = quarantineReason(it);
     const g = groups.get(message);
     if (!g) {
       groups.set(message, { message, name: it.error?.name ?? 'Error', count: 1, ops: [it.op], lastFailedAt: it.lastFailedAt, uri: it.uri });

@@ -138,7 +138,7 @@ describe('bad configuration', () => {
     expect(v.stderr).toMatch(/\n\s+at .*throws\.mjs/);
     const t = await cli(['work', '-o', 'broken.ts'], { cwd: dir });
     expect(t.code).toBe(2);
-    expect(t.stderr).toMatch(/^backache: operations module broken\.ts failed to load: /);
+    expect(t.stderr).toMatch(/^backache: operations module broken\.ts has a syntax error: broken\.ts:1:\d+: /);
     noStack(t.stderr);
     const e = await cli(['work', '-o', 'empty.mjs'], { cwd: dir });
     expect(e.code).toBe(2);
@@ -156,8 +156,8 @@ describe('bad configuration', () => {
     for (const [args, url] of [
       [['stats', '--broker', `redis://admin:${secret}@127.0.0.1:${port}`], `redis://admin:***@127.0.0.1:${port}`],
       [['run', '--op', 'upper', '-o', 'ops.mjs', '--broker', `redis://:${secret}@127.0.0.1:${port}/2`], `redis://:***@127.0.0.1:${port}/2`],
-      [['stats', '--cache', `mongodb://app:${secret}@127.0.0.1:${port}/db`], `mongodb://app:***@127.0.0.1:${port}/db`],
-      [['stats', '--broker', 'sqlite:a-file/sub/backache.db'], 'a-file/sub/backache.db'],
+      [['stats', '--broker', 'memory:', '--cache', `mongodb://app:${secret}@127.0.0.1:${port}/db`], `mongodb://app:***@127.0.0.1:${port}/db`],
+      [['submit', '--op', 'upper', '-o', 'ops.mjs', '--broker', 'sqlite:a-file/sub/backache.db'], 'a-file/sub/backache.db'],
     ] as const) {
       const r = await cli([...args], { cwd: dir, input: 'a\n', env: { BACKACHE_REDIS_CONNECT_TIMEOUT_MS: '1000', BACKACHE_MONGO_CONNECT_TIMEOUT_MS: '1000' } });
       expect(r.code, `${args.join(' ')}\n${r.stderr}`).toBe(3);

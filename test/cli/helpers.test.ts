@@ -366,7 +366,7 @@ describe('doctor and health checks', () => {
     mkdirSync(join(dir, 'ro'));
     chmodSync(join(dir, 'ro'), 0o500);
     const c = await checkStoreUrl('broker', `sqlite:${join(dir, 'ro', 'x', 'b.db')}`, 'p');
-    expect(c[0]).toMatchObject({ status: 'fail', exitCode: 3, hint: expect.stringMatching(/create the directory/) });
+    expect(c[0]).toMatchObject({ status: 'fail', exitCode: 2, message: expect.stringMatching(/^no SQLite database at /), hint: expect.stringMatching(/create the directory/) });
   });
 
   it('a SQLite file that exists: writable and in WAL mode', async () => {

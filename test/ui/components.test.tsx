@@ -88,7 +88,7 @@ describe('Dashboard at 80×24', () => {
     expect(q[0]).toContain('QUARANTINE 7 items');
     expect(q[1]).toMatch(/×1\s+5s title Cannot read properties/);
     expect(q[2]).toMatch(/×2 59s title HTTP 503 from origin/);
-    expect(f).toContain('line one\\x0aline two');
+    expect(f).toContain('line one\\nline two');
     expect(f).toContain('https://evil.example/\\x1b[31mred');
     // A sparkline of the last 60 s.
     expect(row('crawl')).toMatch(/[▁▂▃▄▅▆▇█]\s*$/);

@@ -172,7 +172,7 @@ describe('format', () => {
     expect([fmtPct(null), fmtPct(0.873)]).toEqual(['–', '87%']);
     expect([fmtAge(-5), fmtAge(42_000), fmtAge(180_000), fmtAge(7_200_000), fmtAge(200_000_000)]).toEqual(['0s', '42s', '3m', '2h', '2d']);
     expect([truncate('abcdef', 4), truncate('abc', 4), truncate('abc', 1), truncate('abc', 0)]).toEqual(['abc…', 'abc', '…', '']);
-    expect(printable('a\u001b[2Jb\nc')).toBe('a\\x1b[2Jb\\x0ac');
+    expect(printable('a\u001b[2Jb\nc')).toBe('a\\x1b[2Jb\\nc');
   });
 
   it('sparkline buckets the window; no data is blank, zero is the lowest bar', () => {

@@ -4,7 +4,7 @@ import { BaseCommand, env } from '../base.js';
 export default class QuarantineList extends BaseCommand<typeof QuarantineList> {
   static override summary = 'List quarantined requests, newest first, or grouped by error.';
   static override description = `Filters: --op, --match (a glob over URIs), --since (30m, 1h, 2d, or a date). Pages of --limit items; the next page starts at --cursor (printed on stderr, and in --json).
---group counts the selected items by error message instead, biggest group first, with a sample id of each to "quarantine show".`;
+--group counts the selected items by error message instead (for ctx.quarantine(details): by the reason the operation gave, details.reason), biggest group first, with a sample id of each to "quarantine show".`;
   static override examples = [
     '<%= config.bin %> quarantine list',
     '<%= config.bin %> quarantine list --op title --since 1h',
@@ -25,7 +25,7 @@ export default class QuarantineList extends BaseCommand<typeof QuarantineList> {
     const [{ sinceArg }, render] = await Promise.all([import('../../cli/quarantine.js'), import('../../cli/render.js')]);
     const f = this.flags;
     const since = f.since === undefined ? undefined : sinceArg(f.since);
-    const app = await this.openApp({ operations: 'none' });
+    const app = await this.openApp({ operations: 'none' , create: false });
     if (f.group) {
       const groups = new Map<string, import('../../cli/render.js').QuarantineGroup>();
       let total = 0;

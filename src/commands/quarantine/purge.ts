@@ -21,7 +21,7 @@ export default class QuarantinePurge extends BaseCommand<typeof QuarantinePurge>
   };
 
   async run() {
-    const [{ quarantineSelector }, { writeLine }] = await Promise.all([import('../../cli/quarantine.js'), import('../../cli/output.js')]);
+    const [{ quarantineSelector }, { writeLine, safe }] = await Promise.all([import('../../cli/quarantine.js'), import('../../cli/output.js')]);
     const f = this.flags;
     const ids = this.positional;
     const sel = quarantineSelector(ids, f, 'purge');
@@ -32,7 +32,7 @@ export default class QuarantinePurge extends BaseCommand<typeof QuarantinePurge>
     if (missing.length) this.markFailed();
     if (!this.jsonEnabled()) {
       if (f['dry-run']) {
-        for (const id of res.ids) await writeLine(process.stdout, id);
+        for (const id of res.ids) await writeLine(process.stdout, safe(id));
         this.diag(`purge --dry-run: ${res.matched} item${res.matched === 1 ? '' : 's'} would be deleted`);
       } else this.diag(`purged ${res.purged} item${res.purged === 1 ? '' : 's'}`);
     }

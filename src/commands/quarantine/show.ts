@@ -11,7 +11,7 @@ export default class QuarantineShow extends BaseCommand<typeof QuarantineShow> {
   };
 
   async run() {
-    const app = await this.openApp({ operations: 'none' });
+    const app = await this.openApp({ operations: 'none' , create: false });
     const item = await app.quarantine.get(this.args.id);
     if (!item) {
       const { BackacheError } = await import('../../core/errors.js');

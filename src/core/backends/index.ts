@@ -14,6 +14,8 @@ export interface BrokerSettings {
   pollMs?: number;
   /** How often a consumer looks for stalled jobs (where the broker needs a look of its own). */
   stalledIntervalMs?: number;
+  /** false: open only a store that exists (see BackendOptions.create). */
+  create?: boolean;
 }
 
 /**
@@ -25,7 +27,7 @@ export interface StoreDriver {
   /** Jobs, locks, pending sets, quarantine, registry, and a cache. */
   broker?: (url: string, prefix: string, settings?: BrokerSettings) => Promise<BrokerParts>;
   /** A cache only (e.g. MongoDB). */
-  cache?: (url: string, prefix: string) => Promise<CacheStore>;
+  cache?: (url: string, prefix: string, o?: { create?: boolean }) => Promise<CacheStore>;
 }
 
 const drivers = new Map<string, StoreDriver>();
@@ -53,9 +55,9 @@ registerStore('sqlite', {
     const { sqliteBackend } = await import('./sqlite/index.js');
     return sqliteBackend(url, prefix, settings);
   },
-  cache: async (url, prefix) => {
+  cache: async (url, prefix, o) => {
     const { sqliteCacheStore } = await import('./sqlite/index.js');
-    return sqliteCacheStore(url, prefix);
+    return sqliteCacheStore(url, prefix, o);
   },
 });
 
@@ -103,6 +105,12 @@ export interface BackendOptions {
   cache?: string;
   prefix?: string;
   settings?: BrokerSettings;
+  /**
+   * false: open only stores that exist, create none (read-only commands): a SQLite file
+   * that is not there is a `NoStoreError` (exit 2) instead of a new empty database. Memory
+   * and Redis have nothing to create and ignore it. Default true.
+   */
+  create?: boolean;
 }
 
 /** Open the stores of one deployment. The cache defaults to the broker's own store. */
@@ -110,12 +118,13 @@ export async function openBackend(opts: BackendOptions = {}): Promise<Backend> {
   const brokerUrl = opts.broker || DEFAULT_BROKER;
   const prefix = opts.prefix || DEFAULT_PREFIX;
   if (!/^[A-Za-z0-9_.:-]+$/.test(prefix)) throw new ConfigError(`prefix "${prefix}" may only contain letters, digits and _ . : -`);
-  const broker = await driverFor(brokerUrl, 'broker')(brokerUrl, prefix, opts.settings);
+  const create = opts.create !== false;
+  const broker = await driverFor(brokerUrl, 'broker')(brokerUrl, prefix, create ? opts.settings : { ...opts.settings, create });
   let cache = broker.cache;
   const cacheUrl = opts.cache && opts.cache !== brokerUrl ? opts.cache : undefined;
   if (cacheUrl) {
     try {
-      cache = await driverFor(cacheUrl, 'cache')(cacheUrl, prefix);
+      cache = await driverFor(cacheUrl, 'cache')(cacheUrl, prefix, { create });
     } catch (e) {
       await broker.close();
       throw e;

@@ -170,6 +170,6 @@ export class SqliteCacheStore extends SqliteStore implements CacheStore {
   }
 
   async clear() {
-    await this.h.writeSoon(() => this.h.stmt('DELETE FROM cache WHERE prefix = ?').run(this.prefix));
+    await this.clearPrefix('cache');
   }
 }

@@ -1,11 +1,15 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { BackendUnavailableError } from '../../errors.js';
+import { BackendUnavailableError, NoStoreError } from '../../errors.js';
 import { MIGRATE_FROM_1, MIGRATE_FROM_2, SCHEMA, SCHEMA_VERSION } from './schema.js';
 
 export const DEFAULT_SQLITE_PATH = '.backache/backache.db';
 const BUSY_TIMEOUT_MS = 5000;
+/** PRAGMA auto_vacuum's value for INCREMENTAL. */
+const INCREMENTAL = 2;
+/** Free pages (4 kB) below which retention gives nothing back: they are reused soon. */
+const FREE_PAGES_KEPT = 1024;
 /** Rows per multi-row statement, largest first (at most 128 × 10 parameters). */
 const CHUNK_SIZES = [128, 32, 8, 1];
 
@@ -129,6 +133,60 @@ export class SqliteHandle {
     batch.forEach((op, i) => op.resolve(results[i]));
   }
 
+  private compacting?: Promise<void>;
+
+  /**
+   * Give the file's free pages back to the file system and empty the WAL: after a clear
+   * (cleanup). The clears of one cleanup share one compaction (the next turn of the event
+   * loop, once their writes are committed).
+   */
+  compactSoon(): Promise<void> {
+    this.compacting ??= new Promise<void>((resolve, reject) =>
+      setImmediate(() => {
+        this.compacting = undefined;
+        try {
+          this.compact();
+          resolve();
+        } catch (e) {
+          reject(e);
+        }
+      }),
+    );
+    return this.compacting;
+  }
+
+  compact() {
+    this.flush();
+    try {
+      if (this.db.pragma('auto_vacuum', { simple: true }) === INCREMENTAL) this.db.pragma('incremental_vacuum');
+      else {
+        // A file from before auto_vacuum=INCREMENTAL: one VACUUM rewrites it in that mode
+        // (the pragma set on open is pending until then).
+        this.db.pragma('auto_vacuum = INCREMENTAL');
+        this.db.exec('VACUUM');
+      }
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch (e) {
+      // Best effort: the rows are gone either way. The file is in use (another process
+      // reading, a statement of this one still iterating): its space comes back next time.
+      if (!/^SQLITE_/.test(String((e as { code?: unknown })?.code))) throw e;
+    }
+  }
+
+  /**
+   * Inside a write transaction that deleted many rows (retention): when a good part of the
+   * file is free, give those pages back, so the file shrinks rather than only stops growing.
+   * Only in auto_vacuum=INCREMENTAL files (a VACUUM is not for the middle of a workload).
+   */
+  releaseFreePages() {
+    const free = this.db.pragma('freelist_count', { simple: true }) as number;
+    if (free < FREE_PAGES_KEPT) return;
+    const pages = this.db.pragma('page_count', { simple: true }) as number;
+    if (free * 4 < pages || this.db.pragma('auto_vacuum', { simple: true }) !== INCREMENTAL) return;
+    // Some free pages stay, for the inserts that follow.
+    this.db.pragma(`incremental_vacuum(${free - FREE_PAGES_KEPT / 2})`);
+  }
+
   /** Run `fn` inside one read transaction: a consistent snapshot for several statements. */
   read<T>(fn: () => T): T {
     return this.tx.deferred(fn) as T;
@@ -161,11 +219,14 @@ export class SqliteHandle {
 
 const handles = new Map<string, SqliteHandle>();
 
-/** Open (or share) the database at `path` and take one reference to it. */
-export function acquireHandle(path: string): SqliteHandle {
+/**
+ * Open (or share) the database at `path` and take one reference to it. With
+ * `create: false` a file that does not exist is not created: `NoStoreError`.
+ */
+export function acquireHandle(path: string, o: { create?: boolean } = {}): SqliteHandle {
   let h = handles.get(path);
   if (!h || !h.db.open) {
-    h = new SqliteHandle(path, openDatabase(path));
+    h = new SqliteHandle(path, openDatabase(path, o.create !== false));
     handles.set(path, h);
   }
   h.refs++;
@@ -180,18 +241,28 @@ export function releaseHandle(h: SqliteHandle) {
   if (h.db.open) h.db.close();
 }
 
-function openDatabase(path: string): Database.Database {
+function openDatabase(path: string, create: boolean): Database.Database {
+  if (!create && path !== ':memory:' && !existsSync(path)) {
+    throw new NoStoreError(`no SQLite database at ${path}`, {
+      hint: 'check the path (--broker or --cache sqlite:PATH); a command that writes (work, submit, run, call, warm) creates it',
+    });
+  }
   let db: Database.Database | undefined;
   try {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+    if (path !== ':memory:' && create) mkdirSync(dirname(path), { recursive: true });
+    db = new Database(path, { timeout: BUSY_TIMEOUT_MS, fileMustExist: !create });
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    // Takes effect on a new file only (before its first table); an older file is converted
+    // by the VACUUM of its first compaction (see SqliteHandle.compact).
+    db.pragma('auto_vacuum = INCREMENTAL');
     retryBusy(() => db!.pragma('journal_mode = WAL'));
     db.pragma('synchronous = NORMAL');
     db.pragma('cache_size = -16000'); // 16 MB of page cache
     // Checkpoint the WAL every ~16 MB instead of 4 MB: a queue rewrites the same few pages
     // (index edges) over and over, and each checkpoint copies them once.
     db.pragma('wal_autocheckpoint = 4000');
+    // After a checkpoint, a WAL that grew past this (one big transaction) is cut back to it.
+    db.pragma(`journal_size_limit = ${4000 * 4096}`);
     const conn = db;
     const version = conn.pragma('user_version', { simple: true }) as number;
     if (version < SCHEMA_VERSION) {
@@ -275,6 +346,14 @@ export abstract class SqliteStore {
     if (this.closed) return;
     this.closed = true;
     releaseHandle(this.h);
+  }
+
+  /** Delete this deployment's rows of `tables` in one transaction, then give the space back. */
+  protected async clearPrefix(...tables: string[]) {
+    await this.h.writeSoon(() => {
+      for (const t of tables) this.h.stmt(`DELETE FROM ${t} WHERE prefix = ?`).run(this.prefix);
+    });
+    await this.h.compactSoon();
   }
 }
 

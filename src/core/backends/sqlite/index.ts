@@ -18,14 +18,15 @@ export interface SqliteSettings extends BrokerSettings {
 }
 
 /**
- * `sqlite:PATH` (relative to the working directory; parent directories are created).
+ * `sqlite:PATH` (relative to the working directory; parent directories are created, unless
+ * `create: false`: then a missing file is a `NoStoreError`).
  * Every store holds one reference to the process-wide connection of that file; `close()`
  * closes the stores, and the connection goes with the last reference.
  * Throws `BackendUnavailableError` naming the path when the file cannot be opened.
  */
 export async function sqliteBackend(url: string, prefix: string, settings: SqliteSettings = {}): Promise<BrokerParts> {
   const path = sqlitePath(url);
-  const handle = acquireHandle(path);
+  const handle = acquireHandle(path, { create: settings.create });
   const parts = {
     cache: new SqliteCacheStore(acquireHandle(path), prefix),
     locker: new SqliteLocker(acquireHandle(path), prefix),
@@ -57,6 +58,6 @@ function queueOptions({ keepFinished, pollMs, queue }: SqliteSettings): SqliteQu
 }
 
 /** A cache store alone (for `cache: 'sqlite:PATH'` next to another broker, or a region). */
-export async function sqliteCacheStore(url: string, prefix: string): Promise<CacheStore> {
-  return new SqliteCacheStore(acquireHandle(sqlitePath(url)), prefix);
+export async function sqliteCacheStore(url: string, prefix: string, o: { create?: boolean } = {}): Promise<CacheStore> {
+  return new SqliteCacheStore(acquireHandle(sqlitePath(url), o), prefix);
 }

@@ -137,9 +137,7 @@ export class SqlitePendingSet extends SqliteStore implements PendingSet {
 
   /** Also drops the delivery records (pending cbArgs moved out by the worker's steps). */
   async clear() {
-    await this.h.writeSoon(() => {
-      for (const t of ['pending_args', 'pending', 'deliveries', 'runs']) this.h.stmt(`DELETE FROM ${t} WHERE prefix = ?`).run(this.prefix);
-    });
+    await this.clearPrefix('pending_args', 'pending', 'deliveries', 'runs');
   }
 }
 

@@ -73,6 +73,6 @@ export class SqliteQuarantineStore extends SqliteStore implements QuarantineStor
   }
 
   async clear() {
-    await this.h.writeSoon(() => this.h.stmt('DELETE FROM quarantine WHERE prefix = ?').run(this.prefix));
+    await this.clearPrefix('quarantine');
   }
 }

@@ -238,7 +238,7 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
   /**
    * Delete finished jobs beyond the newest `keepFinished`, or older than `keepFinishedMs`,
    * and delivery records as old: a record goes once its job is recorded (WorkerSteps.settle),
-   * so one that old was left behind (a settle that failed).
+   * so one that old was left behind (a settle that failed). Then give freed space back.
    */
   private trim(now: number) {
     this.h.stmt('DELETE FROM jobs WHERE prefix = ? AND state >= 3 AND finished_at < ?').run(this.prefix, now - this.keepFinishedMs);
@@ -250,6 +250,7 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
       .run({ p: this.prefix, keep: this.keepFinished });
     this.h.stmt('DELETE FROM deliveries WHERE prefix = ? AND created_at < ?').run(this.prefix, now - this.keepFinishedMs);
     this.h.stmt('DELETE FROM runs WHERE prefix = ? AND started_at < ?').run(this.prefix, now - this.keepFinishedMs);
+    this.h.releaseFreePages();
   }
 
   waitForWork(op: string, ms: number) {
@@ -314,10 +315,7 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
   }
 
   async clear() {
-    await this.h.writeSoon(() => {
-      this.h.stmt('DELETE FROM jobs WHERE prefix = ?').run(this.prefix);
-      this.h.stmt('DELETE FROM paused WHERE prefix = ?').run(this.prefix);
-    });
+    await this.clearPrefix('jobs', 'paused');
   }
 
   override async close() {

@@ -65,8 +65,6 @@ export class SqliteRegistry extends SqliteStore implements Registry {
   }
 
   async clear() {
-    await this.h.writeSoon(() => {
-      for (const t of ['workers', 'counters', 'durations']) this.h.stmt(`DELETE FROM ${t} WHERE prefix = ?`).run(this.prefix);
-    });
+    await this.clearPrefix('workers', 'counters', 'durations');
   }
 }
