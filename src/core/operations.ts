@@ -123,8 +123,11 @@ export function normalizeOperations(def: OperationsDef): Map<string, Operation> 
     if (spec.concurrency !== undefined && (!Number.isInteger(spec.concurrency) || spec.concurrency < 1)) throw new ConfigError(`${what('concurrency')} must be a positive integer`);
     const maxStalls = spec.maxStalls ?? 1;
     if (!Number.isInteger(maxStalls) || maxStalls < 0) throw new ConfigError(`${what('maxStalls')} must be a non-negative integer`);
-    const shards = spec.shards ?? 1;
-    if (!Number.isInteger(shards) || shards < 1 || shards > MAX_SHARDS) throw new ConfigError(`${what('shards')} must be an integer from 1 to ${MAX_SHARDS}, got ${String(spec.shards)}`);
+    const shards = spec.shards === undefined ? 1 : spec.shards;
+    if (!Number.isInteger(shards) || shards < 1 || shards > MAX_SHARDS) {
+      const got = typeof shards === 'string' ? `"${shards}" (a string)` : String(shards);
+      throw new ConfigError(`${what('shards')} must be an integer from 1 to ${MAX_SHARDS}, got ${got}`);
+    }
     out.set(name, {
       name,
       run: spec.run,

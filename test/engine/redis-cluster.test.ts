@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackache, defineOperations } from '../../src/index.js';
 import { checkStoreUrl } from '../../src/core/health.js';
 import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js';
-import { waitUntil } from '../helpers/wait.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
 import { describeEngineScenarios } from './scenarios.js';
 
 // One real 3-master Redis Cluster; unique prefixes per test, no flushing.
@@ -258,6 +258,58 @@ describe('engine on a redis cluster: one hot operation spread over shards', () =
     } finally {
       await w.stop();
       await Promise.all([worker.close(), producer.close()]);
+    }
+  });
+
+  it('a process opened before another introduced a layout still sees it: invalidation, stats and pause reach every layout', async () => {
+    const prefix = `v${randomUUID().slice(0, 8)}`;
+    const got: unknown[][] = [];
+    const def = (shards: number) => defineOperations({ op: { shards, run: async (uri: string) => `v:${uri}`, onResult: (_v: unknown, cb: unknown[]) => void got.push(cb) } });
+    const old = await createBackache({ operations: def(1), broker: cluster.url, prefix });
+    const p6 = await createBackache({ operations: def(6), broker: cluster.url, prefix });
+    try {
+      const w = p6.startWorker({ concurrency: 4 });
+      await p6.bulkGetOrDelegate(['x', 'y', 'z'].map((uri) => ({ op: 'op', uri, cbArgs: uri })));
+      await waitUntil(() => got.length === 3, 'computed on 6 shards');
+      await w.stop();
+      await sleep(1100); // past the second for which `old` may use the layouts it read at open
+      expect((await old.invalidate({ op: 'op', uris: ['x'] })).invalidated).toBe(1);
+      expect(await p6.get('op', 'x')).toBeUndefined();
+      expect((await old.invalidate({ op: 'op', match: '*' })).invalidated).toBe(2);
+      // Paused by the process that knew one shard: the six-shard worker runs nothing until resumed.
+      await old.pause('op');
+      await p6.bulkGetOrDelegate(Array.from({ length: 6 }, (_, i) => ({ op: 'op', uri: `p${i}`, cbArgs: `p${i}` })));
+      expect((await old.stats()).ops.find((o) => o.op === 'op')!.waiting).toBe(6);
+      const w2 = p6.startWorker({ concurrency: 4 });
+      await sleep(1500);
+      expect(got.length).toBe(3);
+      await old.resume('op');
+      await waitUntil(() => got.length === 9, 'run once resumed');
+      await w2.stop();
+    } finally {
+      await Promise.all([old.close(), p6.close()]);
+    }
+  });
+
+  it('after a cleanup, requests of a sharded operation still reach a worker that knows one shard', async () => {
+    const prefix = `k${randomUUID().slice(0, 8)}`;
+    const got: unknown[][] = [];
+    const def = (shards: number) => defineOperations({ op: { shards, run: async (uri: string) => `v:${uri}`, onResult: (_v: unknown, cb: unknown[]) => void got.push(cb) } });
+    const p6 = await createBackache({ operations: def(6), broker: cluster.url, prefix });
+    const admin = await createBackache({ operations: def(1), broker: cluster.url, prefix });
+    try {
+      await admin.cleanup();
+      await p6.bulkGetOrDelegate(Array.from({ length: 10 }, (_, i) => ({ op: 'op', uri: `c${i}`, cbArgs: i })));
+      const worker = await createBackache({ operations: def(1), broker: cluster.url, prefix });
+      try {
+        const w = worker.startWorker({ concurrency: 4 });
+        await waitUntil(() => got.length === 10, 'every request delivered', 30_000);
+        await w.stop();
+      } finally {
+        await worker.close();
+      }
+    } finally {
+      await Promise.all([admin.close(), p6.close()]);
     }
   });
 });

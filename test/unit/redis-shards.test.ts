@@ -75,8 +75,22 @@ describe('redis shard layouts', () => {
   it('shards is an integer from 1 to 64', () => {
     expect(normalizeOperations({ a: { run: async () => 1, shards: 6 } }).get('a')!.shards).toBe(6);
     expect(normalizeOperations({ a: async () => 1 }).get('a')!.shards).toBe(1);
-    for (const bad of [0, 65, 2.5, -1]) {
-      expect(() => normalizeOperations({ a: { run: async () => 1, shards: bad } })).toThrow(/operation "a" shards must be an integer from 1 to 64/);
+    for (const bad of [0, 65, 2.5, -1, null]) {
+      expect(() => normalizeOperations({ a: { run: async () => 1, shards: bad as number } })).toThrow(/operation "a" shards must be an integer from 1 to 64/);
     }
+    expect(() => normalizeOperations({ a: { run: async () => 1, shards: '3' as unknown as number } })).toThrow(/got "3" \(a string\)/);
+  });
+});
+
+describe('a sharded operation\'s rate limit', () => {
+  it('the shards together allow max per period', async () => {
+    const { limiterOf } = await import('../../src/core/backends/redis/bull-consumer.js');
+    const perSecond = (n: number, rl: { max: number; perMs: number }) =>
+      Array.from({ length: n }, (_, i) => limiterOf(rl, n, i)!).reduce((a, l) => a + (l.max * 1000) / l.duration, 0);
+    expect(limiterOf({ max: 10, perMs: 1000 }, 1, 0)).toEqual({ max: 10, duration: 1000 });
+    expect(perSecond(3, { max: 10, perMs: 1000 })).toBeCloseTo(10);
+    expect(perSecond(6, { max: 1, perMs: 1000 })).toBeCloseTo(1);
+    expect(perSecond(6, { max: 4, perMs: 500 })).toBeCloseTo(8, 1);
+    expect(limiterOf(undefined, 6, 0)).toBeUndefined();
   });
 });

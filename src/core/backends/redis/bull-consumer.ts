@@ -39,6 +39,24 @@ export interface BullConsumerSettings {
   keep: KeepJobs;
   /** Re-read the operations' shard layouts (a layout introduced since the consumer started). */
   refreshLayouts?: () => Promise<void>;
+  /** Whether the queue under a tag holds jobs (waiting, delayed or active). */
+  holdsJobs?: (tag: string) => Promise<boolean>;
+  /** Operations paused (JobQueue.pause), and how to pause one queue of theirs. */
+  pausedOps?: () => Promise<string[]>;
+  pauseQueue?: (tag: string) => Promise<void>;
+}
+
+/**
+ * Shard `i` of `n`'s part of an operation's rate limit (BullMQ's limiter is per queue), so
+ * the shards together allow `max` per `perMs`: `max` split as evenly as integers allow, or,
+ * below one job per shard, one job per a longer period each. A queue of an earlier layout
+ * (`i === n`) gets a part as small as the smallest.
+ */
+export function limiterOf(rl: { max: number; perMs: number } | undefined, n: number, i: number) {
+  if (!rl) return undefined;
+  if (n <= 1) return { max: rl.max, duration: rl.perMs };
+  if (rl.max < n) return { max: 1, duration: Math.ceil((rl.perMs * n) / rl.max) };
+  return { max: Math.floor(rl.max / n) + (i < rl.max % n ? 1 : 0), duration: rl.perMs };
 }
 
 /** How often a consumer looks for shard layouts introduced since it started. */
@@ -251,28 +269,33 @@ async function move(fn: () => Promise<void>, sh: Shared, run: Run) {
 export function startBullConsumer(s: BullConsumerSettings, opts: ConsumerOptions, onStopped: () => void): Consumer {
   const sh = new Shared(opts);
   const conns: RedisClient[] = [];
-  // One Worker per queue of each operation (one per shard of every layout it has had),
-  // sharing its concurrency (a Gate keeps the sum exact) and its rate limit.
+  // One Worker per queue of each operation: one per shard of its current layout, and one for
+  // each queue of an earlier layout that still holds jobs (looked at again every few seconds).
+  // They share the operation's concurrency (a Gate keeps the sum exact) and its rate limit.
   const workers: Worker[] = [];
   const consumed = new Set<string>();
   const gates = new Map<string, Gate>();
   let stopping = false;
-  const startMissing = (bull: typeof import('bullmq')) => {
+  const startMissing = async (bull: typeof import('bullmq')) => {
+    const paused = new Set((await s.pausedOps?.()) ?? []);
     for (const op of opts.ops) {
-      const tags = s.keys.layouts.tagsOf(op);
+      const current = s.keys.layouts.tagsAt(op, s.keys.layouts.count(op));
       const concurrency = Math.max(1, opts.concurrency(op));
       let gate = gates.get(op);
       if (!gate) gates.set(op, (gate = new Gate(concurrency)));
-      for (const tag of tags) {
-        if (consumed.has(tag)) continue;
+      for (const tag of s.keys.layouts.tagsOf(op)) {
+        if (consumed.has(tag) || stopping) continue;
+        if (!current.includes(tag) && !(await s.holdsJobs?.(tag))) continue; // an earlier layout's queue, empty
+        if (paused.has(op)) await s.pauseQueue?.(tag); // a queue the operation's pause did not know
         consumed.add(tag);
-        workers.push(startWorker(bull, op, tag, Math.ceil(concurrency / tags.length), tags.length, gate));
+        const i = current.indexOf(tag);
+        workers.push(startWorker(bull, op, tag, Math.ceil(concurrency / current.length), limiterOf(opts.rateLimit?.(op), current.length, i < 0 ? current.length : i), gate));
       }
     }
   };
-  const ready: Promise<Worker[]> = bullmq().then((bull) => {
+  const ready: Promise<Worker[]> = bullmq().then(async (bull) => {
     sh.bull = bull;
-    startMissing(bull);
+    await startMissing(bull);
     return workers;
   });
   ready.catch(() => {}); // seen by stop()
@@ -282,22 +305,21 @@ export function startBullConsumer(s: BullConsumerSettings, opts: ConsumerOptions
         if (checking || stopping || !sh.bull) return;
         checking = true;
         s.refreshLayouts!()
-          .then(() => !stopping && startMissing(sh.bull))
+          .then(() => (stopping ? undefined : startMissing(sh.bull)))
           .catch(() => {}) // Redis away: the next check tries again
           .finally(() => (checking = false));
       }, LAYOUT_CHECK_MS)
     : undefined;
   layoutTimer?.unref?.();
-  const startWorker = (bull: typeof import('bullmq'), op: string, tag: string, concurrency: number, shares: number, gate: Gate) => {
+  const startWorker = (bull: typeof import('bullmq'), op: string, tag: string, concurrency: number, limiter: { max: number; duration: number } | undefined, gate: Gate) => {
     const conn = s.connect();
     conn.on('error', () => {}); // reconnects by itself; commands wait for it
     conns.push(conn);
-    const rl = opts.rateLimit?.(op);
     const w = new bull.Worker('jobs', processor(sh, tag, gate), {
       connection: conn,
       prefix: tag,
       concurrency,
-      ...(rl ? { limiter: { max: Math.max(1, Math.ceil(rl.max / shares)), duration: rl.perMs } } : {}),
+      ...(limiter ? { limiter } : {}),
       lockDuration: s.leaseMs,
       stalledInterval: s.stalledIntervalMs,
       // The engine counts deaths itself (runs that began and never ended, see WorkerSteps) and

@@ -175,6 +175,7 @@ export class RedisCacheStore implements CacheStore {
    */
   private async everywhere(keys: Key[], add: (p: ChainableCommander, tag: string, part: { key: Key; hash: string }[]) => void) {
     if (keys.length === 0) return [] as unknown[];
+    await this.keys.layouts.fresh();
     const groups = new Map<string, { key: Key; hash: string }[]>();
     for (const key of keys) {
       const hash = idHash(key.id);
@@ -208,6 +209,7 @@ export class RedisCacheStore implements CacheStore {
   async *scan(ns: string, prefix: string, opts: { batchSize?: number } = {}) {
     const batch = Math.max(1, opts.batchSize ?? 500);
     if (prefix !== '') idHash(prefix); // refuses a prefix with lone surrogates (UTF-8 would change it)
+    await this.keys.layouts.fresh();
     const tags = this.keys.layouts.tagsOf(ns);
     if (tags.length === 1) {
       yield* this.scanTag(tags[0]!, prefix, batch);
@@ -241,6 +243,7 @@ export class RedisCacheStore implements CacheStore {
 
   /** Entries per namespace, summed over its tags (one round trip). */
   private async counts(all: string[]) {
+    await this.keys.layouts.fresh();
     const p = new TagBatch(this.client);
     const at: number[] = [];
     for (const ns of all) {

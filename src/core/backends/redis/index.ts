@@ -49,6 +49,7 @@ export async function redisBackend(url: string, prefix: string, settings: RedisB
   const pending = new RedisPendingSet(client, keys);
   const steps = new RedisWorkerSteps(client, keys, locker, cache);
   await loadLayouts(client, keys);
+  keys.layouts.useLoader(() => loadLayouts(client, keys));
   let closed = false;
   return {
     cache,

@@ -31,8 +31,9 @@ import { ShardLayouts } from './shards.js';
  *   {P:}:ns:<kind>       namespaces known to a port (SET; kind = cache, pending, queue, stats)
  *   {P:}:q:*             quarantine (items, time index, per-op index, meta, counts)
  *   {P:}:w:*             live workers (expiry ZSET + info HASH)
- *   {P:}:layouts         operations' shard layouts (HASH op -> JSON {n, seen}; layouts.ts), removed
- *                        by cleanup and written again by the workers still running
+ *   {P:}:paused          operations paused (SET; queue.ts pause)
+ *   {P:}:layouts         operations' shard layouts (HASH op -> JSON {n, seen}; layouts.ts); kept
+ *                        by cleanup (it says where queues may be)
  */
 
 /** Namespaces that may appear in a key as they are; anything else is hashed (`#<hash>`). */
@@ -132,6 +133,10 @@ export class RedisKeys {
   /** Operations' shard layouts (HASH op -> JSON `{n, seen}`). */
   layoutsKey() {
     return `${this.global}:layouts`;
+  }
+  /** Operations paused (SET), for queues of a layout introduced after the pause. */
+  pausedOps() {
+    return `${this.global}:paused`;
   }
   stats(ns: string) {
     return `${this.tag(ns)}:stats`;

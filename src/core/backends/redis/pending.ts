@@ -82,6 +82,7 @@ export class RedisPendingSet implements PendingSet {
   }
 
   async count(ns: string) {
+    await this.keys.layouts.fresh();
     const tags = this.keys.layouts.tagsOf(ns);
     if (tags.length === 1) return Math.max(0, Number((await this.client.get(this.keys.pendingCount(tags[0]!))) ?? 0));
     const p = new TagBatch(this.client);

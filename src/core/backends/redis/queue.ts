@@ -107,7 +107,8 @@ export class RedisJobQueue implements JobQueue {
   }
 
   /** Every BullMQ queue of an operation: one, or one per shard of every layout it has had. */
-  private queuesOf(op: string): Promise<Queue[]> {
+  private async queuesOf(op: string): Promise<Queue[]> {
+    await this.keys.layouts.fresh();
     return Promise.all(this.keys.layouts.tagsOf(op).map((t) => this.queue(t)));
   }
 
@@ -159,6 +160,12 @@ export class RedisJobQueue implements JobQueue {
         stalledIntervalMs: this.settings.stalledIntervalMs ?? Math.min(15_000, Math.max(50, Math.floor(leaseMs / 4))),
         keep: this.keep,
         refreshLayouts: () => refreshLayouts(this.client, this.keys),
+        holdsJobs: async (tag) => {
+          const c = await (await this.queue(tag)).getJobCounts('wait', 'prioritized', 'waiting-children', 'active', 'delayed');
+          return Object.values(c).some((n) => n > 0);
+        },
+        pausedOps: () => this.client.smembers(this.keys.pausedOps()),
+        pauseQueue: async (tag) => (await this.queue(tag)).pause(),
       },
       opts,
       () => this.consumers.delete(consumer),
@@ -174,6 +181,7 @@ export class RedisJobQueue implements JobQueue {
   private async find(bullId: string, id: string): Promise<{ job: Job; state: string } | undefined> {
     const cached = this.opOf.get(id);
     const ops = cached ? [cached] : await this.client.smembers(this.keys.namespaces('queue'));
+    await this.keys.layouts.fresh();
     const found = await Promise.all(
       ops.flatMap((op) =>
         this.keys.layouts.tagsOf(op).map(async (tag) => {
@@ -216,12 +224,14 @@ export class RedisJobQueue implements JobQueue {
     return all.reduce((a, c) => ({ waiting: a.waiting + c.waiting, active: a.active + c.active, delayed: a.delayed + c.delayed, paused: a.paused || c.paused }));
   }
 
+  /** Every queue of the operation; recorded too, so a worker pauses queues of a layout introduced later. */
   async pause(op: string) {
-    await this.client.sadd(this.keys.namespaces('queue'), op);
+    await Promise.all([this.client.sadd(this.keys.namespaces('queue'), op), this.client.sadd(this.keys.pausedOps(), op)]);
     await Promise.all((await this.queuesOf(op)).map((q) => q.pause()));
   }
 
   async resume(op: string) {
+    await this.client.srem(this.keys.pausedOps(), op);
     await Promise.all((await this.queuesOf(op)).map((q) => q.resume()));
   }
 
@@ -242,7 +252,9 @@ export class RedisJobQueue implements JobQueue {
 
   async clear() {
     await clearArea(this.client, this.keys, 'jobs');
-    await this.client.del(this.keys.namespaces('queue'), this.keys.layoutsKey());
+    // The shard layouts stay: a process that defines an operation recorded its layout once, at
+    // start, and queues it writes to later must still be found by every worker.
+    await this.client.del(this.keys.namespaces('queue'), this.keys.pausedOps());
     this.opOf.clear();
   }
 

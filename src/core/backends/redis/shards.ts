@@ -30,6 +30,31 @@ export class ShardLayouts {
   private readonly allTags = new Map<string, string[]>();
   /** N of the operations this process defines: what others recorded never replaces them. */
   private readonly own = new Map<string, number>();
+  private loader?: () => Promise<void>;
+  private loadedAt = 0;
+  private loading?: Promise<void>;
+
+  /** How to read every operation's layouts again (layouts.ts loadLayouts); they were read just now. */
+  useLoader(load: () => Promise<void>) {
+    this.loader = load;
+    this.loadedAt = Date.now();
+  }
+
+  /**
+   * Read the layouts again when the last read is more than a second old: for the paths that
+   * must see every layout another process may have introduced since (scans, counts,
+   * invalidation, pause). Reads and writes of pairs use the current layout and never wait.
+   */
+  async fresh(): Promise<void> {
+    if (!this.loader || Date.now() - this.loadedAt < 1000) return;
+    this.loading ??= this.loader()
+      .then(
+        () => void (this.loadedAt = Date.now()),
+        () => {}, // Redis away: the call that needs it fails on its own
+      )
+      .finally(() => (this.loading = undefined));
+    await this.loading;
+  }
 
   constructor(private readonly base: (ns: string) => string) {}
 

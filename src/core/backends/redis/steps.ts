@@ -144,6 +144,7 @@ export class RedisWorkerSteps implements WorkerSteps {
 
   async records(ns: string) {
     let n = 0;
+    await this.keys.layouts.fresh();
     for (const tag of this.keys.layouts.tagsOf(ns)) {
       await scanEach(this.client, this.keys.recordPattern(tag), (found) => {
         n += found.length;
