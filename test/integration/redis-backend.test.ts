@@ -112,8 +112,8 @@ describe('key layout', () => {
       // The raw URI is stored as data.
       const k = new RedisKeys(prefix);
       // (An entry is one STRING since the benchmark work: MGET reads a batch; see cache.ts encodeEntry.)
-      expect(await raw.get(k.entry('title', uri))).toContain(`|${uri}`);
-      expect(await raw.zrange(k.cacheIndex('title'), 0, -1)).toEqual([uri]);
+      expect(await raw.get(k.entry(k.tag('title'), hashId(uri)))).toContain(`|${uri}`);
+      expect(await raw.zrange(k.cacheIndex(k.tag('title')), 0, -1)).toEqual([uri]);
     } finally {
       await b.close();
     }
@@ -196,23 +196,23 @@ describe('key layout', () => {
         { key: { ns: 'op', id: 'u/ü/3' }, entry: entry(3) },
       ]);
       const k = new RedisKeys(prefix);
-      const ttl = await raw.pttl(k.entry('op', 'u/1'));
+      const ttl = await raw.pttl(k.entry(k.tag('op'), hashId('u/1')));
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(60);
-      expect(await raw.pttl(k.entry('op', 'u/2'))).toBe(-1);
+      expect(await raw.pttl(k.entry(k.tag('op'), hashId('u/2')))).toBe(-1);
       await sleep(100);
-      expect(await raw.exists(k.entry('op', 'u/1'))).toBe(0);
-      expect(await raw.zcard(k.cacheIndex('op'))).toBe(3); // lazily cleaned
+      expect(await raw.exists(k.entry(k.tag('op'), hashId('u/1')))).toBe(0);
+      expect(await raw.zcard(k.cacheIndex(k.tag('op')))).toBe(3); // lazily cleaned
       const ids: string[] = [];
       for await (const id of b.cache.scan('op', 'u/', { batchSize: 1 })) ids.push(id);
       expect(ids).toEqual(['u/2', 'u/ü/3']);
-      expect(await raw.zrange(k.cacheIndex('op'), 0, -1)).toEqual(['u/2', 'u/ü/3']);
+      expect(await raw.zrange(k.cacheIndex(k.tag('op')), 0, -1)).toEqual(['u/2', 'u/ü/3']);
       const unicode: string[] = [];
       for await (const id of b.cache.scan('op', 'u/ü')) unicode.push(id);
       expect(unicode).toEqual(['u/ü/3']);
       // An entry written already past its grace is not stored at all.
       await b.cache.setMany([{ key: { ns: 'op', id: 'u/4' }, entry: { value: 4, createdAt: 1, expiresAt: 1, staleUntil: 2 } }]);
-      expect(await raw.exists(k.entry('op', 'u/4'))).toBe(0);
+      expect(await raw.exists(k.entry(k.tag('op'), hashId('u/4')))).toBe(0);
       expect(await b.cache.count('op')).toBe(2);
     } finally {
       await b.close();
@@ -363,7 +363,7 @@ describe('connection URLs and failures', () => {
         await b.cache.setMany([{ key: { ns: 'op', id: 'via-sentinel' }, entry: entry(7) }]);
         expect((await b.cache.getMany([{ ns: 'op', id: 'via-sentinel' }]))[0]?.value).toBe(7);
         // It is the same master the plain URL reaches.
-        expect(await raw.get(new RedisKeys(prefix).entry('op', 'via-sentinel'))).toMatch(/\|via-sentinel7$/);
+        expect(await raw.get(new RedisKeys(prefix).entry(`{${prefix}:op}`, hashId('via-sentinel')))).toMatch(/\|via-sentinel7$/);
         await b.queue.addMany([{ id: 's1', data: { op: 'op', uri: 'u', kwargs: {} } }]);
         let ran = false;
         const c = b.queue.consume({ ops: ['op'], concurrency: () => 1, handler: async () => ((ran = true), done()) });
