@@ -221,6 +221,7 @@ export function startBullConsumer(s: BullConsumerSettings, opts: ConsumerOptions
     const w = new bull.Worker('jobs', processor(sh), {
       connection: conn,
       prefix: s.keys.tag(op),
+      ...(opts.workerId ? { name: opts.workerId } : {}), // BullMQ records it on each job it takes (processedBy)
       concurrency: Math.max(1, opts.concurrency(op)),
       ...(rl ? { limiter: { max: rl.max, duration: rl.perMs } } : {}),
       lockDuration: s.leaseMs,
@@ -285,6 +286,9 @@ export function startBullConsumer(s: BullConsumerSettings, opts: ConsumerOptions
   return {
     get processed() {
       return sh.processed;
+    },
+    runningJobs() {
+      return [...sh.running.values()].map((r) => r.claimed.id);
     },
     async stop(timeoutMs = 10_000) {
       const all = close();
