@@ -521,6 +521,85 @@ export function describeJobQueue(name: string, open: OpenBackend) {
       expect((await q.getState('ok1')).state).toBe('completed');
       expect((await q.getState('bad1')).state).toBe('quarantined');
     });
+
+    it('list: jobs by state in the order they run (finished ones newest first); job: one in full, with its worker', async () => {
+      const q = ref.b.queue;
+      await q.addMany([job('a1'), job('a2', 'op', { priority: 5 }), job('dl', 'op', { delayMs: 60_000 }), job('x1', 'other'), job('a3')]);
+      const ids = (js: { id: string }[]) => js.map((j) => j.id);
+      expect(ids(await q.list('op', { state: 'waiting' }))).toEqual(['a1', 'a3', 'a2']);
+      expect(ids(await q.list('op', { state: 'waiting', limit: 2 }))).toEqual(['a1', 'a3']);
+      const [dl] = await q.list('op', { state: 'delayed' });
+      expect(dl).toMatchObject({ id: 'dl', state: 'delayed', attempts: 0 });
+      expect(dl!.runAt).toBeGreaterThan(Date.now() + 50_000);
+      expect(ids(await q.list('op'))).toEqual(['a1', 'a3', 'a2', 'dl']);
+      expect(ids(await q.list('op', { limit: 3 }))).toEqual(['a1', 'a3', 'a2']);
+      expect(ids(await q.list('other'))).toEqual(['x1']);
+      expect(await q.list('op', { state: 'completed' })).toEqual([]);
+      const a1 = await q.job('a1');
+      expect(a1).toMatchObject({ id: 'a1', op: 'op', uri: 'u-a1', state: 'waiting', data: { op: 'op', uri: 'u-a1', kwargs: {} }, priority: 0, attempts: 0, stalls: 0 });
+      expect(a1!.createdAt).toBeGreaterThan(Date.now() - 60_000);
+      expect((await q.job('a2'))?.priority).toBe(5);
+      expect(await q.job('never-added')).toBeUndefined();
+
+      // Run them: a1 is held (active), a3 completes, a2 is quarantined.
+      let release: (o: JobOutcome) => void = () => {};
+      const recorded = new Set<string>();
+      const c = q.consume({
+        ops: ['op'],
+        workerId: 'worker-1',
+        concurrency: () => 3,
+        leaseMs: 5000,
+        recorded: (j) => recorded.add(j.id),
+        handler: (j) =>
+          j.id === 'a1'
+            ? new Promise<JobOutcome>((r) => (release = r))
+            : Promise.resolve(j.id === 'a3' ? done('three') : { type: 'quarantined', quarantineId: 'Q2', error: { name: 'Error', message: 'no a2' } }),
+      });
+      const t0 = Date.now();
+      while ((recorded.size < 2 || !c.runningJobs().includes('a1')) && Date.now() - t0 < 8000) await sleep(20);
+      expect(c.runningJobs()).toEqual(['a1']);
+      const [active] = await q.list('op', { state: 'active' });
+      expect(active).toMatchObject({ id: 'a1', state: 'active', worker: 'worker-1', attempts: 1 });
+      expect(ids(await q.list('op'))).toEqual(['a1', 'dl']);
+      expect(await q.list('op', { state: 'completed' })).toEqual([
+        expect.objectContaining({ id: 'a3', state: 'completed', worker: 'worker-1', attempts: 1, result: { cbArgs: ['three'], deliveryId: 'd-three' } }),
+      ]);
+      expect((await q.job('a3'))?.finishedAt).toBeGreaterThanOrEqual(t0 - 1000);
+      expect(await q.job('a2')).toMatchObject({ state: 'failed', quarantineId: 'Q2', error: { name: 'Error', message: 'no a2' } });
+      release({ type: 'quarantined', quarantineId: 'Q1', error: { name: 'Error', message: 'no a1' } });
+      while (recorded.size < 3 && Date.now() - t0 < 8000) await sleep(20);
+      await c.stop();
+      expect(ids(await q.list('op', { state: 'failed' }))).toEqual(['a1', 'a2']);
+    });
+
+    it('remove takes waiting and delayed jobs of its operation only, never an active or finished one', async () => {
+      const q = ref.b.queue;
+      await q.addMany([job('fin'), job('act')]);
+      let release: () => void = () => {};
+      const recorded = new Set<string>();
+      const c = q.consume({
+        ops: ['op'],
+        concurrency: () => 1,
+        leaseMs: 5000,
+        recorded: (j) => recorded.add(j.id),
+        handler: (j) => (j.id === 'fin' ? Promise.resolve(done('fin')) : new Promise<JobOutcome>((r) => (release = () => r(done('act'))))),
+      });
+      const t0 = Date.now();
+      while ((!recorded.has('fin') || !c.runningJobs().includes('act')) && Date.now() - t0 < 8000) await sleep(20);
+      await q.addMany([job('w'), job('dl', 'op', { delayMs: 60_000 }), job('w-other', 'other')]);
+      expect(await q.remove('other', ['w', 'dl'])).toEqual([]);
+      expect((await q.remove('op', ['w', 'dl', 'act', 'fin', 'w-other', 'never-added'])).sort()).toEqual(['dl', 'w']);
+      expect(await q.remove('op', ['w'])).toEqual([]);
+      expect(await q.counts('op')).toMatchObject({ waiting: 0, delayed: 0, active: 1 });
+      expect(await q.job('w')).toBeUndefined();
+      expect((await q.job('fin'))?.state).toBe('completed');
+      expect((await q.job('act'))?.state).toBe('active');
+      expect((await q.job('w-other'))?.state).toBe('waiting');
+      release();
+      while (!recorded.has('act') && Date.now() - t0 < 8000) await sleep(20);
+      await c.stop();
+      expect((await q.getState('act')).state).toBe('completed');
+    });
   });
 }
 
