@@ -44,6 +44,8 @@ export function renderWorkers(ws: WorkerInfo[], now = Date.now()): string {
     { header: 'OPS', get: (w) => w.ops.join(','), max: 40 },
     { header: 'CONCURRENCY', get: (w) => w.concurrency },
     { header: 'PROCESSED', get: (w) => w.processed },
+    // The jobs it ran at its last heartbeat (`backache jobs show ID`); '-' for a worker too old to say.
+    { header: 'RUNNING', get: (w) => (w.running === undefined ? '-' : [w.running, ...(w.jobs ?? [])].join(' ')), max: 60 },
     { header: 'STARTED', get: (w) => ago(w.startedAt, now) },
     { header: 'LAST SEEN', get: (w) => ago(w.lastSeen, now) },
   ]);
