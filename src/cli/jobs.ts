@@ -88,7 +88,8 @@ export function renderJobList(jobs: JobInfo[], op: string, state: JobListState |
 }
 
 export function renderJob(j: JobInfo, now = Date.now()): string {
-  const json = (v: unknown) => safe(JSON.stringify(v, null, 2));
+  // Pretty JSON keeps its own newlines; JSON.stringify has escaped those of the data.
+  const json = (v: unknown) => (JSON.stringify(v, null, 2) ?? 'undefined').split('\n').map(safe).join('\n');
   const when = (t: number | undefined) => (t ? `${iso(t)} (${t > now ? `in ${ago(now, t).replace(' ago', '')}` : ago(t, now)})` : '-');
   const { op: _op, uri: _uri, kwargs, ...rest } = (j.data && typeof j.data === 'object' ? j.data : {}) as Record<string, unknown>;
   const lines = [
