@@ -44,7 +44,8 @@ export interface DrainResult {
 /** How many jobs of a round go through their steps at once. */
 const PARALLEL = 16;
 
-function drainedItem(job: JobInfo, now: number): QuarantineItem {
+/** The quarantine item of a drained job (exported for the crash tests). */
+export function drainedItem(job: JobInfo, now: number): QuarantineItem {
   const replayOf = job.data && typeof job.data === 'object' ? job.data.replayOf : undefined;
   return {
     id: replayOf?.id ?? job.id,

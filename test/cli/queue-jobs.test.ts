@@ -31,7 +31,7 @@ export default {
 `;
 
 /** Poll `fn` until it returns something truthy (at most `ms`); the last value otherwise fails the test. */
-async function until<T>(fn: () => Promise<T>, what: string, ms = 30_000): Promise<T> {
+async function until<T>(fn: () => Promise<T | undefined | false>, what: string, ms = 30_000): Promise<T> {
   const t0 = Date.now();
   for (;;) {
     const v = await fn();
