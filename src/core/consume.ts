@@ -49,12 +49,19 @@ class RunFailed {
   constructor(readonly cause: unknown) {}
 }
 
+/** The pair of a claimed job, at the place it was queued (Key.place). */
+export function pairOf(job: ClaimedJob): Key {
+  const key: Key = { ns: job.data.op, id: job.data.uri };
+  if (job.place !== undefined) key.place = job.place;
+  return key;
+}
+
 export async function consumeJob(deps: ConsumeDeps, job: ClaimedJob, signal: AbortSignal): Promise<JobOutcome> {
   const bad = unreadable(job.data);
   if (bad) return quarantineUnreadable(deps, job, bad);
   const { backend, ops, counters } = deps;
   const { op: name, uri } = job.data;
-  const key: Key = { ns: name, id: uri };
+  const key = pairOf(job);
   const op = ops.get(name);
   if (!op) {
     const known = [...ops.keys()].join(', ') || '(none)';

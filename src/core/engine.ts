@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import { openBackend, type BackendOptions } from './backends/index.js';
 import { sleep } from './backends/polling-consumer.js';
-import { consumeJob, type JobProgress } from './consume.js';
+import { consumeJob, pairOf, type JobProgress } from './consume.js';
 import { CounterBuffer } from './counters.js';
 import { delegateBatch, validateRequest, type BulkResult, type Delegated, type Hit, type Request } from './delegate.js';
 import { toMs, type Duration } from './duration.js';
@@ -397,7 +397,7 @@ export class Backache {
       // The job is recorded complete (or failed): its delivery record may go.
       recorded: (job, outcome) => {
         if ((outcome.type === 'completed' || outcome.type === 'quarantined') && job.data && typeof job.data.op === 'string' && typeof job.data.uri === 'string') {
-          steps.settle({ ns: job.data.op, id: job.data.uri }, job.id).catch((e) => this.log.warn('settling a delivery record failed', { error: String(e) }));
+          steps.settle(pairOf(job), job.id).catch((e) => this.log.warn('settling a delivery record failed', { error: String(e) }));
         }
       },
       handler: async (job, signal) => {
@@ -513,6 +513,12 @@ export class Backache {
   async cleanup() {
     const b = this.backend;
     await Promise.all([b.cache.clear(), b.queue.clear(), b.pending.clear(), b.quarantine.clear(), b.registry.clear()]);
+    await b.declareShards?.(this.shardCounts()); // the layouts this process uses stay recorded
+  }
+
+  /** Every operation's `shards` (what the backend records for processes without definitions). */
+  shardCounts(): Record<string, number> {
+    return Object.fromEntries([...this.ops.values()].map((op) => [op.name, op.shards]));
   }
 
   async close() {
@@ -530,6 +536,13 @@ export async function createBackache(o: BackacheOptions): Promise<Backache> {
   if (!o || !o.operations) throw new ConfigError('createBackache needs { operations }');
   const ops = normalizeOperations(o.operations);
   const backend = o.backend ?? (await openBackend(o));
+  try {
+    // Every operation, so a layout changed back to one shard is recorded too.
+    await backend.declareShards?.(Object.fromEntries([...ops.values()].map((op) => [op.name, op.shards])));
+  } catch (e) {
+    if (!o.backend) await backend.close().catch(() => {});
+    throw e;
+  }
   return new Backache(backend, ops, o, !o.backend);
 }
 

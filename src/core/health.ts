@@ -127,14 +127,17 @@ async function checkRedis(name: string, url: string, prefix: string): Promise<Ch
 
 /**
  * A Redis Cluster: its masters, their slot ranges and replicas, and which operations each
- * one holds (one operation = one hash tag = one master).
+ * one holds (one operation = one hash tag = one master; one with `shards` is on several).
  */
 async function clusterChecks(name: string, client: import('ioredis').Cluster, prefix: string): Promise<Check[]> {
   const { clusterLayout, slotRanges } = await import('./backends/redis/cluster-info.js');
   const { RedisKeys } = await import('./backends/redis/keys.js');
+  const { loadLayouts } = await import('./backends/redis/layouts.js');
   let masters: Awaited<ReturnType<typeof clusterLayout>>;
   try {
-    masters = await clusterLayout(client, new RedisKeys(prefix));
+    const keys = new RedisKeys(prefix);
+    await loadLayouts(client, keys);
+    masters = await clusterLayout(client, keys);
   } catch (e) {
     return [warn(name, `could not read the cluster layout: ${reason(e)}`)];
   }
@@ -144,9 +147,16 @@ async function clusterChecks(name: string, client: import('ioredis').Cluster, pr
       ? ok(name, `Redis Cluster: ${masters.length} master(s) serve all 16384 slots`)
       : warn(name, `Redis Cluster: ${masters.length} master(s) serve ${covered} of 16384 slots`, 'some slots have no master: check CLUSTER INFO / redis-cli --cluster check'),
   ];
+  const { failingNodes } = await import('./backends/redis/cluster-info.js');
+  const down = await failingNodes(client).catch(() => []);
+  const isDown = (address: string) => down.some((d) => d.address === address);
   for (const m of masters) {
     const ops = m.ops.length === 0 ? 'no operations' : `${m.ops.length} operation(s): ${m.ops.join(', ')}`;
-    out.push(ok(name, `master ${m.address} slots ${slotRanges(m.slots)}, ${m.replicas} replica(s), ${ops}`));
+    const line = `master ${m.address} slots ${slotRanges(m.slots)}, ${m.replicas} replica(s), ${ops}`;
+    out.push(isDown(m.address) ? fail(name, `${line}: DOWN (the cluster marks it failing; its slots wait for a replica to take over)`, 'restart it, or check that its replica is promoted: redis-cli --cluster check') : ok(name, line));
+  }
+  for (const d of down) {
+    if (!masters.some((m) => m.address === d.address)) out.push(warn(name, `${d.role} ${d.address} is down (${d.flags})`, 'restart it; a master without a live replica has no failover'));
   }
   return out;
 }
@@ -157,9 +167,12 @@ async function clusterChecks(name: string, client: import('ioredis').Cluster, pr
  */
 async function bullmqVersions(name: string, client: import('./backends/redis/connection.js').RedisClient, prefix: string): Promise<Check[]> {
   const { queueVersions, RedisKeys } = await import('./backends/redis/index.js');
+  const { loadLayouts } = await import('./backends/redis/layouts.js');
   let all: Awaited<ReturnType<typeof queueVersions>>;
   try {
-    all = await queueVersions(client, new RedisKeys(prefix));
+    const keys = new RedisKeys(prefix);
+    await loadLayouts(client, keys);
+    all = await queueVersions(client, keys);
   } catch (e) {
     return [warn(name, `could not read the BullMQ version of the queues: ${reason(e)}`)];
   }

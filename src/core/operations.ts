@@ -69,6 +69,12 @@ export interface OperationSpec {
    * maxStalledCount): past that, the request is quarantined with a `StalledError`.
    */
   maxStalls?: number;
+  /**
+   * Redis: spread the operation's queue, pending requests, locks and entries over this many
+   * hash tags by a hash of the URI (default 1), so one busy operation uses several masters
+   * of a Redis Cluster. Other brokers ignore it. Up to 64.
+   */
+  shards?: number;
 }
 
 export type OperationDef = RunFn | OperationSpec;
@@ -92,7 +98,11 @@ export interface Operation {
   concurrency?: number;
   rateLimit?: { max: number; perMs: number };
   maxStalls: number;
+  shards: number;
 }
+
+/** Most shards an operation may have (each is a queue, and a BullMQ Worker per worker process). */
+export const MAX_SHARDS = 64;
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 
@@ -113,6 +123,8 @@ export function normalizeOperations(def: OperationsDef): Map<string, Operation> 
     if (spec.concurrency !== undefined && (!Number.isInteger(spec.concurrency) || spec.concurrency < 1)) throw new ConfigError(`${what('concurrency')} must be a positive integer`);
     const maxStalls = spec.maxStalls ?? 1;
     if (!Number.isInteger(maxStalls) || maxStalls < 0) throw new ConfigError(`${what('maxStalls')} must be a non-negative integer`);
+    const shards = spec.shards ?? 1;
+    if (!Number.isInteger(shards) || shards < 1 || shards > MAX_SHARDS) throw new ConfigError(`${what('shards')} must be an integer from 1 to ${MAX_SHARDS}, got ${String(spec.shards)}`);
     out.set(name, {
       name,
       run: spec.run,
@@ -132,6 +144,7 @@ export function normalizeOperations(def: OperationsDef): Map<string, Operation> 
       concurrency: spec.concurrency,
       rateLimit: spec.rateLimit ? { max: spec.rateLimit.max, perMs: toMs(spec.rateLimit.per, what('rateLimit.per')) } : undefined,
       maxStalls,
+      shards,
     });
   }
   return out;

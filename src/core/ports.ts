@@ -12,6 +12,12 @@
 export interface Key {
   ns: string;
   id: string;
+  /**
+   * Where the pair's keys live, when a backend spreads a namespace over several places
+   * (Redis `shards`): set from `ClaimedJob.place` on the worker's path, so a job keeps the
+   * place it was queued at; absent everywhere else (the backend's current layout).
+   */
+  place?: string;
 }
 
 /** A cached entry as stored. `value` is JSON data, never code. */
@@ -123,6 +129,7 @@ export interface JobData {
 export interface NewJob {
   id: string;
   data: JobData;
+  /** Lower runs first, among the operation's jobs (among one shard's, where it is spread). */
   priority?: number;
   delayMs?: number;
 }
@@ -147,6 +154,8 @@ export interface ClaimedJob {
   createdAt: number;
   /** Record the job's progress where the queue keeps it (BullMQ's `job.updateProgress`), if it can. */
   progress?: (n: number) => Promise<void>;
+  /** Where the job was queued, when the backend spreads an operation (see Key.place). */
+  place?: string;
 }
 
 /** The states `JobQueue.list` selects by (BullMQ's names; a quarantined job is `failed`). */
@@ -454,6 +463,12 @@ export interface Backend {
   registry: Registry;
   /** The worker's steps over this deployment's cache (see WorkerSteps). */
   steps: WorkerSteps;
+  /**
+   * Told the operations' `shards` (when above 1, or when they changed) before first use, by
+   * a process that has the operations' definitions. Backends that spread an operation's
+   * keys (Redis) record it for every process of the deployment; others need not have it.
+   */
+  declareShards?(shards: Record<string, number>): Promise<void>;
   /** Human-readable URLs, passwords masked. */
   describe(): { broker: string; cache: string };
   close(): Promise<void>;

@@ -25,6 +25,14 @@ describeCacheStore('redis cluster (cache only)', async () => openBackend({ broke
 
 describeWorkerSteps('redis cluster broker, memory cache', () => openBackend({ broker: cluster.url, cache: `memory:${randomUUID()}`, prefix: prefix() }));
 
+// The same suites with every namespace they use spread over 6 shards (2 tags per master).
+const SUITE_NAMESPACES = ['a', 'b', 'op', 'op2', 'odd', 'other', 'big'];
+describeBackend('redis cluster, 6 shards per namespace', async () => {
+  const b = await openBackend({ broker: cluster.url, prefix: prefix() });
+  await b.declareShards!(Object.fromEntries(SUITE_NAMESPACES.map((ns) => [ns, 6])));
+  return b;
+});
+
 describe('redis cluster URLs', () => {
   it('parses startup nodes, credentials and TLS; refuses bad URLs with one clear line that never shows the password', () => {
     expect(parseClusterUrl('redis+cluster://u%40x:p%3Aw@h1:7000,h2:7001,[::1]:7002')).toEqual({

@@ -410,7 +410,9 @@ export function describeJobQueue(name: string, open: OpenBackend) {
 
     it('priority: lower numbers run first', async () => {
       const q = ref.b.queue;
-      await q.addMany([job('low', 'op', { priority: 10 }), job('high', 'op', { priority: 1 }), job('mid', 'op', { priority: 5 })]);
+      // One URI: where an operation is spread (Redis shards) priority orders each shard's jobs.
+      const at = (id: string, priority: number): NewJob => ({ id, data: { op: 'op', uri: 'u-prio', kwargs: {} }, priority });
+      await q.addMany([at('low', 10), at('high', 1), at('mid', 5)]);
       const order: string[] = [];
       await drain(['op'], async (j) => (order.push(j.id), done()), () => order.length >= 3, 1);
       expect(order).toEqual(['high', 'mid', 'low']);

@@ -9,14 +9,19 @@ import { openBackend } from '../../src/core/backends/index.js';
 import { sleep, waitUntil } from '../helpers/wait.js';
 
 /** Returns broker (and optional cache) URLs for a fresh, isolated deployment. */
-export type Deployment = () => Promise<{ broker: string; cache?: string; prefix?: string }>;
+/** Where the scenarios run; with `shards`, every operation of the scenarios gets that many. */
+export type Deployment = () => Promise<{ broker: string; cache?: string; prefix?: string; shards?: number }>;
+
+/** The same operations, each with `shards: n`. */
+export const withShards = (ops: OperationsDef, n: number): OperationsDef =>
+  Object.fromEntries(Object.entries(ops).map(([k, d]) => [k, typeof d === 'function' ? { run: d, shards: n } : { ...d, shards: n }]));
 
 export function describeEngineScenarios(name: string, deployment: Deployment) {
   describe(`engine scenarios: ${name}`, () => {
     const apps: Backache[] = [];
     const open = async (operations: OperationsDef, leaseMs?: number) => {
-      const d = await deployment();
-      const app = await createBackache({ operations, ...d, leaseMs });
+      const { shards, ...d } = await deployment();
+      const app = await createBackache({ operations: shards ? withShards(operations, shards) : operations, ...d, leaseMs });
       apps.push(app);
       return app;
     };

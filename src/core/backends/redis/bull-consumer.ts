@@ -5,7 +5,8 @@ import { closeRedis, type RedisClient } from './connection.js';
 import type { RedisKeys } from './keys.js';
 
 /**
- * The consumer of the Redis job queue: one BullMQ `Worker` per operation, each on its own
+ * The consumer of the Redis job queue: one BullMQ `Worker` per operation (per shard of an
+ * operation with `shards`, sharing its concurrency and rate limit), each on its own
  * connection (plus the blocking one BullMQ duplicates from it), with the operation's
  * concurrency and rate limit (`limiter`), the lease as `lockDuration`, BullMQ's lock
  * renewal and stalled-job checks. The processor hands each job to the engine's handler
@@ -36,7 +37,12 @@ export interface BullConsumerSettings {
   leaseMs: number;
   stalledIntervalMs: number;
   keep: KeepJobs;
+  /** Re-read the operations' shard layouts (a layout introduced since the consumer started). */
+  refreshLayouts?: () => Promise<void>;
 }
+
+/** How often a consumer looks for shard layouts introduced since it started. */
+const LAYOUT_CHECK_MS = 5000;
 
 /** What a completed job returns to BullMQ: who was told, under which delivery (never the value). */
 export interface Marker {
@@ -75,7 +81,7 @@ const CLOSE_STUCK_MS = 3000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
 
-function claimedJob(job: Job): ClaimedJob {
+function claimedJob(job: Job, place: string): ClaimedJob {
   const raw = job.data as StoredData | undefined;
   let data = raw as JobData;
   let handbacks = 0;
@@ -91,6 +97,7 @@ function claimedJob(job: Job): ClaimedJob {
     stalls: job.stalledCounter ?? 0,
     createdAt: job.timestamp,
     progress: (n) => job.updateProgress(n),
+    place,
   };
 }
 
@@ -145,16 +152,52 @@ function abort(sh: Shared, run: Run, reason: Error) {
   void sleep(sh.graceMs).then(() => run.giveUp?.());
 }
 
-function processor(sh: Shared) {
+/**
+ * Runs at most `n` handlers at once across the Workers of one operation's shards (each
+ * Worker claims up to its share, rounded up, so a few claimed jobs may wait here).
+ */
+class Gate {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly n: number) {}
+  async enter(signal: AbortSignal) {
+    if (this.running < this.n || signal.aborted) {
+      this.running++;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const go = () => {
+        signal.removeEventListener('abort', go);
+        const i = this.waiting.indexOf(go);
+        if (i >= 0) this.waiting.splice(i, 1);
+        this.running++;
+        resolve();
+      };
+      this.waiting.push(go);
+      signal.addEventListener('abort', go, { once: true });
+    });
+  }
+  leave() {
+    this.running--;
+    this.waiting[0]?.();
+  }
+}
+
+function processor(sh: Shared, place: string, gate: Gate) {
   return async (job: Job, token: string | undefined) => {
-    const run: Run = { claimed: claimedJob(job), ctl: new AbortController(), lost: false };
+    const run: Run = { claimed: claimedJob(job, place), ctl: new AbortController(), lost: false };
     sh.runs.set(job, run);
     sh.running.set(job.id!, run);
     if (sh.hard) run.ctl.abort(new Error('worker stopped'));
     try {
       let outcome: JobOutcome;
       try {
-        outcome = await outcomeOf(sh, run);
+        await gate.enter(run.ctl.signal);
+        try {
+          outcome = await outcomeOf(sh, run);
+        } finally {
+          gate.leave();
+        }
       } catch {
         // The handler never throws unless the backend failed under it: leave the job as it
         // is; its lock runs out and BullMQ's stalled check gives it to the next worker.
@@ -208,22 +251,54 @@ async function move(fn: () => Promise<void>, sh: Shared, run: Run) {
 export function startBullConsumer(s: BullConsumerSettings, opts: ConsumerOptions, onStopped: () => void): Consumer {
   const sh = new Shared(opts);
   const conns: RedisClient[] = [];
+  // One Worker per queue of each operation (one per shard of every layout it has had),
+  // sharing its concurrency (a Gate keeps the sum exact) and its rate limit.
+  const workers: Worker[] = [];
+  const consumed = new Set<string>();
+  const gates = new Map<string, Gate>();
+  let stopping = false;
+  const startMissing = (bull: typeof import('bullmq')) => {
+    for (const op of opts.ops) {
+      const tags = s.keys.layouts.tagsOf(op);
+      const concurrency = Math.max(1, opts.concurrency(op));
+      let gate = gates.get(op);
+      if (!gate) gates.set(op, (gate = new Gate(concurrency)));
+      for (const tag of tags) {
+        if (consumed.has(tag)) continue;
+        consumed.add(tag);
+        workers.push(startWorker(bull, op, tag, Math.ceil(concurrency / tags.length), tags.length, gate));
+      }
+    }
+  };
   const ready: Promise<Worker[]> = bullmq().then((bull) => {
     sh.bull = bull;
-    return opts.ops.map((op) => startWorker(bull, op));
+    startMissing(bull);
+    return workers;
   });
   ready.catch(() => {}); // seen by stop()
-  const startWorker = (bull: typeof import('bullmq'), op: string) => {
+  let checking = false;
+  const layoutTimer = s.refreshLayouts
+    ? setInterval(() => {
+        if (checking || stopping || !sh.bull) return;
+        checking = true;
+        s.refreshLayouts!()
+          .then(() => !stopping && startMissing(sh.bull))
+          .catch(() => {}) // Redis away: the next check tries again
+          .finally(() => (checking = false));
+      }, LAYOUT_CHECK_MS)
+    : undefined;
+  layoutTimer?.unref?.();
+  const startWorker = (bull: typeof import('bullmq'), op: string, tag: string, concurrency: number, shares: number, gate: Gate) => {
     const conn = s.connect();
     conn.on('error', () => {}); // reconnects by itself; commands wait for it
     conns.push(conn);
     const rl = opts.rateLimit?.(op);
-    const w = new bull.Worker('jobs', processor(sh), {
+    const w = new bull.Worker('jobs', processor(sh, tag, gate), {
       connection: conn,
-      prefix: s.keys.tag(op),
+      prefix: tag,
       ...(opts.workerId ? { name: opts.workerId } : {}), // BullMQ records it on each job it takes (processedBy)
-      concurrency: Math.max(1, opts.concurrency(op)),
-      ...(rl ? { limiter: { max: rl.max, duration: rl.perMs } } : {}),
+      concurrency,
+      ...(rl ? { limiter: { max: Math.max(1, Math.ceil(rl.max / shares)), duration: rl.perMs } } : {}),
       lockDuration: s.leaseMs,
       stalledInterval: s.stalledIntervalMs,
       // The engine counts deaths itself (runs that began and never ended, see WorkerSteps) and
@@ -276,8 +351,8 @@ export function startBullConsumer(s: BullConsumerSettings, opts: ConsumerOptions
   };
   let closing: Promise<void> | undefined;
   const close = () =>
-    (closing ??= ready
-      .then((workers) => Promise.all(workers.map((w) => closeWorker(w))))
+    (closing ??= ((stopping = true), clearInterval(layoutTimer), ready)
+      .then((all) => Promise.all(all.map((w) => closeWorker(w))))
       .catch(() => {})
       .then(async () => {
         await Promise.all(conns.map((c) => closeRedis(c)));

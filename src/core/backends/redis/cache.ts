@@ -56,25 +56,37 @@ export function decodeEntry(raw: string | null | undefined, id: string, now: num
   return entry;
 }
 
-function groupByNs<T extends { ns: string }>(items: T[]) {
-  const groups = new Map<string, { item: T; i: number }[]>();
-  items.forEach((item, i) => {
-    let g = groups.get(item.ns);
-    if (!g) groups.set(item.ns, (g = []));
-    g.push({ item, i });
-  });
-  return groups;
-}
-
 function chunks<T>(xs: T[], n = CHUNK): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
   return out;
 }
 
+/** Merge ascending streams of ids into one, each id once. */
+async function* mergeAscending(streams: AsyncGenerator<string>[]) {
+  const heads = await Promise.all(streams.map((s) => s.next()));
+  let last: string | undefined;
+  for (;;) {
+    let min = -1;
+    for (let i = 0; i < heads.length; i++) {
+      const h = heads[i]!;
+      if (h.done) continue;
+      if (min < 0 || byteLess(h.value, (heads[min] as IteratorYieldResult<string>).value)) min = i;
+    }
+    if (min < 0) return;
+    const v = (heads[min] as IteratorYieldResult<string>).value;
+    if (v !== last) yield v;
+    last = v;
+    heads[min] = await streams[min]!.next();
+  }
+}
+
+/** Redis orders LEX ranges by UTF-8 bytes (not UTF-16 code units as `<` does). */
+const byteLess = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b)) < 0;
+
 /**
  * Cache entries in Redis: one STRING per entry (`{P:N}:c:e:<hash>`, see `encodeEntry`) expiring at `staleUntil`,
- * and per namespace a ZSET of raw ids (`{P:N}:c:ids`) for prefix scans with ZRANGEBYLEX.
+ * and per namespace (per shard of a spread operation) a ZSET of raw ids (`{P:N}:c:ids`) for prefix scans with ZRANGEBYLEX.
  * The index is cleaned lazily: a scan drops ids whose entry is gone. Ids with lone
  * surrogates are refused with a TypeError (keys.ts idHash): two of them would share a key.
  */
@@ -87,19 +99,33 @@ export class RedisCacheStore implements CacheStore {
     private readonly onClose: () => Promise<void> = async () => {},
   ) {}
 
+  /** Keys grouped by the tag of their pair (current layout), each with its hash and index. */
+  private byTag(keys: Key[]) {
+    const groups = new Map<string, { key: Key; hash: string; i: number }[]>();
+    keys.forEach((key, i) => {
+      const hash = idHash(key.id);
+      const tag = this.keys.placeOf(key, hash);
+      let g = groups.get(tag);
+      if (!g) groups.set(tag, (g = []));
+      g.push({ key, hash, i });
+    });
+    return groups;
+  }
+
   async getMany(keys: Key[]) {
     if (keys.length === 0) return [];
     const ns0 = keys[0]!.ns;
     let raws: (string | null)[];
-    if (keys.length <= GET_CHUNK && keys.every((k) => k.ns === ns0)) {
-      raws = await this.client.mget(keys.map((k) => this.keys.entry(ns0, k.id)));
+    if (keys.length <= GET_CHUNK && this.keys.layouts.count(ns0) === 1 && keys.every((k) => k.ns === ns0 && k.place === undefined)) {
+      const tag = this.keys.tag(ns0);
+      raws = await this.client.mget(keys.map((k) => this.keys.entry(tag, idHash(k.id))));
     } else {
-      // One MGET per namespace (a cluster slot) and chunk, pipelined.
+      // One MGET per tag (a cluster slot) and chunk, pipelined.
       const p = new TagBatch(this.client);
       const calls: number[][] = [];
-      for (const [ns, group] of groupByNs(keys)) {
+      for (const [tag, group] of this.byTag(keys)) {
         for (const part of chunks(group, GET_CHUNK)) {
-          p.add(this.keys.tag(ns), (q) => q.mget(part.map((g) => this.keys.entry(ns, g.item.id))));
+          p.add(tag, (q) => q.mget(part.map((g) => this.keys.entry(tag, g.hash))));
           calls.push(part.map((g) => g.i));
         }
       }
@@ -117,50 +143,76 @@ export class RedisCacheStore implements CacheStore {
     if (items.length === 0) return;
     const now = Date.now();
     const p = new TagBatch(this.client);
-    const groups = groupByNs(items.map((it) => ({ ns: it.key.ns, it })));
-    for (const [ns, group] of groups) {
+    const namespaces = new Set<string>();
+    for (const [tag, group] of this.byTag(items.map((it) => it.key))) {
+      namespaces.add(group[0]!.key.ns);
       for (const part of chunks(group)) {
-        const keys = [this.keys.cacheIndex(ns)];
+        const keys = [this.keys.cacheIndex(tag)];
         const args: (string | number)[] = [now];
-        for (const { item } of part) {
-          const { key, entry } = item.it;
+        for (const { hash, i } of part) {
+          const { key, entry } = items[i]!;
           const json = JSON.stringify(entry.value);
           if (json === undefined) throw new TypeError(`cache value for ${key.ns} is not JSON-serialisable`);
-          keys.push(this.keys.entry(ns, key.id));
+          keys.push(this.keys.entry(tag, hash));
           args.push(key.id, encodeEntry(entry, key.id, json), entry.staleUntil === null ? '' : String(Math.ceil(entry.staleUntil)));
         }
-        p.add(this.keys.tag(ns), (q) => queueScript(q, 'cache-set-n', keys, args));
+        p.add(tag, (q) => queueScript(q, 'cache-set-n', keys, args));
       }
     }
-    p.add(this.keys.global, (q) => q.sadd(this.keys.namespaces('cache'), ...groups.keys()));
+    p.add(this.keys.global, (q) => q.sadd(this.keys.namespaces('cache'), ...namespaces));
     await p.exec();
   }
 
-  private async perNs(keys: Key[], add: (p: ChainableCommander, ns: string, part: Key[]) => void) {
+  /**
+   * One script call per tag and chunk, for keys in every place their pair may be: the
+   * current layout's, and each earlier layout's while an operation's `shards` changed
+   * (so deleting or invalidating reaches every copy).
+   */
+  private async everywhere(keys: Key[], add: (p: ChainableCommander, tag: string, part: { key: Key; hash: string }[]) => void) {
     if (keys.length === 0) return [] as unknown[];
+    const groups = new Map<string, { key: Key; hash: string }[]>();
+    for (const key of keys) {
+      const hash = idHash(key.id);
+      const tags = key.place === undefined ? this.keys.layouts.tagsFor(key.ns, hash) : [this.keys.placeOf(key, hash)];
+      for (const tag of tags) {
+        let g = groups.get(tag);
+        if (!g) groups.set(tag, (g = []));
+        g.push({ key, hash });
+      }
+    }
     const p = new TagBatch(this.client);
-    for (const [ns, group] of groupByNs(keys)) for (const part of chunks(group.map((g) => g.item))) p.add(this.keys.tag(ns), (q) => add(q, ns, part));
+    for (const [tag, group] of groups) for (const part of chunks(group)) p.add(tag, (q) => add(q, tag, part));
     return p.exec();
   }
 
   async deleteMany(keys: Key[]) {
-    const r = await this.perNs(keys, (p, ns, part) =>
-      queueScript(p, 'cache-delete-n', [this.keys.cacheIndex(ns), ...part.map((k) => this.keys.entry(ns, k.id))], part.map((k) => k.id)),
+    const r = await this.everywhere(keys, (p, tag, part) =>
+      queueScript(p, 'cache-delete-n', [this.keys.cacheIndex(tag), ...part.map((k) => this.keys.entry(tag, k.hash))], part.map((k) => k.key.id)),
     );
     return r.reduce<number>((a, b) => a + Number(b), 0);
   }
 
   async markStale(keys: Key[], now: number) {
-    const r = await this.perNs(keys, (p, ns, part) =>
-      queueScript(p, 'cache-mark-stale-n', part.map((k) => this.keys.entry(ns, k.id)), [now]),
+    const r = await this.everywhere(keys, (p, tag, part) =>
+      queueScript(p, 'cache-mark-stale-n', part.map((k) => this.keys.entry(tag, k.hash)), [now]),
     );
     return r.reduce<number>((a, b) => a + Number(b), 0);
   }
 
+  /** Ids in ascending order: of one tag's index, or merged over every tag of a spread namespace. */
   async *scan(ns: string, prefix: string, opts: { batchSize?: number } = {}) {
     const batch = Math.max(1, opts.batchSize ?? 500);
     if (prefix !== '') idHash(prefix); // refuses a prefix with lone surrogates (UTF-8 would change it)
-    const index = this.keys.cacheIndex(ns);
+    const tags = this.keys.layouts.tagsOf(ns);
+    if (tags.length === 1) {
+      yield* this.scanTag(tags[0]!, prefix, batch);
+      return;
+    }
+    yield* mergeAscending(tags.map((t) => this.scanTag(t, prefix, batch)));
+  }
+
+  private async *scanTag(tag: string, prefix: string, batch: number) {
+    const index = this.keys.cacheIndex(tag);
     // Ids are compared as UTF-8 bytes; no id contains the byte 0xFF, so [prefix, prefix+0xFF] is
     // exactly the ids starting with the literal prefix (no wildcard characters exist in LEX ranges).
     const max: string | Buffer = prefix === '' ? '+' : Buffer.concat([Buffer.from(`[${prefix}`), Buffer.from([0xff])]);
@@ -168,7 +220,7 @@ export class RedisCacheStore implements CacheStore {
     for (;;) {
       const ids: string[] = await this.client.zrangebylex(index, min, max, 'LIMIT', 0, batch);
       if (ids.length === 0) return;
-      const alive = await runScript<number[]>(this.client, 'cache-prune-n', [index, ...ids.map((id) => this.keys.entry(ns, id))], ids);
+      const alive = await runScript<number[]>(this.client, 'cache-prune-n', [index, ...ids.map((id) => this.keys.entry(tag, idHash(id)))], ids);
       for (let i = 0; i < ids.length; i++) if (alive[i] === 1) yield ids[i]!;
       if (ids.length < batch) return;
       min = `(${ids[ids.length - 1]}`;
@@ -178,14 +230,24 @@ export class RedisCacheStore implements CacheStore {
   async namespaces() {
     const all = await this.client.smembers(this.keys.namespaces('cache'));
     if (all.length === 0) return [];
-    const p = new TagBatch(this.client);
-    for (const ns of all) p.add(this.keys.tag(ns), (q) => q.zcard(this.keys.cacheIndex(ns)));
-    const counts = (await p.exec()) as number[];
+    const counts = await this.counts(all);
     return all.filter((_, i) => counts[i]! > 0).sort();
   }
 
+  /** Entries per namespace, summed over its tags (one round trip). */
+  private async counts(all: string[]) {
+    const p = new TagBatch(this.client);
+    const at: number[] = [];
+    for (const ns of all) {
+      at.push(p.size);
+      for (const t of this.keys.layouts.tagsOf(ns)) p.add(t, (q) => q.zcard(this.keys.cacheIndex(t)));
+    }
+    const r = (await p.exec()) as number[];
+    return all.map((_, i) => r.slice(at[i], at[i + 1] ?? r.length).reduce((a, b) => a + Number(b), 0));
+  }
+
   async count(ns: string) {
-    return this.client.zcard(this.keys.cacheIndex(ns));
+    return (await this.counts([ns]))[0]!;
   }
 
   async clear() {

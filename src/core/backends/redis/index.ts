@@ -9,6 +9,7 @@ import { RedisQuarantineStore } from './quarantine.js';
 import { RedisJobQueue } from './queue.js';
 import { RedisRegistry } from './registry.js';
 import { RedisWorkerSteps } from './steps.js';
+import { declareLayouts, loadLayouts } from './layouts.js';
 
 export { RedisCacheStore, RedisJobQueue, RedisKeys, RedisLocker, RedisPendingSet, RedisQuarantineStore, RedisRegistry, RedisWorkerSteps };
 export { parseRedisUrl, parseClusterUrl, isClusterUrl, RedisAuthError, connectError, type RedisClient } from './connection.js';
@@ -42,7 +43,8 @@ export async function redisBackend(url: string, prefix: string, settings: RedisB
   const cache = new RedisCacheStore(client, keys);
   const locker = new RedisLocker(client, keys);
   const pending = new RedisPendingSet(client, keys);
-  const steps = new RedisWorkerSteps(client, keys, locker);
+  const steps = new RedisWorkerSteps(client, keys, locker, cache);
+  await loadLayouts(client, keys);
   let closed = false;
   return {
     cache,
@@ -52,6 +54,7 @@ export async function redisBackend(url: string, prefix: string, settings: RedisB
     queue,
     quarantine: new RedisQuarantineStore(client, keys),
     registry: new RedisRegistry(client, keys),
+    declareShards: (shards) => declareLayouts(client, keys, shards),
     async close() {
       if (closed) return;
       closed = true;

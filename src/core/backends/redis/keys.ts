@@ -1,5 +1,7 @@
 import { checkWellFormed } from '../../errors.js';
 import { hashId } from '../../hash.js';
+import type { Key } from '../../ports.js';
+import { ShardLayouts } from './shards.js';
 
 /**
  * The Redis key layout of one deployment (prefix `P`). Every key of an operation (or
@@ -9,27 +11,34 @@ import { hashId } from '../../hash.js';
  * tag of an operation of another deployment, e.g. prefix `a` and op `b` vs prefix `a:b`).
  * URIs never appear in keys: they are hashed (`hashId`) and kept as data.
  *
- *   {P:N}:c:e:<hash>     cache entry (STRING: times, raw id, uri and value JSON; cache.ts encodeEntry)
- *   {P:N}:c:ids          cache index (ZSET, score 0, member = raw id; ZRANGEBYLEX for prefix scans)
- *   {P:N}:l:<hash>       lock (STRING token, PX ttl)
- *   {P:N}:p:l:<hash>     pending requests of a pair (LIST: the job id, then each request's cbArgs)
- *   {P:N}:p:n            how many pairs have pending requests (STRING integer)
- *   {P:N}:p:r:<bucket>   request ids added in one 5-minute bucket (HASH: request id -> the job id
+ * An operation with `shards: N` has N tags `{P:N~j}` instead of one (shards.ts): every key
+ * below marked (pair) or (shard) exists once per shard, a pair's keys under the tag of its
+ * shard; the queue is one BullMQ queue per shard. Counters and run times stay under `{P:N}`.
+ *
+ *   {P:N}:c:e:<hash>     (pair) cache entry (STRING: times, raw id, uri and value JSON; cache.ts encodeEntry)
+ *   {P:N}:c:ids          (shard) cache index (ZSET, score 0, member = raw id; ZRANGEBYLEX for prefix scans)
+ *   {P:N}:l:<hash>       (pair) lock (STRING token, PX ttl)
+ *   {P:N}:p:l:<hash>     (pair) pending requests of a pair (LIST: the job id, then each request's cbArgs)
+ *   {P:N}:p:n            (shard) how many pairs have pending requests (STRING integer)
+ *   {P:N}:p:r:<bucket>   (shard) request ids added in one 5-minute bucket (HASH: request id -> the job id
  *                        it joined), so a resent add counts once (pending-add-n.lua)
- *   {P:N}:p:d:<jhash>    a job's delivery record (LIST: header JSON, then each cbArgs; steps.ts)
- *   {P:N}:p:t:<random>   pending cbArgs being taken by PendingSet.takeAll (LIST, short-lived)
+ *   {P:N}:p:d:<jhash>    (pair) a job's delivery record (LIST: header JSON, then each cbArgs; steps.ts)
+ *   {P:N}:p:u:<jhash>    (pair) a job's open runs (SET; steps-begin-n.lua)
+ *   {P:N}:p:t:<random>   (pair) pending cbArgs being taken by PendingSet.takeAll (LIST, short-lived)
  *   {P:N}:stats          cumulative counters (HASH, HINCRBY)
  *   {P:N}:durations      recent run times (LIST, trimmed)
- *   {P:N}:jobs:*         the operation's BullMQ queue (prefix `{P:N}`, queue name `jobs`)
+ *   {P:N}:jobs:*         (shard) the operation's BullMQ queue (prefix `{P:N}`, queue name `jobs`)
  *   {P:}:ns:<kind>       namespaces known to a port (SET; kind = cache, pending, queue, stats)
  *   {P:}:q:*             quarantine (items, time index, per-op index, meta, counts)
  *   {P:}:w:*             live workers (expiry ZSET + info HASH)
+ *   {P:}:layouts         operations' shard layouts (HASH op -> JSON {n, seen}; layouts.ts), removed
+ *                        by cleanup and written again by the workers still running
  */
 
 /** Namespaces that may appear in a key as they are; anything else is hashed (`#<hash>`). */
 const PLAIN_NS = /^[A-Za-z0-9_.-]{1,100}$/;
 /** A namespace part as it appears in a key: plain, or `#` + hash. Never contains `:` or `}`. */
-const NS_PART = /^(?:[A-Za-z0-9_.-]{1,100}|#[A-Za-z0-9_-]+)$/;
+const NS_PART = /^(?:[A-Za-z0-9_.-]{1,100}|#[A-Za-z0-9_-]+)(?:~\d{1,6})?$/;
 
 export const nsPart = (ns: string) => (PLAIN_NS.test(ns) ? ns : `#${hashId(ns)}`);
 
@@ -50,12 +59,30 @@ export const globEscape = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&');
 export type NsKind = 'cache' | 'pending' | 'queue' | 'stats';
 
 /** Which part of an operation's keys a port owns (for `clear()` by SCAN). */
-export type KeyArea = 'c' | 'p' | 'l' | 'jobs';
+export type KeyArea = 'c' | 'p' | 'l' | 'jobs' | 'stats';
 
 export class RedisKeys {
   readonly global: string;
+  /** Operations spread over several tags (`shards`), and their tags. */
+  readonly layouts: ShardLayouts;
   constructor(readonly prefix: string) {
     this.global = `{${prefix}:}`;
+    this.layouts = new ShardLayouts((ns) => this.tag(ns));
+  }
+
+  /**
+   * The tag of a pair's keys: `key.place` when the caller knows it (a job claimed from one
+   * shard's queue keeps that shard's keys, even after the layout changed), else the tag of
+   * the pair's shard in the current layout. `hash` is idHash(key.id).
+   */
+  placeOf(key: Key, hash: string): string {
+    const p = key.place;
+    if (p === undefined) return this.layouts.count(key.ns) > 1 ? this.layouts.tagFor(key.ns, hash) : this.tag(key.ns);
+    const base = this.tag(key.ns);
+    if (p !== base && !(p.startsWith(base.slice(0, -1) + '~') && /^~\d+\}$/.test(p.slice(base.length - 1)))) {
+      throw new TypeError(`redis: place "${p}" is not a tag of namespace ${key.ns}`);
+    }
+    return p;
   }
 
   /** `{P:N}`: the hash tag of one operation/namespace (also BullMQ's queue prefix). */
@@ -70,36 +97,41 @@ export class RedisKeys {
   /** Tags of the namespaces seen (few: operations and region namespaces). */
   private readonly tags = new Map<string, string>();
 
-  entry(ns: string, id: string) {
-    return `${this.tag(ns)}:c:e:${idHash(id)}`;
+  // Keys of one pair or one shard, under the tag `t` (placeOf, or one of layouts.tagsOf).
+  entry(t: string, hash: string) {
+    return `${t}:c:e:${hash}`;
   }
-  cacheIndex(ns: string) {
-    return `${this.tag(ns)}:c:ids`;
+  cacheIndex(t: string) {
+    return `${t}:c:ids`;
   }
-  lock(ns: string, id: string) {
-    return `${this.tag(ns)}:l:${idHash(id)}`;
+  lock(t: string, hash: string) {
+    return `${t}:l:${hash}`;
   }
-  pending(ns: string, hash: string) {
-    return `${this.tag(ns)}:p:l:${hash}`;
+  pending(t: string, hash: string) {
+    return `${t}:p:l:${hash}`;
   }
-  pendingCount(ns: string) {
-    return `${this.tag(ns)}:p:n`;
+  pendingCount(t: string) {
+    return `${t}:p:n`;
   }
   /** Request ids added during one bucket of time (see pending-add-n.lua). */
-  requests(ns: string, bucket: number) {
-    return `${this.tag(ns)}:p:r:${bucket}`;
+  requests(t: string, bucket: number) {
+    return `${t}:p:r:${bucket}`;
   }
   /** A job's delivery record (by the hash of its id). */
-  record(ns: string, jobId: string) {
-    return `${this.tag(ns)}:p:d:${hashId(jobId)}`;
+  record(t: string, jobId: string) {
+    return `${t}:p:d:${hashId(jobId)}`;
   }
   /** A job's open runs (SET of run ids; see steps-begin-n.lua). */
-  runs(ns: string, jobId: string) {
-    return `${this.tag(ns)}:p:u:${hashId(jobId)}`;
+  runs(t: string, jobId: string) {
+    return `${t}:p:u:${hashId(jobId)}`;
   }
-  /** SCAN MATCH pattern of the delivery records of one namespace. */
-  recordPattern(ns: string) {
-    return `${globEscape(this.tag(ns))}:p:d:*`;
+  /** SCAN MATCH pattern of the delivery records under one tag. */
+  recordPattern(t: string) {
+    return `${globEscape(t)}:p:d:*`;
+  }
+  /** Operations' shard layouts (HASH op -> JSON `{n, seen}`). */
+  layoutsKey() {
+    return `${this.global}:layouts`;
   }
   stats(ns: string) {
     return `${this.tag(ns)}:stats`;

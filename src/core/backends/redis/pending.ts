@@ -2,7 +2,7 @@ import type { RedisClient } from './connection.js';
 import { newId } from '../../hash.js';
 import type { Key, PendingAdd, PendingAddResult, PendingSet } from '../../ports.js';
 import { idHash, type RedisKeys } from './keys.js';
-import { clearArea } from './scan.js';
+import { clearArea, TagBatch } from './scan.js';
 import { runScript } from './scripts.js';
 
 /** cbArgs as stored: JSON, with `undefined` as the empty string (which JSON never produces). */
@@ -17,7 +17,7 @@ export const REQUEST_BUCKET_MS = 5 * 60_000;
 const TAKE_GUARD_MS = 3600_000;
 
 /**
- * Pending requests per pair: one list (`{P:N}:p:l:<hash>`) holding the job id, then the
+ * Pending requests per pair: one list (`{P:N}:p:l:<hash>`, under the pair's tag) holding the job id, then the
  * cbArgs of every request, added and taken by scripts so coalescing is exact across processes.
  * Adding is safe to run twice: each request's id is remembered for 5 to 10 minutes
  * (pending-add-n.lua), so a resent add answers the same and adds its cbArgs once. The
@@ -31,24 +31,25 @@ export class RedisPendingSet implements PendingSet {
 
   async addMany(items: PendingAdd[]): Promise<PendingAddResult[]> {
     if (items.length === 0) return [];
-    // Group by namespace (one script call per group), remembering each item's place.
+    const hashes = items.map((it) => idHash(it.key.id)); // refuses ids with lone surrogates before anything is sent
+    // Group by tag (the operation's, or each shard's; one script call per group).
     const groups = new Map<string, number[]>();
     items.forEach((it, i) => {
-      let g = groups.get(it.key.ns);
-      if (!g) groups.set(it.key.ns, (g = []));
+      const tag = this.keys.placeOf(it.key, hashes[i]!);
+      let g = groups.get(tag);
+      if (!g) groups.set(tag, (g = []));
       g.push(i);
     });
-    // One script call per namespace and chunk (one for a usual batch), sent together; no
+    // One script call per tag and chunk (one for a usual batch), sent together; no
     // pipeline object (ioredis copies every defined script onto each one it creates).
     const calls: { part: number[]; reply: Promise<(number | string)[]> }[] = [];
-    const hashes = items.map((it) => idHash(it.key.id)); // refuses ids with lone surrogates before anything is sent
     const bucket = Math.floor(Date.now() / REQUEST_BUCKET_MS);
     const until = String((bucket + 2) * REQUEST_BUCKET_MS);
-    for (const [ns, idx] of groups) {
-      const keys = [this.keys.pendingCount(ns), this.keys.requests(ns, bucket)];
+    for (const [tag, idx] of groups) {
+      const keys = [this.keys.pendingCount(tag), this.keys.requests(tag, bucket)];
       for (let c = 0; c < idx.length; c += CHUNK) {
         const part = c === 0 && idx.length <= CHUNK ? idx : idx.slice(c, c + CHUNK);
-        const args: string[] = [this.keys.tag(ns), until];
+        const args: string[] = [tag, until];
         for (const i of part) {
           const it = items[i]!;
           args.push(hashes[i]!, it.jobId, it.silent ? '1' : '0', it.silent ? '' : encode(it.cbArgs));
@@ -66,19 +67,26 @@ export class RedisPendingSet implements PendingSet {
   }
 
   async takeAll(key: Key) {
+    const hash = idHash(key.id);
+    const tag = this.keys.placeOf(key, hash);
     // Renamed to a key of this take, read, then deleted: each step is safe to run twice.
-    const taken = `${this.keys.tag(key.ns)}:p:t:${newId()}`;
-    const all = await runScript<string[]>(this.client, 'pending-take-3', [this.keys.pending(key.ns, idHash(key.id)), this.keys.pendingCount(key.ns), taken], [TAKE_GUARD_MS]);
+    const taken = `${tag}:p:t:${newId()}`;
+    const all = await runScript<string[]>(this.client, 'pending-take-3', [this.keys.pending(tag, hash), this.keys.pendingCount(tag), taken], [TAKE_GUARD_MS]);
     await this.client.del(taken);
     return all.map(decode);
   }
 
   async jobIdOf(key: Key) {
-    return (await this.client.lindex(this.keys.pending(key.ns, idHash(key.id)), 0)) ?? undefined;
+    const hash = idHash(key.id);
+    return (await this.client.lindex(this.keys.pending(this.keys.placeOf(key, hash), hash), 0)) ?? undefined;
   }
 
   async count(ns: string) {
-    return Math.max(0, Number((await this.client.get(this.keys.pendingCount(ns))) ?? 0));
+    const tags = this.keys.layouts.tagsOf(ns);
+    if (tags.length === 1) return Math.max(0, Number((await this.client.get(this.keys.pendingCount(tags[0]!))) ?? 0));
+    const p = new TagBatch(this.client);
+    for (const t of tags) p.add(t, (q) => q.get(this.keys.pendingCount(t)));
+    return (await p.exec()).reduce<number>((a, n) => a + Math.max(0, Number(n ?? 0)), 0);
   }
 
   async clear() {

@@ -3,12 +3,15 @@ import { bullmq } from './bullmq.js';
 import type { RedisClient } from './connection.js';
 import type { Consumer, ConsumerOptions, JobData, JobInfo, JobListState, JobQueue, JobState, NewJob } from '../../ports.js';
 import { fromBullId, isMarker, startBullConsumer, toBullId, type StoredData } from './bull-consumer.js';
-import type { RedisKeys } from './keys.js';
+import { idHash, type RedisKeys } from './keys.js';
 import { clearArea } from './scan.js';
+import { refreshLayouts } from './layouts.js';
 
 /**
  * The job queue on BullMQ's public API: one BullMQ queue per operation, named `jobs` with
- * the prefix `{P:N}`, so every key of an operation's queue carries the operation's hash tag.
+ * the prefix `{P:N}`, so every key of an operation's queue carries the operation's hash tag
+ * (one queue per shard, prefix `{P:N~j}`, for an operation with `shards`: a job goes to the
+ * queue of its pair's shard, where its pending requests are).
  *
  * - `Queue.addBulk` adds (one call per operation and batch) under backache's job ids, so
  *   adding an id that exists is a no-op and a pair never has two jobs;
@@ -125,22 +128,27 @@ export class RedisJobQueue implements JobQueue {
     this.keep = keepJobs(settings.keepFinished);
   }
 
-  /** The BullMQ queue of an operation (created once, sharing our connection). */
-  queue(op: string): Promise<Queue> {
-    let q = this.queues.get(op);
+  /** The BullMQ queue under one tag (an operation's, or a shard's; created once, sharing our connection). */
+  queue(tag: string): Promise<Queue> {
+    let q = this.queues.get(tag);
     if (!q) {
       q = bullmq().then(({ Queue }) => {
         const queue = new Queue('jobs', {
           connection: this.client,
-          prefix: this.keys.tag(op),
+          prefix: tag,
           streams: { events: { maxLen: this.settings.eventsMaxLen ?? 1000 } },
         });
         queue.on('error', () => {}); // connection errors: ioredis reconnects; callers see failed commands
         return queue;
       });
-      this.queues.set(op, q);
+      this.queues.set(tag, q);
     }
     return q;
+  }
+
+  /** Every BullMQ queue of an operation: one, or one per shard of every layout it has had. */
+  private queuesOf(op: string): Promise<Queue[]> {
+    return Promise.all(this.keys.layouts.tagsOf(op).map((t) => this.queue(t)));
   }
 
   private remember(id: string, op: string) {
@@ -160,16 +168,23 @@ export class RedisJobQueue implements JobQueue {
 
   async addMany(jobs: NewJob[]) {
     if (jobs.length === 0) return;
-    const byOp = new Map<string, NewJob[]>();
+    // By tag: the operation's, or the shard of the job's pair (where its pending requests are).
+    const byTag = new Map<string, NewJob[]>();
+    const ops = new Set<string>();
     for (const j of jobs) {
-      let g = byOp.get(j.data.op);
-      if (!g) byOp.set(j.data.op, (g = []));
+      const op = j.data.op;
+      ops.add(op);
+      const uri = j.data.uri;
+      // Job data that is not backache's (no uri) goes to the first shard, where the worker quarantines it.
+      const tag = this.keys.layouts.count(op) > 1 && typeof uri === 'string' ? this.keys.placeOf({ ns: op, id: uri }, idHash(uri)) : this.keys.tag(op);
+      let g = byTag.get(tag);
+      if (!g) byTag.set(tag, (g = []));
       g.push(j);
+      this.remember(j.id, op);
     }
-    const sends: Promise<unknown>[] = [this.client.sadd(this.keys.namespaces('queue'), ...byOp.keys())];
-    for (const [op, list] of byOp) {
-      for (const j of list) this.remember(j.id, op);
-      sends.push(this.queue(op).then((q) => q.addBulk(list.map((j) => ({ name: op, data: j.data, opts: this.jobOpts(j) })))));
+    const sends: Promise<unknown>[] = [this.client.sadd(this.keys.namespaces('queue'), ...ops)];
+    for (const [tag, list] of byTag) {
+      sends.push(this.queue(tag).then((q) => q.addBulk(list.map((j) => ({ name: j.data.op, data: j.data, opts: this.jobOpts(j) })))));
     }
     await Promise.all(sends);
   }
@@ -183,6 +198,7 @@ export class RedisJobQueue implements JobQueue {
         leaseMs,
         stalledIntervalMs: this.settings.stalledIntervalMs ?? Math.min(15_000, Math.max(50, Math.floor(leaseMs / 4))),
         keep: this.keep,
+        refreshLayouts: () => refreshLayouts(this.client, this.keys),
       },
       opts,
       () => this.consumers.delete(consumer),
@@ -199,11 +215,13 @@ export class RedisJobQueue implements JobQueue {
     const cached = this.opOf.get(id);
     const ops = cached ? [cached] : await this.client.smembers(this.keys.namespaces('queue'));
     const found = await Promise.all(
-      ops.map(async (op) => {
-        const q = await this.queue(op);
-        const [job, state] = await Promise.all([q.getJob(bullId), q.getJobState(bullId)]);
-        return job ? { job, state, op } : undefined;
-      }),
+      ops.flatMap((op) =>
+        this.keys.layouts.tagsOf(op).map(async (tag) => {
+          const q = await this.queue(tag);
+          const [job, state] = await Promise.all([q.getJob(bullId), q.getJobState(bullId)]);
+          return job ? { job, state, op } : undefined;
+        }),
+      ),
     );
     const hit = found.find((f) => f !== undefined);
     if (hit) {
@@ -226,32 +244,32 @@ export class RedisJobQueue implements JobQueue {
     return found ? stateOf(found.job, found.state, id) : { state: 'unknown' };
   }
 
+  /** Summed over the operation's queues; paused when any of them is (pause pauses them all). */
   async counts(op: string) {
-    const q = await this.queue(op);
-    // BullMQ 6 has no paused list: a paused queue keeps its jobs in wait (meta says paused).
-    const [c, paused] = await Promise.all([q.getJobCounts('wait', 'prioritized', 'waiting-children', 'active', 'delayed'), q.isPaused()]);
-    return {
-      waiting: (c.wait ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0),
-      active: c.active ?? 0,
-      delayed: c.delayed ?? 0,
-      paused,
-    };
+    const all = await Promise.all(
+      (await this.queuesOf(op)).map(async (q) => {
+        // BullMQ 6 has no paused list: a paused queue keeps its jobs in wait (meta says paused).
+        const [c, paused] = await Promise.all([q.getJobCounts('wait', 'prioritized', 'waiting-children', 'active', 'delayed'), q.isPaused()]);
+        return { waiting: (c.wait ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0, paused };
+      }),
+    );
+    return all.reduce((a, c) => ({ waiting: a.waiting + c.waiting, active: a.active + c.active, delayed: a.delayed + c.delayed, paused: a.paused || c.paused }));
   }
 
   async pause(op: string) {
     await this.client.sadd(this.keys.namespaces('queue'), op);
-    await (await this.queue(op)).pause();
+    await Promise.all((await this.queuesOf(op)).map((q) => q.pause()));
   }
 
   async resume(op: string) {
-    await (await this.queue(op)).resume();
+    await Promise.all((await this.queuesOf(op)).map((q) => q.resume()));
   }
 
   async recent(op: string, limit: number) {
-    const q = await this.queue(op);
     const types = ['active', 'waiting', 'prioritized', 'delayed', 'completed', 'failed'] as const;
     const named: Record<string, string> = { prioritized: 'waiting', failed: 'quarantined' };
-    const lists = await Promise.all(types.map((t) => q.getJobs([t], 0, Math.max(0, limit - 1), false)));
+    const perQueue = await Promise.all((await this.queuesOf(op)).map((q) => Promise.all(types.map((t) => q.getJobs([t], 0, Math.max(0, limit - 1), false)))));
+    const lists = types.map((_, i) => perQueue.flatMap((l) => l[i]!));
     const out: { id: string; uri: string; state: string; at: number }[] = [];
     lists.forEach((jobs, i) => {
       for (const j of jobs) {
@@ -260,11 +278,6 @@ export class RedisJobQueue implements JobQueue {
       }
     });
     return out.sort((a, b) => b.at - a.at).slice(0, limit);
-  }
-
-  /** The BullMQ queues holding an operation's jobs: every new method goes through this one. */
-  private async queuesOf(op: string): Promise<Queue[]> {
-    return [await this.queue(op)];
   }
 
   async list(op: string, o: { state?: JobListState; limit?: number } = {}) {
@@ -282,8 +295,10 @@ export class RedisJobQueue implements JobQueue {
           for (const j of await q.getJobs([t], 0, want - 1, asc)) if (j?.id) found.push(infoOf(j, st));
         }
       }
-      // Stable sorts: BullMQ's own order within a list, merged across types and queues.
-      if (st === 'waiting') found.sort((a, b) => Number(a.priority > 0) - Number(b.priority > 0) || (a.priority > 0 ? a.priority - b.priority : 0));
+      // Stable sorts: BullMQ's own order within a list, merged across types and (by age) shards.
+      const several = queues.length > 1;
+      if (st === 'waiting') found.sort((a, b) => Number(a.priority > 0) - Number(b.priority > 0) || (a.priority > 0 ? a.priority - b.priority : 0) || (several ? a.createdAt - b.createdAt : 0));
+      else if (st === 'delayed' && several) found.sort((a, b) => (a.runAt ?? a.createdAt) - (b.runAt ?? b.createdAt));
       else if (st === 'active') found.sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0));
       else if (!asc) found.sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0));
       out.push(...found.slice(0, want));
@@ -292,21 +307,9 @@ export class RedisJobQueue implements JobQueue {
   }
 
   async job(id: string) {
-    const bullId = toBullId(id);
-    const cached = this.opOf.get(id);
-    const known = await this.client.smembers(this.keys.namespaces('queue'));
-    const ops = cached ? [cached, ...known.filter((op) => op !== cached)] : known;
-    for (const op of ops) {
-      for (const q of await this.queuesOf(op)) {
-        const [job, state] = await Promise.all([q.getJob(bullId), q.getJobState(bullId)]);
-        const listed = LISTED[state];
-        if (job && listed) {
-          this.remember(id, op);
-          return infoOf(job, listed);
-        }
-      }
-    }
-    return undefined;
+    const found = await this.find(toBullId(id), id);
+    const listed = found && LISTED[found.state];
+    return listed ? infoOf(found.job, listed) : undefined;
   }
 
   /** Waiting (or prioritized) and delayed jobs only; `Queue.remove` refuses a locked (active) one. */
@@ -325,7 +328,7 @@ export class RedisJobQueue implements JobQueue {
 
   async clear() {
     await clearArea(this.client, this.keys, 'jobs');
-    await this.client.del(this.keys.namespaces('queue'));
+    await this.client.del(this.keys.namespaces('queue'), this.keys.layoutsKey());
     this.opOf.clear();
   }
 

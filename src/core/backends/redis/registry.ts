@@ -2,7 +2,7 @@ import type { RedisClient } from './connection.js';
 import { newId } from '../../hash.js';
 import { emptyCounters, type CounterName, type OpCounters, type Registry, type WorkerInfo } from '../../ports.js';
 import type { RedisKeys } from './keys.js';
-import { TagBatch } from './scan.js';
+import { clearArea, TagBatch } from './scan.js';
 import { queueScript, runScript } from './scripts.js';
 
 /** How long a counter batch's id is remembered (a resent batch within it adds nothing). */
@@ -104,6 +104,7 @@ export class RedisRegistry implements Registry {
     p.add(this.keys.global, (q) => q.del(expiry, info, this.keys.namespaces('stats')));
     for (const op of ops) p.add(this.keys.tag(op), (q) => q.del(this.keys.stats(op), this.keys.durations(op)));
     await p.exec();
+    await clearArea(this.client, this.keys, 'stats'); // the markers of resent increments (registry-incr-2.lua)
   }
 
   async close() {}

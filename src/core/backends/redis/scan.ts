@@ -67,7 +67,7 @@ export class TagBatch {
 }
 
 /**
- * Remove one area (`c` cache, `p` pending, `l` locks, `jobs` queues) of every namespace of
+ * Remove one area (`c` cache, `p` pending, `l` locks, `jobs` queues, `stats` increment markers) of every namespace of
  * a deployment: SCAN with MATCH `{P:*}:<area>:*` (on every master of a cluster), keeping
  * only keys whose hash tag is exactly this deployment's, and UNLINK them in batches (one
  * UNLINK per tag on a cluster: keys of several tags are several slots).

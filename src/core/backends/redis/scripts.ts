@@ -29,7 +29,8 @@ export type ScriptName =
   | 'registry-workers-2'
   | 'registry-remove-2'
   | 'quarantine-put-5'
-  | 'quarantine-delete-5';
+  | 'quarantine-delete-5'
+  | 'layouts-declare-1';
 
 interface Script {
   command: string;

@@ -1,7 +1,7 @@
 import type { RedisClient } from './connection.js';
 import { hashId, newId } from '../../hash.js';
 import type { BeginResult, Delivery, Key, QuarantineItem, StoredEntry, WorkerSteps } from '../../ports.js';
-import { decodeEntry, encodeEntry } from './cache.js';
+import { decodeEntry, encodeEntry, type RedisCacheStore } from './cache.js';
 import { idHash, type RedisKeys } from './keys.js';
 import type { RedisLocker } from './locker.js';
 import { decode } from './pending.js';
@@ -27,6 +27,8 @@ interface Req {
   key: Key;
   /** idHash(key.id): computed when the call is made, so a bad id fails that call alone. */
   hash: string;
+  /** The pair's tag (its shard's; the job's place when it has one). */
+  tag: string;
   jobId: string;
 }
 interface BeginReq extends Req {
@@ -69,7 +71,9 @@ function readRecords(r: unknown[], at: number, n: number): Delivery[] {
  * The worker's steps on Redis (ports.ts WorkerSteps), when cache, locks, pending lists and
  * delivery records share the connection: steps-begin-n.lua, steps-finish-n.lua and
  * steps-quarantine-n.lua. Calls made in the same tick by concurrent jobs go in one script
- * call per operation, and every key of one call is under the operation's hash tag.
+ * call per hash tag (the operation's, or its shard's), every key of one call under that tag.
+ * Entries stored under another tag (an alias on another shard, or a job queued before the
+ * operation's layout changed) are written before the finishing script, by the cache.
  *
  * A delivery record (`{P:N}:p:d:<hash of the job id>`) is a LIST: a header JSON
  * `{deliveryId, kind, item?}` (the item without its cbArgs), then each encoded cbArgs. It
@@ -87,36 +91,50 @@ export class RedisWorkerSteps implements WorkerSteps {
     private readonly client: RedisClient,
     private readonly keys: RedisKeys,
     private readonly locker: RedisLocker,
+    private readonly cache: RedisCacheStore,
   ) {}
 
+  private req(key: Key, jobId: string) {
+    const hash = idHash(key.id);
+    return { key, hash, tag: this.keys.placeOf(key, hash), jobId };
+  }
+
   async begin(key: Key, jobId: string, runId: string, lockMs: number, force: boolean) {
-    return this.begins.call({ key, hash: idHash(key.id), jobId, runId, lockMs, force });
+    return this.begins.call({ ...this.req(key, jobId), runId, lockMs, force });
   }
 
   /** One SREM: removing a member twice is harmless, so a resend is too. */
   async end(key: Key, jobId: string, runId: string) {
-    await this.client.srem(this.keys.runs(key.ns, jobId), runId);
+    await this.client.srem(this.keys.runs(this.req(key, jobId).tag, jobId), runId);
   }
 
   async finish(key: Key, jobId: string, items: { key: Key; entry: StoredEntry }[], token: string | null) {
-    const hash = idHash(key.id);
+    const req = this.req(key, jobId);
     const args: string[] = [];
+    const elsewhere: { key: Key; entry: StoredEntry }[] = [];
     for (const it of items) {
       if (it.key.ns !== key.ns) throw new Error(`worker steps store entries of the job's operation only (${it.key.ns} is not ${key.ns})`);
       const json = JSON.stringify(it.entry.value);
       if (json === undefined) throw new TypeError(`cache value for ${key.ns} is not JSON-serialisable`);
       const id = it.key.id;
-      args.push(id === key.id ? hash : idHash(id), id, encodeEntry(it.entry, id, json), it.entry.staleUntil === null ? '' : String(Math.ceil(it.entry.staleUntil)));
+      const hash = id === key.id ? req.hash : idHash(id);
+      if (this.keys.placeOf(it.key, hash) !== req.tag) {
+        elsewhere.push(it);
+        continue;
+      }
+      args.push(hash, id, encodeEntry(it.entry, id, json), it.entry.staleUntil === null ? '' : String(Math.ceil(it.entry.staleUntil)));
     }
-    return this.finishes.call({ key, hash, jobId, items: args, token });
+    // Idempotent, so a crash before the script below only means they are written again.
+    if (elsewhere.length > 0) await this.cache.setMany(elsewhere);
+    return this.finishes.call({ ...req, items: args, token });
   }
 
   async quarantine(key: Key, jobId: string, item: QuarantineItem, token: string | null) {
-    return this.quarantines.call({ key, hash: idHash(key.id), jobId, item, token });
+    return this.quarantines.call({ ...this.req(key, jobId), item, token });
   }
 
   async settle(key: Key, jobId: string) {
-    await this.settles.call({ key, hash: '', jobId });
+    await this.settles.call(this.req(key, jobId));
   }
 
   /** Drop the records gathered for settling now (before the connection closes). */
@@ -126,24 +144,26 @@ export class RedisWorkerSteps implements WorkerSteps {
 
   async records(ns: string) {
     let n = 0;
-    await scanEach(this.client, this.keys.recordPattern(ns), (found) => {
-      n += found.length;
-    });
+    for (const tag of this.keys.layouts.tagsOf(ns)) {
+      await scanEach(this.client, this.keys.recordPattern(tag), (found) => {
+        n += found.length;
+      });
+    }
     return n;
   }
 
-  private async beginMany(ns: string, reqs: BeginReq[]): Promise<BeginResult[]> {
+  private async beginMany(tag: string, reqs: BeginReq[]): Promise<BeginResult[]> {
     const now = Date.now();
     let lockMs = 0;
     for (const r of reqs) lockMs = Math.max(lockMs, r.lockMs);
-    const args: string[] = [String(now), ttl(lockMs), this.keys.tag(ns), String(RECORD_GUARD_MS)];
+    const args: string[] = [String(now), ttl(lockMs), tag, String(RECORD_GUARD_MS)];
     const tokens: string[] = new Array(reqs.length);
     for (let i = 0; i < reqs.length; i++) {
       const r = reqs[i]!;
       tokens[i] = newId();
       args.push(r.hash, hashId(r.jobId), tokens[i]!, r.force ? '1' : '0', r.runId);
     }
-    const res = await runScript<(string | number)[]>(this.client, 'steps-begin-n', [this.keys.cacheIndex(ns)], args);
+    const res = await runScript<(string | number)[]>(this.client, 'steps-begin-n', [this.keys.cacheIndex(tag)], args);
     const out: (BeginResult | Promise<BeginResult>)[] = new Array(reqs.length);
     let at = 0;
     for (let i = 0; i < reqs.length; i++) {
@@ -165,29 +185,29 @@ export class RedisWorkerSteps implements WorkerSteps {
     return Promise.all(out);
   }
 
-  private async finishMany(ns: string, reqs: FinishReq[]): Promise<Delivery[]> {
-    const args: string[] = [String(Date.now()), this.keys.tag(ns), String(RECORD_GUARD_MS)];
+  private async finishMany(tag: string, reqs: FinishReq[]): Promise<Delivery[]> {
+    const args: string[] = [String(Date.now()), tag, String(RECORD_GUARD_MS)];
     for (const r of reqs) {
       args.push(r.hash, hashId(r.jobId), r.token ?? '', JSON.stringify({ deliveryId: newId(), kind: 'result' }), String(r.items.length / 4));
       for (const a of r.items) args.push(a);
     }
-    const r = await runScript<(number | string)[]>(this.client, 'steps-finish-n', [this.keys.cacheIndex(ns), this.keys.pendingCount(ns)], args);
-    if (r[0] === 1) await this.client.sadd(this.keys.namespaces('cache'), ns);
+    const r = await runScript<(number | string)[]>(this.client, 'steps-finish-n', [this.keys.cacheIndex(tag), this.keys.pendingCount(tag)], args);
+    if (r[0] === 1) await this.client.sadd(this.keys.namespaces('cache'), reqs[0]!.key.ns);
     return readRecords(r, 1, reqs.length);
   }
 
-  private async quarantineMany(ns: string, reqs: QuarantineReq[]): Promise<Delivery[]> {
-    const args: string[] = [this.keys.tag(ns), String(RECORD_GUARD_MS)];
+  private async quarantineMany(tag: string, reqs: QuarantineReq[]): Promise<Delivery[]> {
+    const args: string[] = [tag, String(RECORD_GUARD_MS)];
     for (const r of reqs) {
       const { cbArgs: _, ...item } = r.item;
       args.push(r.hash, hashId(r.jobId), r.token ?? '', newId(), JSON.stringify(item));
     }
-    const r = await runScript<(number | string)[]>(this.client, 'steps-quarantine-n', [this.keys.pendingCount(ns)], args);
+    const r = await runScript<(number | string)[]>(this.client, 'steps-quarantine-n', [this.keys.pendingCount(tag)], args);
     return readRecords(r, 0, reqs.length);
   }
 
-  private async settleMany(ns: string, reqs: Req[]): Promise<void[]> {
-    await this.client.del(...reqs.flatMap((r) => [this.keys.record(ns, r.jobId), this.keys.runs(ns, r.jobId)]));
+  private async settleMany(tag: string, reqs: Req[]): Promise<void[]> {
+    await this.client.del(...reqs.flatMap((r) => [this.keys.record(tag, r.jobId), this.keys.runs(tag, r.jobId)]));
     return new Array(reqs.length);
   }
 }

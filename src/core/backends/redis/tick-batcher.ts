@@ -1,14 +1,12 @@
-import type { Key } from '../../ports.js';
-
 /** Calls per script call at most (bounds how long one call holds the server). */
 const MAX_BATCH = 200;
 
 /**
  * Collects the calls made in one tick (every job whose previous step answered in the same
- * socket read) and runs them together, one call of `run` per namespace (one Redis slot).
+ * socket read) and runs them together, one call of `run` per hash tag (one Redis slot).
  * With many jobs in flight a step then costs a fraction of a round trip per job.
  */
-export class TickBatcher<Req extends { key: Key }, Res> {
+export class TickBatcher<Req extends { tag: string }, Res> {
   private queued: { req: Req; resolve: (r: Res) => void; reject: (e: unknown) => void }[] = [];
   private scheduled = false;
   private timer: NodeJS.Timeout | undefined;
@@ -18,7 +16,7 @@ export class TickBatcher<Req extends { key: Key }, Res> {
    * (dropping settled delivery records), so it costs one call for many jobs.
    */
   constructor(
-    private readonly run: (ns: string, reqs: Req[]) => Promise<Res[]>,
+    private readonly run: (tag: string, reqs: Req[]) => Promise<Res[]>,
     private readonly delayMs = 0,
   ) {}
 
@@ -42,17 +40,17 @@ export class TickBatcher<Req extends { key: Key }, Res> {
     const all = this.queued;
     if (all.length === 0) return;
     this.queued = [];
-    const byNs = new Map<string, typeof all>();
+    const byTag = new Map<string, typeof all>();
     for (const q of all) {
-      let g = byNs.get(q.req.key.ns);
-      if (!g) byNs.set(q.req.key.ns, (g = []));
+      let g = byTag.get(q.req.tag);
+      if (!g) byTag.set(q.req.tag, (g = []));
       g.push(q);
     }
-    for (const [ns, group] of byNs) {
+    for (const [tag, group] of byTag) {
       let reply: Promise<Res[]>;
       try {
         reply = this.run(
-          ns,
+          tag,
           group.map((q) => q.req),
         );
       } catch (e) {

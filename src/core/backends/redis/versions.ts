@@ -11,7 +11,7 @@ export interface QueueVersion {
 }
 
 /**
- * Which BullMQ version wrote each operation's queue, for `backache doctor`. Read through
+ * Which BullMQ version wrote each operation's queue, for `backache doctor` (`keys` with layouts loaded). Read through
  * BullMQ's public API: `Queue.getVersion()` (the queue meta's `version` field, which every
  * BullMQ `Queue` writes when it opens) on a Queue opened with `skipMetasUpdate`, so that
  * looking does not overwrite it; `Queue.metaValues.version` is what ours writes.
@@ -19,15 +19,22 @@ export interface QueueVersion {
 export async function queueVersions(client: RedisClient, keys: RedisKeys): Promise<QueueVersion[]> {
   const ops = (await client.smembers(keys.namespaces('queue'))).sort();
   const { Queue } = await bullmq();
+  const read = async (tag: string) => {
+    const q = new Queue('jobs', { connection: client, prefix: tag, skipMetasUpdate: true });
+    q.on('error', () => {});
+    try {
+      return { written: await q.getVersion(), ours: String(q.metaValues.version) };
+    } finally {
+      await q.close().catch(() => {});
+    }
+  };
   return Promise.all(
     ops.map(async (op) => {
-      const q = new Queue('jobs', { connection: client, prefix: keys.tag(op), skipMetasUpdate: true });
-      q.on('error', () => {});
-      try {
-        return { op, written: await q.getVersion(), ours: String(q.metaValues.version) };
-      } finally {
-        await q.close().catch(() => {});
-      }
+      // Every queue of the operation (one per shard); the first one another version wrote, if any.
+      const all = await Promise.all(keys.layouts.tagsOf(op).map(read));
+      const ours = all[0]!.ours;
+      const written = all.find((v) => v.written !== null && v.written !== ours)?.written ?? all.find((v) => v.written !== null)?.written ?? null;
+      return { op, written, ours };
     }),
   );
 }
