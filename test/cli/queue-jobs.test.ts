@@ -54,7 +54,7 @@ describeOnBackends('queue and jobs commands', (b) => {
     return { dir, flags: [...b.flags(), '-o', 'ops.mjs'] };
   }
 
-  it('queue pause|resume: a paused queue is not consumed until resumed; --all; usage errors exit 2', { timeout: 120_000 }, async () => {
+  it('queue pause|resume: a paused queue is not consumed until resumed; --all; usage errors exit 2', { timeout: 240_000 }, async () => {
     const { dir, flags } = setup(TEST_OPS);
     const submit = await cli(['submit', '--op', 'upper', ...flags], { cwd: dir, input: 'a\nb\n' });
     expect(submit.code, submit.stderr).toBe(0);
@@ -101,7 +101,7 @@ describeOnBackends('queue and jobs commands', (b) => {
     expect(env.json()).toEqual({ paused: ['len', 'echo'] });
   });
 
-  it('queue drain: waiting and delayed jobs go to quarantine as DrainedError with their cbArgs, active ones stay, and a replay delivers them', { timeout: 120_000 }, async () => {
+  it('queue drain: waiting and delayed jobs go to quarantine as DrainedError with their cbArgs, active ones stay, and a replay delivers them', { timeout: 240_000 }, async () => {
     const { dir, flags } = setup();
     const input = [
       { op: 'note', uri: 'u1', cbArgs: { n: 1 } },
@@ -165,7 +165,7 @@ describeOnBackends('queue and jobs commands', (b) => {
     expect((await cli(['quarantine', 'list', '--json', ...flags], { cwd: dir })).json().items).toEqual([]);
   });
 
-  it('jobs list|show and workers: what is queued and running, on which worker, then its outcome; control characters escaped', { timeout: 120_000 }, async () => {
+  it('jobs list|show and workers: what is queued and running, on which worker, then its outcome; control characters escaped', { timeout: 240_000 }, async () => {
     const { dir, flags } = setup();
     const evil = 'https://e.example/\u001b[31mred\nforged line';
     const input = [{ op: 'hold', uri: 'h1', cbArgs: 'one' }, { op: 'hold', uri: 'h2' }, { op: 'hold', uri: evil }].map((l) => JSON.stringify(l)).join('\n');
@@ -228,7 +228,7 @@ describeOnBackends('queue and jobs commands', (b) => {
     expect(unknown.stderr).toMatch(/^backache: unknown operation "hodl"; known operations: .*hold/);
   });
 
-  it('stats --watch [INTERVAL]: a snapshot per interval (one JSON line each with --json) until SIGINT, which exits 0', { timeout: 120_000 }, async () => {
+  it('stats --watch [INTERVAL]: a snapshot per interval (one JSON line each with --json) until SIGINT, which exits 0', { timeout: 240_000 }, async () => {
     const { dir, flags } = setup(TEST_OPS);
     expect((await cli(['submit', '--op', 'upper', ...flags], { cwd: dir, input: 'a\n' })).code).toBe(0);
     const watch = startCli(['stats', '--watch', '300ms', '--json', ...flags], { cwd: dir });

@@ -526,7 +526,9 @@ export function describeJobQueue(name: string, open: OpenBackend) {
 
     it('list: jobs by state in the order they run (finished ones newest first); job: one in full, with its worker', async () => {
       const q = ref.b.queue;
-      await q.addMany([job('a1'), job('a2', 'op', { priority: 5 }), job('dl', 'op', { delayMs: 60_000 }), job('x1', 'other'), job('a3')]);
+      // One URI: where an operation is spread (Redis shards) the order is each shard's.
+      const at = (id: string, over: Partial<NewJob> = {}): NewJob => ({ id, data: { op: 'op', uri: 'u-list', kwargs: {} }, ...over });
+      await q.addMany([at('a1'), at('a2', { priority: 5 }), at('dl', { delayMs: 60_000 }), job('x1', 'other'), at('a3')]);
       const ids = (js: { id: string }[]) => js.map((j) => j.id);
       expect(ids(await q.list('op', { state: 'waiting' }))).toEqual(['a1', 'a3', 'a2']);
       expect(ids(await q.list('op', { state: 'waiting', limit: 2 }))).toEqual(['a1', 'a3']);
@@ -538,7 +540,7 @@ export function describeJobQueue(name: string, open: OpenBackend) {
       expect(ids(await q.list('other'))).toEqual(['x1']);
       expect(await q.list('op', { state: 'completed' })).toEqual([]);
       const a1 = await q.job('a1');
-      expect(a1).toMatchObject({ id: 'a1', op: 'op', uri: 'u-a1', state: 'waiting', data: { op: 'op', uri: 'u-a1', kwargs: {} }, priority: 0, attempts: 0, stalls: 0 });
+      expect(a1).toMatchObject({ id: 'a1', op: 'op', uri: 'u-list', state: 'waiting', data: { op: 'op', uri: 'u-list', kwargs: {} }, priority: 0, attempts: 0, stalls: 0 });
       expect(a1!.createdAt).toBeGreaterThan(Date.now() - 60_000);
       expect((await q.job('a2'))?.priority).toBe(5);
       expect(await q.job('never-added')).toBeUndefined();
@@ -588,6 +590,8 @@ export function describeJobQueue(name: string, open: OpenBackend) {
       });
       const t0 = Date.now();
       while ((!recorded.has('fin') || !c.runningJobs().includes('act')) && Date.now() - t0 < 8000) await sleep(20);
+      // Paused, so no idle consumer (of another shard) takes the new jobs.
+      await q.pause('op');
       await q.addMany([job('w'), job('dl', 'op', { delayMs: 60_000 }), job('w-other', 'other')]);
       expect(await q.remove('other', ['w', 'dl'])).toEqual([]);
       expect((await q.remove('op', ['w', 'dl', 'act', 'fin', 'w-other', 'never-added'])).sort()).toEqual(['dl', 'w']);
@@ -597,6 +601,7 @@ export function describeJobQueue(name: string, open: OpenBackend) {
       expect((await q.job('fin'))?.state).toBe('completed');
       expect((await q.job('act'))?.state).toBe('active');
       expect((await q.job('w-other'))?.state).toBe('waiting');
+      await q.resume('op');
       release();
       while (!recorded.has('act') && Date.now() - t0 < 8000) await sleep(20);
       await c.stop();
