@@ -545,7 +545,8 @@ export function describeJobQueue(name: string, open: OpenBackend) {
       expect((await q.job('a2'))?.priority).toBe(5);
       expect(await q.job('never-added')).toBeUndefined();
 
-      // Run them: a1 is held (active), a3 completes, a2 is quarantined.
+      // Run them in their order (one at a time where a shard's share of the concurrency is 1):
+      // a1 is quarantined, a3 completes, a2 is held (active).
       let release: (o: JobOutcome) => void = () => {};
       const recorded = new Set<string>();
       const c = q.consume({
@@ -555,30 +556,32 @@ export function describeJobQueue(name: string, open: OpenBackend) {
         leaseMs: 5000,
         recorded: (j) => recorded.add(j.id),
         handler: (j) =>
-          j.id === 'a1'
+          j.id === 'a2'
             ? new Promise<JobOutcome>((r) => (release = r))
-            : Promise.resolve(j.id === 'a3' ? done('three') : { type: 'quarantined', quarantineId: 'Q2', error: { name: 'Error', message: 'no a2' } }),
+            : Promise.resolve(j.id === 'a3' ? done('three') : { type: 'quarantined', quarantineId: 'Q1', error: { name: 'Error', message: 'no a1' } }),
       });
       const t0 = Date.now();
-      while ((recorded.size < 2 || !c.runningJobs().includes('a1')) && Date.now() - t0 < 8000) await sleep(20);
-      expect(c.runningJobs()).toEqual(['a1']);
+      while ((recorded.size < 2 || !c.runningJobs().includes('a2')) && Date.now() - t0 < 8000) await sleep(20);
+      expect(c.runningJobs()).toEqual(['a2']);
       const [active] = await q.list('op', { state: 'active' });
-      expect(active).toMatchObject({ id: 'a1', state: 'active', worker: 'worker-1', attempts: 1 });
-      expect(ids(await q.list('op'))).toEqual(['a1', 'dl']);
+      expect(active).toMatchObject({ id: 'a2', state: 'active', worker: 'worker-1', attempts: 1 });
+      expect(ids(await q.list('op'))).toEqual(['a2', 'dl']);
       expect(await q.list('op', { state: 'completed' })).toEqual([
         expect.objectContaining({ id: 'a3', state: 'completed', worker: 'worker-1', attempts: 1, result: { cbArgs: ['three'], deliveryId: 'd-three' } }),
       ]);
       expect((await q.job('a3'))?.finishedAt).toBeGreaterThanOrEqual(t0 - 1000);
-      expect(await q.job('a2')).toMatchObject({ state: 'failed', quarantineId: 'Q2', error: { name: 'Error', message: 'no a2' } });
-      release({ type: 'quarantined', quarantineId: 'Q1', error: { name: 'Error', message: 'no a1' } });
+      expect(await q.job('a1')).toMatchObject({ state: 'failed', quarantineId: 'Q1', error: { name: 'Error', message: 'no a1' } });
+      release({ type: 'quarantined', quarantineId: 'Q2', error: { name: 'Error', message: 'no a2' } });
       while (recorded.size < 3 && Date.now() - t0 < 8000) await sleep(20);
       await c.stop();
-      expect(ids(await q.list('op', { state: 'failed' }))).toEqual(['a1', 'a2']);
+      expect(ids(await q.list('op', { state: 'failed' }))).toEqual(['a2', 'a1']);
     });
 
     it('remove takes waiting and delayed jobs of its operation only, never an active or finished one', async () => {
       const q = ref.b.queue;
-      await q.addMany([job('fin'), job('act')]);
+      // One URI, so one consumer runs them in turn (where an operation is spread over shards too).
+      const at = (id: string): NewJob => ({ id, data: { op: 'op', uri: 'u-rm', kwargs: {} } });
+      await q.addMany([at('fin'), at('act')]);
       let release: () => void = () => {};
       const recorded = new Set<string>();
       const c = q.consume({
