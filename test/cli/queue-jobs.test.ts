@@ -228,6 +228,40 @@ describeOnBackends('queue and jobs commands', (b) => {
     expect(unknown.stderr).toMatch(/^backache: unknown operation "hodl"; known operations: .*hold/);
   });
 
+  it('every example in the --help of queue pause|resume|drain, jobs list|show and stats --watch runs as written', { timeout: 480_000 }, async () => {
+    // As written: no flags added, the deployment from the environment and a config file.
+    const dir = tempDir();
+    writeFiles(dir, {
+      'ops.mjs': `export default { title: async (uri) => uri, thumbnail: async (uri) => uri };\n`,
+      'backache.config.json': JSON.stringify({ operations: 'ops.mjs' }),
+    });
+    const f = b.flags();
+    const env = { BACKACHE_BROKER: f[f.indexOf('--broker') + 1], BACKACHE_PREFIX: f[f.indexOf('--prefix') + 1] };
+    expect((await cli(['submit', '--op', 'title'], { cwd: dir, env, input: 'https://a.example/\n' })).code).toBe(0);
+    for (const command of [['queue', 'pause'], ['queue', 'resume'], ['queue', 'drain'], ['jobs', 'list'], ['jobs', 'show'], ['stats']]) {
+      const help = await cli([...command, '--help'], { cwd: dir });
+      expect(help.stdout).toMatch(/^DESCRIPTION\n[\s\S]*^EXAMPLES\n/m);
+      expect(help.stdout).toMatch(/BACKACHE_BROKER/);
+      const examples = [...help.stdout.matchAll(/^ {2}\$ backache (.*)$/gm)].map((m) => m[1]!.split(' | ')[0]!.trim());
+      expect(examples.length).toBeGreaterThanOrEqual(2);
+      for (const ex of examples) {
+        const argv = ex.split(/\s+/);
+        if (argv[0] === 'stats' && !argv.includes('--watch')) continue; // the one-shot stats is not this file's
+        if (argv.includes('--watch')) {
+          const w = startCli(argv, { cwd: dir, env });
+          await w.waitFor(/./, 20_000, 'stdout');
+          const r = await w.stop('SIGINT');
+          expect([ex, r.code, r.stderr]).toEqual([ex, 0, '']);
+          continue;
+        }
+        const r = await cli(argv, { cwd: dir, env });
+        // `jobs show ID` of an example id finds no job: exit 1, said in one line.
+        const code = argv[0] === 'jobs' && argv[1] === 'show' ? 1 : 0;
+        expect([ex, r.code], r.stderr).toEqual([ex, code]);
+      }
+    }
+  });
+
   it('stats --watch [INTERVAL]: a snapshot per interval (one JSON line each with --json) until SIGINT, which exits 0', { timeout: 240_000 }, async () => {
     const { dir, flags } = setup(TEST_OPS);
     expect((await cli(['submit', '--op', 'upper', ...flags], { cwd: dir, input: 'a\n' })).code).toBe(0);
