@@ -242,7 +242,8 @@ describeOnBackends('queue and jobs commands', (b) => {
       const help = await cli([...command, '--help'], { cwd: dir });
       expect(help.stdout).toMatch(/^DESCRIPTION\n[\s\S]*^EXAMPLES\n/m);
       expect(help.stdout).toMatch(/BACKACHE_BROKER/);
-      const examples = [...help.stdout.matchAll(/^ {2}\$ backache (.*)$/gm)].map((m) => m[1]!.split(' | ')[0]!.trim());
+      const section = help.stdout.split(/^EXAMPLES\n/m)[1]!.split(/^\S/m)[0]!;
+      const examples = [...section.matchAll(/^ {2}\$ backache (.*)$/gm)].map((m) => m[1]!.split(' | ')[0]!.trim());
       expect(examples.length).toBeGreaterThanOrEqual(2);
       for (const ex of examples) {
         const argv = ex.split(/\s+/);
