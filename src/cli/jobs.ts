@@ -19,6 +19,8 @@ export const JOB_STATES: JobListState[] = ['waiting', 'active', 'delayed', 'comp
 /** Data text for people: passwords masked, control characters visible. */
 const safe = (s: string) => printable(maskText(s));
 const plural = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+/** `in 5m` for a time to come (`ago` the other way round). */
+const dueIn = (t: number, now: number) => `in ${ago(now, t).replace(' ago', '')}`;
 
 /** An operation this deployment knows, or a usage error listing the known ones. */
 export async function knownOp(app: Backache, op: string): Promise<string> {
@@ -65,7 +67,8 @@ export function watchIntervalMs(v: string, toMs: (d: string, what: string) => nu
 /** The argv with the default interval after a bare `--watch` (oclif's string flags need a value). */
 export function defaultWatch(argv: string[], interval = '2s'): string[] {
   const i = argv.indexOf('--watch');
-  if (i < 0 || argv.indexOf('--') >= 0 && argv.indexOf('--') < i) return argv;
+  const end = argv.indexOf('--'); // after `--` everything is an argument
+  if (i < 0 || (end >= 0 && end < i)) return argv;
   const next = argv[i + 1];
   if (next !== undefined && !next.startsWith('-')) return argv;
   return [...argv.slice(0, i + 1), interval, ...argv.slice(i + 1)];
@@ -83,14 +86,14 @@ export function renderJobList(jobs: JobInfo[], op: string, state: JobListState |
     { header: 'STALLS', get: (j) => j.stalls },
     { header: 'WORKER', get: (j) => (j.worker ? safe(j.worker) : '-'), max: 40 },
     { header: 'CREATED', get: (j) => ago(j.createdAt, now) },
-    { header: 'DUE/FINISHED', get: (j) => (j.finishedAt ? ago(j.finishedAt, now) : j.runAt ? `in ${ago(now, j.runAt).replace(' ago', '')}` : '-') },
+    { header: 'DUE/FINISHED', get: (j) => (j.finishedAt ? ago(j.finishedAt, now) : j.runAt ? dueIn(j.runAt, now) : '-') },
   ]);
 }
 
 export function renderJob(j: JobInfo, now = Date.now()): string {
   // Pretty JSON keeps its own newlines; JSON.stringify has escaped those of the data.
   const json = (v: unknown) => (JSON.stringify(v, null, 2) ?? 'undefined').split('\n').map(safe).join('\n');
-  const when = (t: number | undefined) => (t ? `${iso(t)} (${t > now ? `in ${ago(now, t).replace(' ago', '')}` : ago(t, now)})` : '-');
+  const when = (t: number | undefined) => (t ? `${iso(t)} (${t > now ? dueIn(t, now) : ago(t, now)})` : '-');
   const { op: _op, uri: _uri, kwargs, ...rest } = (j.data && typeof j.data === 'object' ? j.data : {}) as Record<string, unknown>;
   const lines = [
     `id          ${safe(j.id)}`,
