@@ -85,7 +85,8 @@ export async function drainQueue(backend: Backend, op: string, o: DrainOptions =
     for (let i = 0; i < round.length; i += PARALLEL) {
       await Promise.all(
         round.slice(i, i + PARALLEL).map(async (job) => {
-          const key = { ns: op, id: job.uri };
+          // At the place the job sits (a shard of an older layout keeps its own), as a worker's steps.
+          const key = { ns: op, id: job.uri, ...(job.place !== undefined ? { place: job.place } : {}) };
           const item = drainedItem(job, Date.now());
           // Job data another program wrote (no uri) has no pair: its item is the job as it is.
           const record = job.uri ? await backend.steps.quarantine(key, job.id, item, null) : { item };

@@ -190,6 +190,8 @@ export interface JobInfo {
   /** A failed (quarantined) job: its quarantine item and error. */
   quarantineId?: string;
   error?: SerializedError;
+  /** Where the job sits, when the backend spreads an operation (ClaimedJob.place, Key.place). */
+  place?: string;
 }
 
 /**

@@ -16,7 +16,7 @@ import { sleep, waitUntil } from '../helpers/wait.js';
 
 type Deployment = () => { broker: string; prefix?: string };
 
-function describeDrain(name: string, deployment: Deployment) {
+function describeDrain(name: string, deployment: Deployment, shards?: number) {
   describe(`queue drain: ${name}`, () => {
     const apps: Backache[] = [];
     let delivered: unknown[] = [];
@@ -24,7 +24,7 @@ function describeDrain(name: string, deployment: Deployment) {
       const app = await createBackache({
         ...deployment(),
         operations: defineOperations({
-          note: { run: async (uri) => (runMs && (await sleep(runMs)), uri.length), onResult: (_v, cbArgs) => void delivered.push(...cbArgs) },
+          note: { run: async (uri) => (runMs && (await sleep(runMs)), uri.length), onResult: (_v, cbArgs) => void delivered.push(...cbArgs), ...(shards ? { shards } : {}) },
         }),
       });
       apps.push(app);
@@ -38,7 +38,7 @@ function describeDrain(name: string, deployment: Deployment) {
     /** Run the first `steps` steps of draining one job by hand, as a drain that crashed after them. */
     async function partialDrain(app: Backache, jobId: string, steps: number) {
       const job = (await app.jobs('note')).find((j) => j.id === jobId)!;
-      const key = { ns: 'note', id: job.uri };
+      const key = { ns: 'note', id: job.uri, ...(job.place !== undefined ? { place: job.place } : {}) };
       const record = await app.backend.steps.quarantine(key, jobId, drainedItem(job, Date.now()), null);
       if (steps >= 2) await app.backend.quarantine.put(record.item!);
       if (steps >= 3) expect(await app.backend.queue.remove('note', [jobId])).toEqual([jobId]);
@@ -121,3 +121,5 @@ afterAll(async () => {
   await redis?.stop();
 });
 describeDrain('redis', () => ({ broker: redis.url, prefix: `t${randomUUID().slice(0, 8)}` }));
+// An operation spread over 3 hash tags: each job is drained at its shard, where its pending requests are.
+describeDrain('redis, 3 shards', () => ({ broker: redis.url, prefix: `t${randomUUID().slice(0, 8)}` }), 3);

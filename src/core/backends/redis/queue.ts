@@ -109,6 +109,8 @@ function infoOf(job: Job, state: JobListState): JobInfo {
     ...(job.progress !== undefined && job.progress !== 0 ? { progress: job.progress } : {}),
     ...(ended?.state === 'completed' ? { result: ended.result } : {}),
     ...(ended?.state === 'quarantined' ? { quarantineId: ended.quarantineId, error: ended.error } : {}),
+    // The queue's prefix: the tag of the operation or of its shard, where the pair's keys are.
+    place: job.prefix,
   };
 }
 
