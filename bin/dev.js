@@ -15,6 +15,9 @@ const pjson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url
 const commands = pjson.oclif.commands;
 pjson.oclif.commands =
   typeof commands === 'string' ? './src/commands' : { ...commands, target: commands.target.replace(/^\.\/dist\//, './src/') };
+pjson.oclif.hooks = Object.fromEntries(
+  Object.entries(pjson.oclif.hooks ?? {}).map(([event, file]) => [event, file.replace(/^\.\/dist\//, './src/').replace(/\.js$/, '.ts')]),
+);
 // tsx is registered above: no path rewriting through tsconfig.
 settings.enableAutoTranspile = false;
 const plugin = new Plugin({ root, isRoot: true, pjson, ignoreManifest: true });

@@ -50,7 +50,7 @@ export async function runDoctor(flags: SettingFlags, argv: string[], onCheck: (c
   // 2. The operations module.
   let opNames: string[] = [];
   if (!cfg.operations) {
-    add({ name: 'operations', status: 'warn', message: 'no operations module configured (needed by run, work, submit, call, warm)', hint: NO_OPERATIONS_HINT });
+    add({ name: 'operations', status: 'warn', message: 'no operations module configured (needed by run and work; submit, call, warm, get and invalidate use the operations workers registered)', hint: NO_OPERATIONS_HINT });
   } else {
     const where = 'path' in cfg.operations ? displayPath(cfg.operations.path) : `inline in ${displayPath(cfg.operations.from)}`;
     try {

@@ -5,6 +5,7 @@
  * only with --verbose.
  */
 import { maskText } from '../core/url.js';
+import { usageMessage } from './usage-errors.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, unavailable: 3 } as const;
 
@@ -48,6 +49,7 @@ export function describeError(err: unknown, o: { verbose?: boolean; bin?: string
   let exitCode: number = EXIT.failed;
   let code = 'E_UNEXPECTED';
   let hint: string | undefined;
+  let usage: string | undefined;
   if (isBackacheError(err)) {
     exitCode = err.exitCode;
     code = err.code;
@@ -62,15 +64,18 @@ export function describeError(err: unknown, o: { verbose?: boolean; bin?: string
     exitCode = e.oclif.exit === 1 || e.oclif.exit === 0 ? EXIT.usage : e.oclif.exit;
     code = 'E_USAGE';
     hint = `see ${bin}${o.command ? ` ${o.command}` : ''} --help`;
+    usage = usageMessage(err);
   }
   const raw = err instanceof Error ? err.message : String(err);
   // oclif messages can span lines ("…\nSee more help with --help"): keep the first real one.
   const message = maskText(
-    raw
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l && !/^See more help with/i.test(l))
-      .join('; ') || (err instanceof Error ? err.name : 'error'),
+    usage ??
+      (raw
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !/^See more help with/i.test(l))
+        .join('; ') ||
+        (err instanceof Error ? err.name : 'error')),
   );
   let text = `${bin}: ${message}\n`;
   if (hint) text += `  hint: ${maskText(hint)}\n`;

@@ -6,7 +6,8 @@
  * A bad line becomes an `InputError` naming its line number; the lines around it are still
  * read. Memory stays flat: lines are yielded as they are read (readline).
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, fstatSync, ReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { ConfigError } from '../core/errors.js';
@@ -111,12 +112,31 @@ export function readLines(stream: Readable): AsyncIterable<string> {
  */
 export async function openInput(file: string | undefined, stdin: Readable = process.stdin): Promise<Readable> {
   if (file === undefined || file === '-') return stdin;
+  // A directory opens fine and fails only at the first read (EISDIR): refuse it up front.
+  const st = await stat(file).catch(() => undefined);
+  if (st?.isDirectory()) throw new ConfigError(`cannot read ${file}: it is a directory; give a file of URIs (or - for stdin)`);
   const s = createReadStream(file);
   await new Promise<void>((resolve, reject) => {
     s.once('open', () => resolve());
     s.once('error', (e) => reject(new ConfigError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : e.message}`)));
   });
   return s;
+}
+
+/** The size in bytes of an input, when it is known: a regular file opened by `openInput`; undefined for stdin, pipes and FIFOs. */
+export function inputSize(input: Readable): number | undefined {
+  const fd = (input as { fd?: unknown }).fd;
+  if (!(input instanceof ReadStream) || typeof fd !== 'number') return undefined;
+  const st = fstatSync(fd);
+  return st.isFile() && st.size > 0 ? st.size : undefined;
+}
+
+/** The lines of `lines`, adding the bytes of each one taken (and its newline) to `count.bytes`. */
+export async function* countBytes(lines: AsyncIterable<string>, count: { bytes: number }): AsyncGenerator<string> {
+  for await (const l of lines) {
+    count.bytes += Buffer.byteLength(l) + 1;
+    yield l;
+  }
 }
 
 /** One JSON object of template variables a line (`warm --template`). */

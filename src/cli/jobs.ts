@@ -24,7 +24,7 @@ const dueIn = (t: number, now: number) => `in ${ago(now, t).replace(' ago', '')}
 
 /** An operation this deployment knows, or a usage error listing the known ones. */
 export async function knownOp(app: Backache, op: string): Promise<string> {
-  const known = await app.knownOperations();
+  const known = await app.seenOperations();
   if (!known.includes(op)) throw new UnknownOperationError(op, known);
   return op;
 }
@@ -45,7 +45,7 @@ export async function setPaused(open: () => Promise<Backache>, flags: { op?: str
   if (flags.all && named.length) throw new ConfigError('give --op or --all, not both');
   if (!flags.all && named.length === 0) throw new ConfigError(`say which queue to ${verb}: --op OP (repeatable) or --all`);
   const app = await open();
-  const known = await app.knownOperations();
+  const known = await app.seenOperations();
   for (const op of named) if (!known.includes(op)) throw new UnknownOperationError(op, known);
   const ops = flags.all ? known : [...new Set(named)];
   for (const op of ops) await (paused ? app.pause(op) : app.resume(op));

@@ -50,7 +50,12 @@ export function parseJsonFlag(flag: string, text: string | undefined, o: { objec
   return v;
 }
 
-/** `--op` must name an operation of the module: exit 2 listing the known ones. */
+/**
+ * `--op` must name a known operation (of the module, or registered by a worker): exit 2
+ * listing the known ones; with none known, say how to make some.
+ */
 export function assertKnownOp(op: string | undefined, known: string[]) {
-  if (op !== undefined && !known.includes(op)) throw new UnknownOperationError(op, known);
+  if (op !== undefined && !known.includes(op)) {
+    throw new UnknownOperationError(op, known, known.length ? {} : { hint: `no worker has registered an operation here yet: start one (backache work -o FILE), or ${NO_OPERATIONS_HINT}` });
+  }
 }

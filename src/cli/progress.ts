@@ -37,15 +37,44 @@ export function fmtRate(n: number, ms: number): string {
   return r >= 100 ? `${fmtCount(Math.round(r))}/s` : `${r.toFixed(1)}/s`;
 }
 
+/** How far a known amount of work is: `done` of `total` (bytes of a file, results of requests). */
+export interface Fraction {
+  done: number;
+  total: number;
+  /** How long this amount has been worked on (ms), for the ETA; default: the line's elapsed time. */
+  elapsedMs?: number;
+}
+
+/** `[██████░░░░░░░░░░░░░░]  31%`: a bar `width` cells wide. */
+export function fmtBar(fraction: number, width = 20): string {
+  const f = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0));
+  const full = Math.floor(f * width);
+  return `[${'█'.repeat(full)}${'░'.repeat(width - full)}] ${String(Math.floor(f * 100)).padStart(3)}%`;
+}
+
+/** Time left at the pace so far: `ETA 0:42`, or `ETA –` before any progress. */
+export function fmtEta(done: number, total: number, elapsedMs: number): string {
+  if (done <= 0 || elapsedMs <= 0) return 'ETA –';
+  return `ETA ${fmtElapsed(Math.max(0, ((total - done) * elapsedMs) / done))}`;
+}
+
+/** A count, or `120 of 11,000` when it counts towards a known total. */
+export type Count = number | { n: number; of: number };
+
 /**
  * The text of a progress line: `label  1,234 read · 1,000 hits · 0 errors · 2,345/s · 0:03`.
- * `rateOf` names the count the rate is computed from.
+ * `rateOf` names the count the rate is computed from. With `fraction` (the total is known)
+ * the line starts with a bar, its percent and the ETA:
+ * `label  [████░░░░]  31% · ETA 0:07 · 1,234 read · … · 0:03`.
  */
-export function formatProgress(label: string, counts: [string, number][], elapsedMs: number, rateOf?: string): string {
-  const parts = counts.map(([k, v]) => `${fmtCount(v)} ${k}`);
+export function formatProgress(label: string, counts: [string, Count][], elapsedMs: number, rateOf?: string, fraction?: Fraction): string {
+  const n = (v: Count) => (typeof v === 'number' ? v : v.n);
+  const parts = counts.map(([k, v]) => (typeof v === 'number' ? `${fmtCount(v)} ${k}` : `${fmtCount(v.n)} of ${fmtCount(v.of)} ${k}`));
   const rated = counts.find(([k]) => k === rateOf) ?? counts[0];
-  if (rated) parts.push(fmtRate(rated[1], elapsedMs));
+  if (rated) parts.push(fmtRate(n(rated[1]), elapsedMs));
   parts.push(fmtElapsed(elapsedMs));
+  // Bar and ETA first: a narrow terminal cuts the end of the line.
+  if (fraction && fraction.total > 0) parts.unshift(fmtBar(fraction.done / fraction.total), fmtEta(fraction.done, fraction.total, fraction.elapsedMs ?? elapsedMs));
   return `${label}  ${parts.join(' · ')}`;
 }
 

@@ -42,13 +42,26 @@ export function renderWorkers(ws: WorkerInfo[], now = Date.now()): string {
     { header: 'HOST', get: (w) => w.host },
     { header: 'PID', get: (w) => String(w.pid), align: 'right' },
     { header: 'OPS', get: (w) => w.ops.join(','), max: 40 },
-    { header: 'CONCURRENCY', get: (w) => w.concurrency },
+    { header: 'CONCURRENCY', get: (w) => workerConcurrency(w), max: 40 },
+    { header: 'RUNNING', get: (w) => w.running ?? '-' },
     { header: 'PROCESSED', get: (w) => w.processed },
-    // The jobs it ran at its last heartbeat (`backache jobs show ID`); '-' for a worker too old to say.
-    { header: 'RUNNING', get: (w) => (w.running === undefined ? '-' : [w.running, ...(w.jobs ?? [])].join(' ')), max: 60 },
+    // The ids of the jobs it runs, as of its last heartbeat (`backache jobs show ID`).
+    { header: 'JOBS', get: (w) => (w.jobs?.length ? w.jobs.join(',') : '-'), max: 60 },
     { header: 'STARTED', get: (w) => ago(w.startedAt, now) },
     { header: 'LAST SEEN', get: (w) => ago(w.lastSeen, now) },
   ]);
+}
+
+/**
+ * What a worker applies per operation: one number when every operation runs with the same
+ * concurrency, else `op=N` for each (an operation's own `concurrency` wins over the
+ * worker's default). Workers that do not publish it show their default.
+ */
+export function workerConcurrency(w: WorkerInfo): string {
+  const per = w.ops.map((op) => [op, w.opOptions?.[op]?.concurrency ?? w.concurrency] as const);
+  const distinct = new Set(per.map(([, n]) => n));
+  if (distinct.size <= 1) return String(per[0]?.[1] ?? w.concurrency);
+  return per.map(([op, n]) => `${op}=${n}`).join(',');
 }
 
 export interface OpRow {

@@ -12,9 +12,9 @@ import type { Readable } from 'node:stream';
 import type { Backache } from '../core/engine.js';
 import { QuarantinedError, TimeoutError } from '../core/errors.js';
 import { batches } from './batch.js';
-import { parseLines, readLines, type InputItem, type InputRequest } from './input.js';
+import { countBytes, inputSize, parseLines, readLines, type InputItem, type InputRequest } from './input.js';
 import { resultLine, writeLine, type ResultLine, type Writable } from './output.js';
-import { formatProgress, type StatusLine } from './progress.js';
+import { formatProgress, type Count, type Fraction, type StatusLine } from './progress.js';
 import { ResultWaiter, type WaitOutcome } from './waiter.js';
 
 export interface SubmitSummary {
@@ -62,7 +62,7 @@ export const emptySummary = (): SubmitSummary => ({ read: 0, hits: 0, stale: 0, 
 
 export async function submitStream(io: SubmitIO, o: SubmitOptions): Promise<SubmitSummary> {
   const { app, out, status, diag } = io;
-  const known = new Set(app.operationNames());
+  const known = new Set(app.knownOperations());
   const knownList = () => [...known].join(', ') || '(none)';
   const s = emptySummary();
   const started = Date.now();
@@ -96,16 +96,26 @@ export async function submitStream(io: SubmitIO, o: SubmitOptions): Promise<Subm
       )
     : undefined;
 
+  // The bar: bytes of a file taken so far (as lines, not the read-ahead); with --wait, once
+  // the input is read, results back of requests delegated. Without a known total, the rate.
+  const size = inputSize(o.input);
+  const taken = { bytes: 0 };
+  let readAllAt: number | undefined;
   status.use(() => {
-    const counts: [string, number][] = [
+    const now = Date.now();
+    const finished = s.computed + s.quarantined + s.timedOut;
+    const counts: [string, Count][] = [
       ['read', s.read],
       ['hits', s.hits],
       ['delegated', s.delegated],
     ];
-    if (o.wait) counts.push(['computed', s.computed], ['quarantined', s.quarantined], ['waiting', waiter?.inFlight ?? 0]);
+    if (o.wait) counts.push(['completed', { n: finished, of: s.delegated }], ['quarantined', s.quarantined]);
     else counts.push(['coalesced', s.coalesced]);
     counts.push(['errors', s.errors]);
-    return formatProgress(o.label, counts, Date.now() - started, o.wait ? 'computed' : 'read');
+    let fraction: Fraction | undefined;
+    if (o.wait && readAllAt !== undefined) fraction = { done: finished, total: s.delegated, elapsedMs: now - readAllAt };
+    else if (size) fraction = { done: Math.min(taken.bytes, size), total: size };
+    return formatProgress(o.label, counts, now - started, o.wait ? 'completed' : 'read', fraction);
   });
 
   const validate = (r: InputRequest) => (known.has(r.op) ? undefined : `unknown operation "${r.op}"; known operations: ${knownList()}`);
@@ -121,7 +131,7 @@ export async function submitStream(io: SubmitIO, o: SubmitOptions): Promise<Subm
     }
   }
 
-  const items = parseLines(readLines(o.input), { op: o.op, cbArgs: o.cbArgs, kwargs: o.kwargs, validate });
+  const items = parseLines(countBytes(readLines(o.input), taken), { op: o.op, cbArgs: o.cbArgs, kwargs: o.kwargs, validate });
   for await (const batch of batches(requests(items), o.batchSize ?? 1000)) {
     const r = await app.bulkGetOrDelegate(batch.map(({ line: _line, ...req }) => req));
     for (const h of r.hits) {
@@ -146,6 +156,7 @@ export async function submitStream(io: SubmitIO, o: SubmitOptions): Promise<Subm
       for (const d of r.delegated) await waiter.add(d);
     }
   }
+  readAllAt = Date.now();
   if (waiter) await waiter.drain();
   status.update();
   return s;

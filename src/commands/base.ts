@@ -141,6 +141,21 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     }
   }
 
+  /**
+   * The engine of a producer (submit, call, warm, get, invalidate): the operations module
+   * when one is configured, and the operations the registry knows (a worker registered
+   * them, see Backache.discoverOperations), so a producer needs no module. `op`, when
+   * given, must be one of them: otherwise exit 2 listing the known ones. `cached` also
+   * counts operations whose entries the cache holds (for reading and invalidating).
+   */
+  protected async openProducer(op: string | undefined, o: { cached?: boolean } = {}): Promise<Backache> {
+    const app = await this.openApp({ operations: 'optional' });
+    if (op === undefined || !app.operationNames().includes(op)) await app.discoverOperations({ cached: o.cached });
+    const { assertKnownOp } = await import('../cli/operations.js');
+    assertKnownOp(op, app.knownOperations());
+    return app;
+  }
+
   /** stderr: diagnostics, and the progress line on a TTY. */
   protected get status(): StatusLine {
     this.statusLine ??= new StatusLine(process.stderr);

@@ -4,10 +4,11 @@ import { BaseCommand, env } from './base.js';
 export default class Call extends BaseCommand<typeof Call> {
   static override summary = 'Get one result, computing it if needed, and wait for it (the bus-style remote call).';
   static override description = `A hit comes back at once; a miss is delegated to the workers (or computed in this process with --inline) and waited for. Prints the value as JSON on stdout; --json prints {"op","uri","status","value"}.
-Exit 1 when the request ends in quarantine or does not complete within --timeout.`;
+Exit 1 when the request ends in quarantine or does not complete within --timeout.
+The operation may be one a worker registered (see backache ops): no operations module is needed then; one known to neither is refused with the known ones (exit 2).`;
   static override examples = [
-    '<%= config.bin %> call --op checksum file:examples/data/a.txt -o examples/operations.ts --inline',
-    `<%= config.bin %> call --op title https://example.com/ --kwargs '{"lang":"en"}' --timeout 10s`,
+    { description: 'Compute a miss in this process, no worker needed', command: '<%= config.bin %> call --op checksum file:examples/data/a.txt -o examples/operations.ts --inline' },
+    { description: 'Wait up to 10 s for a worker (backache work -o operations.ts)', command: '<%= config.bin %> call --op title https://example.com/ -o operations.ts --timeout 10s' },
   ];
   static override enableJsonFlag = true;
   static override args = {
@@ -32,10 +33,12 @@ Exit 1 when the request ends in quarantine or does not complete within --timeout
     const kwargs = parseJsonFlag('kwargs', f.kwargs, { object: true });
     const cbArgs = parseJsonFlag('cb-args', f['cb-args']);
     const timeout = toMs(f.timeout, '--timeout');
-    const app = await this.openApp({ operations: 'required' });
     const op = f.op;
     const uri = this.args.uri;
-    if (!app.operationNames().includes(op)) throw new errors.UnknownOperationError(op, app.operationNames());
+    const app = await this.openProducer(op);
+    if (f.inline && !app.operationNames().includes(op)) {
+      throw new errors.ConfigError(`--inline computes ${op} in this process: it needs the operations module that defines it`, { hint: 'pass --operations FILE (-o), or drop --inline to let the workers compute it' });
+    }
     const r = await app.bulkGetOrDelegate([{ op, uri, kwargs, cbArgs }], { inline: f.inline });
     let result: { op: string; uri: string; status: 'hit' | 'stale' | 'computed'; value: unknown };
     if (r.errors.length) throw new errors.BackacheError(`${op} ${uri} failed: ${r.errors[0]!.error}`, { hint: `backache quarantine list --op ${op}` });

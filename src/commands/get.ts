@@ -20,7 +20,7 @@ Exit 0 when every URI has a value, 1 when some are missing.`;
 
   async run() {
     const { writeLine } = await import('../cli/output.js');
-    const app = await this.openApp({ operations: 'none' });
+    const app = await this.openProducer(this.flags.op, { cached: true });
     const uris = this.positional;
     const entries = await app.getMany(this.flags.op, uris);
     const rows = uris.map((uri, i) => {

@@ -48,7 +48,7 @@ Without --op, every operation's entries are considered. --dry-run prints what wo
     const what = f.op === undefined ? 'every operation' : `operation ${f.op}`;
     if (f.all && !f.yes && !f['dry-run']) throw new ConfigError(`--all invalidates every entry of ${what}: add --yes to confirm (or --dry-run to see them first)`);
     const vars = parseVars(listFlag(f.var));
-    const app = await this.openApp({ operations: 'none' });
+    const app = await this.openProducer(f.op, { cached: true });
     const started = Date.now();
     let matched = 0;
     this.status.use(() => formatProgress('invalidate', [[f['dry-run'] ? 'would go' : f.soft ? 'marked stale' : 'removed', matched]], Date.now() - started));

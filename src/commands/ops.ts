@@ -2,7 +2,7 @@ import { BaseCommand } from './base.js';
 
 export default class Ops extends BaseCommand<typeof Ops> {
   static override summary = 'Operations that live workers serve (autodiscovery), and those of the local module.';
-  static override description = 'Each operation with the number of live workers serving it and their total concurrency. LOCAL says whether the operations module configured here (--operations) defines it.';
+  static override description = 'Each operation with the number of live workers serving it and their total concurrency for it (what each worker applies to that operation: the operation\'s own concurrency, else the worker\'s --concurrency). LOCAL says whether the operations module configured here (--operations) defines it.';
   static override examples = ['<%= config.bin %> ops', '<%= config.bin %> ops --json', '<%= config.bin %> ops --broker redis://localhost:6379'];
   static override enableJsonFlag = true;
 

@@ -11,7 +11,7 @@ Exit 0 when every line got a value; 1 when some lines were bad or quarantined; 2
   static override examples = [
     { description: 'The main job, on the embedded SQLite store', command: '<%= config.bin %> run examples/urls.txt --op stats -o examples/operations.ts' },
     { description: 'From stdin, 4 jobs at a time, values only', command: `find data -type f | sed 's|^|file:|' | <%= config.bin %> run --op checksum -o examples/operations.ts --concurrency 4 | jq -r .value` },
-    { description: 'Into a file, keeping the summary on the terminal', command: '<%= config.bin %> run urls.txt --op title > results.jsonl' },
+    { description: 'Into a file, keeping the summary on the terminal', command: '<%= config.bin %> run urls.txt --op title -o operations.ts > results.jsonl' },
   ];
   static override args = { file: fileArg };
   static override flags = {

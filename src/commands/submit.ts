@@ -5,12 +5,16 @@ import { BaseCommand, env } from './base.js';
 export default class Submit extends BaseCommand<typeof Submit> {
   static override summary = 'Submit requests from a file or stdin: hits come back at once, misses go to the workers.';
   static override description = `Reads one URI a line (with --op), or JSON lines {"op","uri","cbArgs","kwargs"}, streaming and in batches, so any input length runs in flat memory. Blank lines are skipped and whitespace trimmed; a bad line is reported with its number on stderr and the other lines are still submitted (exit 1 at the end).
-Prints a summary on stderr (hits, delegated, coalesced, errors) and a progress line on a terminal. With --wait, prints one JSON line per request on stdout as results come back: {"op","uri","status","value"|"error"} with status hit, stale, computed or quarantined.`;
+Prints a summary on stderr (hits, delegated, coalesced, errors) and a progress line on a terminal. With --wait, prints one JSON line per request on stdout as results come back: {"op","uri","status","value"|"error"} with status hit, stale, computed or quarantined.
+The operation may be one a worker registered (see backache ops): no operations module is needed then; one known to neither is refused with the known ones (exit 2).`;
   static override examples = [
-    { description: 'Submit a file of URIs for one operation', command: '<%= config.bin %> submit urls.txt --op title' },
-    { description: 'From stdin, with callback arguments for every request', command: `cat urls.txt | <%= config.bin %> submit --op title --cb-args '{"notify":"team-a"}'` },
-    { description: 'JSON lines naming their own operation and kwargs', command: `echo '{"op":"thumbnail","uri":"https://example.com/a.png","kwargs":{"width":200}}' | <%= config.bin %> submit` },
-    { description: 'Wait for the results (a worker must be running: backache work)', command: '<%= config.bin %> submit urls.txt --op title --wait > results.jsonl' },
+    { description: 'Submit a file of URIs for one operation', command: '<%= config.bin %> submit urls.txt --op title -o operations.ts' },
+    { description: 'From stdin, with callback arguments for every request', command: `cat urls.txt | <%= config.bin %> submit --op title -o operations.ts --cb-args '{"notify":"team-a"}'` },
+    {
+      description: 'JSON lines naming their own operation; a variant (a width, a language) goes in the operation or the URI, since kwargs are not part of the cache key',
+      command: `echo '{"op":"thumbnail","uri":"https://example.com/a.png?w=200"}' | <%= config.bin %> submit -o operations.ts`,
+    },
+    { description: 'Wait for the results (a worker must be running: backache work -o operations.ts)', command: '<%= config.bin %> submit urls.txt --op title -o operations.ts --wait > results.jsonl' },
   ];
   static override enableJsonFlag = true;
   static override args = { file: fileArg };
@@ -21,7 +25,7 @@ Prints a summary on stderr (hits, delegated, coalesced, errors) and a progress l
   };
 
   async run() {
-    const [{ parseJsonFlag, assertKnownOp }, { openInput }, { submitStream, summaryText, summaryFailed }, { toMs }] = await Promise.all([
+    const [{ parseJsonFlag }, { openInput }, { submitStream, summaryText, summaryFailed }, { toMs }] = await Promise.all([
       import('../cli/operations.js'),
       import('../cli/input.js'),
       import('../cli/submit.js'),
@@ -31,8 +35,7 @@ Prints a summary on stderr (hits, delegated, coalesced, errors) and a progress l
     const cbArgs = parseJsonFlag('cb-args', f['cb-args']);
     const kwargs = parseJsonFlag('kwargs', f.kwargs, { object: true });
     const timeoutMs = f.timeout === undefined ? undefined : toMs(f.timeout, '--timeout');
-    const app = await this.openApp({ operations: 'required' });
-    assertKnownOp(f.op, app.operationNames());
+    const app = await this.openProducer(f.op);
     const input = await openInput(this.args.file);
     if (input === process.stdin && process.stdin.isTTY) this.diag('reading URIs from the terminal, one a line (Ctrl-D to end)…');
     const started = Date.now();

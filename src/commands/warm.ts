@@ -8,13 +8,14 @@ export default class Warm extends BaseCommand<typeof Warm> {
   --template T --var k=v…: a template with every {placeholder} bound names exact URIs (repeat --var for several values: the URIs are their combinations);
   --template T with unbound placeholders: FILE or stdin gives one JSON object of variables a line, e.g. {"id":42};
   --template T --cached, or --match GLOB: the entries already cached that match, found through the index (useful with --force to refresh them).
-Entries that are fresh are skipped unless --force. --dry-run prints what would be queued, one JSON line {"op","uri"} each, and queues nothing.`;
+Entries that are fresh are skipped unless --force. --dry-run prints what would be queued, one JSON line {"op","uri"} each, and queues nothing.
+The operation may be one a worker registered (see backache ops): no operations module is needed then; one known to neither is refused with the known ones (exit 2).`;
   static override examples = [
     '<%= config.bin %> warm --op stats examples/urls.txt -o examples/operations.ts',
-    `<%= config.bin %> warm --op feed --template 'https://x.example/users/{id}/feed' --var id=1 --var id=2`,
-    `seq 1 1000 | jq -c '{id: .}' | <%= config.bin %> warm --op feed --template 'https://x.example/users/{id}/feed'`,
-    `<%= config.bin %> warm --op feed --template 'https://x.example/users/{id}/feed' --cached --force`,
-    `<%= config.bin %> warm --op feed --match 'https://x.example/users/*' --force --dry-run`,
+    `<%= config.bin %> warm --op feed --template 'https://x.example/users/{id}/feed' --var id=1 --var id=2 -o operations.ts`,
+    `seq 1 1000 | jq -c '{id: .}' | <%= config.bin %> warm --op feed --template 'https://x.example/users/{id}/feed' -o operations.ts`,
+    `<%= config.bin %> warm --op feed --template 'https://x.example/users/{id}/feed' --cached --force -o operations.ts`,
+    `<%= config.bin %> warm --op feed --match 'https://x.example/users/*' --force --dry-run -o operations.ts`,
   ];
   static override enableJsonFlag = true;
   static override args = {
@@ -34,7 +35,7 @@ Entries that are fresh are skipped unless --force. --dry-run prints what would b
   };
 
   async run() {
-    const [{ parseJsonFlag }, { openInput }, { planWarm, warmRequests }, { parseVars }, { batches }, { formatProgress }, { writeLine }, { UnknownOperationError }] =
+    const [{ parseJsonFlag }, { openInput }, { planWarm, warmRequests }, { parseVars }, { batches }, { formatProgress }, { writeLine }] =
       await Promise.all([
         import('../cli/operations.js'),
         import('../cli/input.js'),
@@ -43,14 +44,12 @@ Entries that are fresh are skipped unless --force. --dry-run prints what would b
         import('../cli/batch.js'),
         import('../cli/progress.js'),
         import('../cli/output.js'),
-        import('../core/errors.js'),
       ]);
     const f = this.flags;
     const kwargs = parseJsonFlag('kwargs', f.kwargs, { object: true });
     const vars = parseVars(listFlag(f.var));
     const kind = planWarm({ op: f.op, template: f.template, vars, match: f.match, cached: f.cached });
-    const app = await this.openApp({ operations: 'required' });
-    if (f.op !== undefined && !app.operationNames().includes(f.op)) throw new UnknownOperationError(f.op, app.operationNames());
+    const app = await this.openProducer(f.op);
     const input = kind === 'lines' || kind === 'template-lines' ? await openInput(this.args.file) : undefined;
     if (input === process.stdin && process.stdin.isTTY) this.diag('reading from the terminal, one a line (Ctrl-D to end)…');
 
@@ -76,7 +75,7 @@ Entries that are fresh are skipped unless --force. --dry-run prints what would b
       template: f.template,
       vars,
       match: f.match,
-      known: app.operationNames(),
+      known: app.knownOperations(),
       cache: app.backend.cache,
       onRead: () => void s.read++,
       onError: (e) => {

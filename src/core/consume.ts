@@ -32,6 +32,8 @@ export interface ConsumeDeps {
   lockMs: number;
   /** Told of `ctx.progress(n)` calls. */
   onProgress?: (p: JobProgress) => void;
+  /** Told the run time (ms) of every result computed (StartWorkerOptions.onRunTime). */
+  onRunTime?: (op: string, ms: number) => void;
 }
 
 export interface JobProgress {
@@ -126,7 +128,11 @@ export async function consumeJob(deps: ConsumeDeps, job: ClaimedJob, signal: Abo
         return quarantine(deps, job, key, null, undefined, wrapError(`onResult of ${name} failed`, e));
       }
     }
-    if (computed) counters.duration(name, Date.now() - started);
+    if (computed) {
+      const ms = Date.now() - started;
+      counters.duration(name, ms);
+      deps.onRunTime?.(name, ms);
+    }
     counters.add(name, 'completed');
     return { type: 'completed', result: { cbArgs, deliveryId: record.deliveryId } };
   } catch (thrown) {

@@ -5,7 +5,6 @@
  */
 import { isFresh, isServable } from './entry.js';
 import { hashId, newId } from './hash.js';
-import type { Operation } from './operations.js';
 import type { Backend, Key, NewJob, PendingAdd, StoredEntry } from './ports.js';
 import type { CounterBuffer } from './counters.js';
 import { checkWellFormed } from './errors.js';
@@ -49,13 +48,17 @@ export interface BulkResult {
 /** A refresh job's id is derived from the stale entry it replaces: many stale hits, one job. */
 export const refreshJobId = (op: string, uri: string, e: StoredEntry) => `refresh.${op}.${hashId(uri)}.${e.createdAt}.${e.expiresAt}`;
 
+/** The operations requests may name: a Map of definitions, or a Set of names (autodiscovery). */
+export type KnownOps = ReadonlyMap<string, unknown> | ReadonlySet<string>;
+
 export interface DelegateDeps {
   backend: Backend;
-  ops: Map<string, Operation>;
+  /** Operations a request may name: this app's own and those live workers serve. */
+  ops: KnownOps;
   counters: CounterBuffer;
 }
 
-export function validateRequest(ops: Map<string, Operation>, r: Request): string | undefined {
+export function validateRequest(ops: KnownOps, r: Request): string | undefined {
   if (!r || typeof r !== 'object') return 'a request must be an object {op, uri}';
   if (typeof r.uri !== 'string' || r.uri.length === 0) return 'uri must be a non-empty string';
   const bad = checkWellFormed(r.uri);

@@ -93,6 +93,8 @@ export interface StartWorkerOptions {
   heartbeatMs?: number;
   /** Told of every job this worker finishes (completed, retry or quarantined), e.g. for `work --debug`. */
   onOutcome?: (job: ClaimedJob, outcome: JobOutcome) => void;
+  /** Told the run time of every result this worker computed (not of one served from the cache), e.g. for metrics. */
+  onRunTime?: (op: string, ms: number) => void;
 }
 
 /** How long waitFor tolerates a job id the queue does not know (added by another process). */
@@ -106,10 +108,14 @@ function wellFormed(uri: string) {
 
 const silent: Logger = { info() {}, warn() {}, error() {} };
 
+const OP_NAME = /^[A-Za-z0-9_.-]+$/;
+
 export class Backache {
   readonly quarantine: QuarantineApi;
   private counters: CounterBuffer;
   private workersRunning = new Set<WorkerHandle>();
+  /** Operations live workers serve (or served) that this app does not define: see discoverOperations. */
+  private discovered = new Set<string>();
   private closed = false;
 
   constructor(
@@ -143,12 +149,53 @@ export class Backache {
     return this.operationNames();
   }
 
+  /** This app's operations and those discovered in the registry: what a request may name. */
+  knownOperations(): string[] {
+    return [...new Set([...this.ops.keys(), ...this.discovered])].sort();
+  }
+
+  /**
+   * Autodiscovery for producers: accept requests for the operations the registry knows
+   * besides this app's own, so a producer needs no operations module. An operation is
+   * known when a live worker serves it, or when workers of this deployment have run its
+   * jobs before (its completed, retried or failed counters), so producers keep queueing
+   * while every worker restarts; with `cached`, also when the cache holds its entries (for
+   * reading and invalidating). Such operations can be asked for (getOrDelegate, bulk,
+   * call, warm, get, invalidate) but not computed here (inline, startWorker). Returns
+   * every operation now known.
+   */
+  async discoverOperations(o: { cached?: boolean } = {}): Promise<string[]> {
+    const [workers, counters, cached] = await Promise.all([
+      this.backend.registry.workers(),
+      this.backend.registry.counters(),
+      o.cached ? this.backend.cache.namespaces() : Promise.resolve([] as string[]),
+    ]);
+    const found = [
+      ...workers.flatMap((w) => w.ops),
+      ...Object.entries(counters)
+        .filter(([, c]) => c.completed + c.retried + c.failed > 0)
+        .map(([op]) => op),
+      ...cached.filter((ns) => !ns.startsWith('region.')),
+    ];
+    for (const op of found) if (typeof op === 'string' && OP_NAME.test(op) && !this.ops.has(op)) this.discovered.add(op);
+    return this.knownOperations();
+  }
+
   private requireOp(op: string) {
     if (!this.ops.has(op)) throw new UnknownOperationError(op, this.operationNames());
   }
 
+  /** A request's operation: defined here, or discovered. */
+  private requireKnownOp(op: string) {
+    if (!this.ops.has(op) && !this.discovered.has(op)) throw new UnknownOperationError(op, this.knownOperations());
+  }
+
+  private acceptedOps(): ReadonlySet<string> | ReadonlyMap<string, Operation> {
+    return this.discovered.size === 0 ? this.ops : new Set(this.knownOperations());
+  }
+
   async getOrDelegate(op: string, uri: string, o: GetOrDelegateOptions = {}): Promise<GetOrDelegateResult> {
-    this.requireOp(op);
+    this.requireKnownOp(op);
     const r = await this.bulkGetOrDelegate([{ op, uri, cbArgs: o.cbArgs, kwargs: o.kwargs, priority: o.priority }]);
     if (r.errors.length) throw new ConfigError(r.errors[0]!.error);
     const hit = r.hits[0];
@@ -180,8 +227,16 @@ export class Backache {
    * that joined another client's pending job stay delegated to it. If this process dies
    * mid-way, the pending pair is healed by the next request for it (it re-adds the job).
    */
-  private async inlineBatch(batch: Request[]): Promise<BulkResult> {
+  private async inlineBatch(requests: Request[]): Promise<BulkResult> {
+    // An operation only discovered (defined by the workers) cannot be computed here.
+    const notHere: BulkResult['errors'] = [];
+    const batch = requests.filter((q) => {
+      const remote = q && typeof q === 'object' && this.discovered.has(q.op) && !this.ops.has(q.op);
+      if (remote) notHere.push({ op: q.op, uri: String(q.uri), error: `operation "${q.op}" is defined by the workers, not here: computing it inline needs its operations module` });
+      return !remote;
+    });
     const r = await delegateBatch(this.deps(), batch, { inline: true });
+    r.errors.push(...notHere);
     if (r.firsts.length === 0) return r;
     const consumeDeps = this.consumeDeps(`inline-${process.pid}`, this.leaseMs);
     const never = new AbortController().signal;
@@ -223,7 +278,7 @@ export class Backache {
   }
 
   private deps() {
-    return { backend: this.backend, ops: this.ops, counters: this.counters };
+    return { backend: this.backend, ops: this.acceptedOps(), counters: this.counters };
   }
 
   private consumeDeps(workerId: string, lockMs: number) {
@@ -315,7 +370,7 @@ export class Backache {
   }
 
   private requireOpOrSeen(op: string) {
-    if (!/^[A-Za-z0-9_.-]+$/.test(op)) throw new ConfigError(`operation name "${op}" is not valid`);
+    if (!OP_NAME.test(op)) throw new ConfigError(`operation name "${op}" is not valid`);
   }
 
   /**
@@ -334,9 +389,10 @@ export class Backache {
       jobIds: [] as string[],
       items: [] as { op: string; uri: string }[],
     };
+    const known = this.acceptedOps();
     for await (const batch of chunks(requests, this.batchSize)) {
       const valid = batch.filter((r) => {
-        const err = validateRequest(this.ops, r);
+        const err = validateRequest(known, r);
         if (err) out.errors.push({ op: String(r?.op), uri: String(r?.uri), error: err });
         return !err;
       });
@@ -385,12 +441,15 @@ export class Backache {
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new ConfigError(`concurrency must be a positive integer, got ${o.concurrency}`);
     const leaseMs = o.lease !== undefined ? toMs(o.lease, 'lease') : this.leaseMs;
     if (leaseMs < 100) throw new ConfigError(`lease must be at least 100ms, got ${leaseMs}ms`);
-    const deps = this.consumeDeps(id, leaseMs);
+    const deps = { ...this.consumeDeps(id, leaseMs), onRunTime: o.onRunTime };
     const steps = this.backend.steps;
+    const concurrencyOf = (op: string) => this.ops.get(op)?.concurrency ?? concurrency;
+    const opOptions = Object.fromEntries(ops.map((op) => [op, { concurrency: concurrencyOf(op) }]));
+    let running = 0;
     const consumer = this.backend.queue.consume({
       ops,
       workerId: id,
-      concurrency: (op) => this.ops.get(op)?.concurrency ?? concurrency,
+      concurrency: concurrencyOf,
       rateLimit: (op) => this.ops.get(op)?.rateLimit,
       maxStalls: (op) => this.ops.get(op)?.maxStalls ?? 1,
       leaseMs,
@@ -401,7 +460,13 @@ export class Backache {
         }
       },
       handler: async (job, signal) => {
-        const outcome = await consumeJob(deps, job, signal);
+        running++;
+        let outcome: JobOutcome;
+        try {
+          outcome = await consumeJob(deps, job, signal);
+        } finally {
+          running--;
+        }
         if (o.onOutcome) {
           try {
             o.onOutcome(job, outcome);
@@ -413,10 +478,7 @@ export class Backache {
       },
     });
     const heartbeatMs = o.heartbeatMs ?? 2000;
-    const info = (): WorkerInfo => {
-      const running = consumer.runningJobs();
-      return { id, host: hostname(), pid: process.pid, ops, concurrency, startedAt, lastSeen: Date.now(), processed: consumer.processed, running: running.length, jobs: running.slice(0, MAX_WORKER_JOBS) };
-    };
+    const info = (): WorkerInfo => ({ id, host: hostname(), pid: process.pid, ops, concurrency, opOptions, startedAt, lastSeen: Date.now(), processed: consumer.processed, running, jobs: consumer.runningJobs().slice(0, MAX_WORKER_JOBS) });
     const startedAt = Date.now();
     const beat = () => this.backend.registry.heartbeat(info(), heartbeatMs * 3).catch((e) => this.log.warn('heartbeat failed', { error: String(e) }));
     void beat();
@@ -444,14 +506,17 @@ export class Backache {
     return this.backend.registry.workers();
   }
 
-  /** Operations that live workers serve (autodiscovery). */
+  /**
+   * Operations that live workers serve (autodiscovery), with the number of workers and
+   * their total concurrency for each (what each worker applies to that operation).
+   */
   async operations() {
     const byOp = new Map<string, { op: string; workers: number; concurrency: number }>();
     for (const w of await this.workers()) {
       for (const op of w.ops) {
         const e = byOp.get(op) ?? { op, workers: 0, concurrency: 0 };
         e.workers++;
-        e.concurrency += w.concurrency;
+        e.concurrency += w.opOptions?.[op]?.concurrency ?? w.concurrency;
         byOp.set(op, e);
       }
     }
@@ -483,7 +548,7 @@ export class Backache {
    * Operations this deployment knows: defined here, counted, quarantined or served by a live
    * worker (the names `stats` shows), sorted.
    */
-  async knownOperations(): Promise<string[]> {
+  async seenOperations(): Promise<string[]> {
     const [counters, quarantined, workers] = await Promise.all([this.backend.registry.counters(), this.backend.quarantine.countByOp(), this.backend.registry.workers()]);
     return [...new Set([...this.operationNames(), ...Object.keys(counters), ...Object.keys(quarantined), ...workers.flatMap((w) => w.ops)])].sort();
   }
@@ -543,7 +608,9 @@ export async function createBackache(o: BackacheOptions): Promise<Backache> {
     if (!o.backend) await backend.close().catch(() => {});
     throw e;
   }
-  return new Backache(backend, ops, o, !o.backend);
+  const app = new Backache(backend, ops, o, !o.backend);
+  for (const w of backend.warnings ?? []) app.log.warn(w);
+  return app;
 }
 
 export type { Request, Hit, Delegated, BulkResult };

@@ -25,8 +25,8 @@ export class ConfigError extends BackacheError {
 export class UnknownOperationError extends BackacheError {
   static override code = 'E_UNKNOWN_OPERATION';
   override readonly exitCode = 2;
-  constructor(op: string, known: string[]) {
-    super(`unknown operation "${op}"; known operations: ${known.length ? known.join(', ') : '(none)'}`);
+  constructor(op: string, known: string[], opts: { hint?: string } = {}) {
+    super(`unknown operation "${op}"; known operations: ${known.length ? known.join(', ') : '(none)'}`, opts);
   }
 }
 

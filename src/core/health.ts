@@ -95,12 +95,15 @@ async function sqliteJournalMode(name: string, path: string): Promise<Check> {
 
 async function checkRedis(name: string, url: string, prefix: string): Promise<Check[]> {
   const { openRedis, closeRedis, isCluster } = await import('./backends/redis/connection.js');
+  const { evictionPolicies, evictionProblem, muteBullmqEvictionWarning } = await import('./backends/redis/eviction.js');
   let client: Awaited<ReturnType<typeof openRedis>> | undefined;
   try {
     client = await openRedis(url);
   } catch (e) {
     return [fail(name, reason(e), e instanceof BackacheError ? e.hint : 'is redis-server running, and are host, port and password right?')];
   }
+  // The Queues opened below to read versions would each print BullMQ's eviction warning.
+  const unmute = muteBullmqEvictionWarning();
   try {
     const out: Check[] = [];
     // On a cluster, server-wide questions go to one master (`info` on the Cluster would pick any node).
@@ -109,19 +112,15 @@ async function checkRedis(name: string, url: string, prefix: string): Promise<Ch
     const version = /redis_version:([\d.]+)/.exec(info)?.[1] ?? '?';
     const [maj = 0, min = 0] = version.split('.').map(Number);
     out.push(maj > 6 || (maj === 6 && min >= 2) ? ok(name, `reachable, Redis ${version}`) : warn(name, `Redis ${version} is older than 6.2`, 'BullMQ needs Redis 6.2 or newer: upgrade the server'));
-    try {
-      const policy = (await server.config('GET', 'maxmemory-policy')) as string[];
-      if (policy[1] && policy[1] !== 'noeviction') {
-        out.push(warn(name, `maxmemory-policy is ${policy[1]}: Redis may evict jobs and locks under memory pressure`, 'set maxmemory-policy noeviction (BullMQ requires it); put the cache on another instance if it must evict'));
-      }
-    } catch {
-      /* CONFIG is often disabled on managed Redis: nothing to say */
-    }
+    // From INFO (CONFIG is often disabled on managed Redis), the same words as every command's warning.
+    const evicts = evictionProblem(await evictionPolicies(client).catch(() => []));
+    if (evicts) out.push(warn(name, evicts.message, evicts.hint));
     if (isCluster(client)) out.push(...(await clusterChecks(name, client, prefix)));
     out.push(...(await bullmqVersions(name, client, prefix)));
     return out;
   } finally {
     await closeRedis(client);
+    unmute();
   }
 }
 

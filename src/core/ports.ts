@@ -333,7 +333,12 @@ export interface QuarantineStore {
   get(id: string): Promise<QuarantineItem | undefined>;
   /** Newest first (by lastFailedAt, then id). */
   list(q: QuarantineQuery): Promise<{ items: QuarantineItem[]; cursor?: string }>;
-  deleteMany(ids: string[]): Promise<number>;
+  /**
+   * Returns how many existed. With `unchanged`, the item `ids[i]` goes only if its
+   * `lastFailedAt` is still `unchanged[i]`: one that failed again meanwhile (a replay that
+   * ran and failed before its old item was removed) stays.
+   */
+  deleteMany(ids: string[], unchanged?: number[]): Promise<number>;
   /** Items per operation, O(operations). */
   countByOp(): Promise<Record<string, number>>;
   clear(): Promise<void>;
@@ -345,12 +350,19 @@ export interface WorkerInfo {
   host: string;
   pid: number;
   ops: string[];
+  /** The worker's default concurrency (`--concurrency`, else 8); see `opOptions` for what applies. */
   concurrency: number;
   startedAt: number;
   lastSeen: number;
   processed: number;
-  /** Jobs running in it at its last heartbeat (their number), and the ids of the first MAX_WORKER_JOBS of them. */
+  /**
+   * What the worker applies per operation it serves (an operation's own `concurrency`
+   * wins over the worker's default), as it published it; absent from older workers.
+   */
+  opOptions?: Record<string, { concurrency: number }>;
+  /** Jobs this worker is running now (as of its last heartbeat). */
   running?: number;
+  /** The ids of the jobs it runs (at its last heartbeat), the first MAX_WORKER_JOBS of them. */
   jobs?: string[];
 }
 
@@ -473,6 +485,11 @@ export interface Backend {
   declareShards?(shards: Record<string, number>): Promise<void>;
   /** Human-readable URLs, passwords masked. */
   describe(): { broker: string; cache: string };
+  /**
+   * What the user should hear once about how the stores are set up (e.g. a Redis that may
+   * evict jobs); the engine logs each as a warning when it opens.
+   */
+  warnings?: string[];
   close(): Promise<void>;
 }
 

@@ -117,7 +117,12 @@ export class QuarantineApi {
         });
       }
       if (jobs.length) await this.backend.queue.addMany(jobs);
-      await this.backend.quarantine.deleteMany(batch.map((b) => b.id));
+      // Only items unchanged since read: a replayed job may already have failed again and
+      // written its item anew under the same id (replayOf), which must stay.
+      await this.backend.quarantine.deleteMany(
+        batch.map((b) => b.id),
+        batch.map((b) => b.lastFailedAt),
+      );
       o.onProgress?.(Math.min(items.length, i + batch.length));
     }
     return { matched: items.length, replayed: items.length, items, jobIds };

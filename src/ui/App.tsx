@@ -2,7 +2,7 @@ import { useApp, useInput, useStdout } from 'ink';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { Dashboard } from './Dashboard.js';
 import { isEngineEffect, runEffect } from './effects.js';
-import { initialState, keysFromInk, reduce, type Action, type UiState } from './reducer.js';
+import { initialState, keysFromInk, reduce, STATUS_MS, visibleOps, type Action, type UiState } from './reducer.js';
 import { fetchSnapshot, type TopSource } from './snapshot.js';
 import { useSnapshot } from './use-snapshot.js';
 
@@ -11,6 +11,8 @@ export interface AppProps {
   intervalMs: number;
   /** Read keys (false when stdin is not a terminal: the dashboard only displays). */
   interactive?: boolean;
+  /** How long the result of an action stays on the status line (default STATUS_MS). */
+  statusMs?: number;
 }
 
 /** The terminal's size, following resizes; one line is kept free so Ink never scrolls. */
@@ -29,14 +31,17 @@ function useTerminalSize() {
 }
 
 /** Wires the polling hook, the reducer and the effect runner to the Dashboard. */
-export function App({ source, intervalMs, interactive = true }: AppProps) {
+export function App({ source, intervalMs, interactive = true, statusMs = STATUS_MS }: AppProps) {
   const { exit } = useApp();
   const [ui, setUi] = useState<UiState>(() => initialState());
   const uiRef = useRef(ui);
   // Reads the view at fetch time, so a refresh right after Enter already loads the detail.
   const fetch = useCallback(() => {
     const s = uiRef.current;
-    return fetchSnapshot(source, { detailOp: s.view === 'detail' ? s.selected : undefined });
+    return fetchSnapshot(source, {
+      detailOp: s.view === 'detail' ? s.selected : undefined,
+      quarantineOps: s.filter ? visibleOps(s).map((o) => o.op) : undefined,
+    });
   }, [source]);
   const { model, refresh } = useSnapshot(fetch, intervalMs);
   const { width, height } = useTerminalSize();
@@ -52,13 +57,21 @@ export function App({ source, intervalMs, interactive = true }: AppProps) {
         else if (isEngineEffect(e)) {
           void runEffect(source, e).then((done) => {
             dispatch(done);
-            refresh();
+            if (done.type === 'effect-done') refresh();
           });
         }
       }
     },
     [exit, refresh, source],
   );
+
+  // The result of an action goes after a few seconds (an action still running stays).
+  const status = ui.status;
+  useEffect(() => {
+    if (!status || status.pending) return;
+    const t = setTimeout(() => dispatch({ type: 'status-expired', status }), statusMs);
+    return () => clearTimeout(t);
+  }, [status, dispatch, statusMs]);
 
   // Each good snapshot tells the reducer which operations exist (for selection and actions).
   const snapshot = model.snapshot;

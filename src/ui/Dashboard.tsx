@@ -28,7 +28,10 @@ export function Dashboard({ model, ui, width, height, intervalMs, now }: Dashboa
   const allOps = stats?.ops ?? [];
   const shownNames = new Set(visibleOps({ ops: allOps.map((o) => ({ op: o.op, paused: o.paused, quarantined: o.quarantined })), filter: ui.filter }).map((o) => o.op));
   const ops = allOps.filter((o) => shownNames.has(o.op));
-  const groups = groupByError(model.snapshot?.quarantine ?? []);
+  // The filter narrows the quarantine panel to the operations shown.
+  const items = model.snapshot?.quarantine ?? [];
+  const groups = groupByError(ui.filter ? items.filter((it) => shownNames.has(it.op)) : items);
+  const quarantined = ui.filter ? ops.reduce((n, o) => n + o.quarantined, 0) : (stats?.totals.quarantined ?? 0);
   const workers = stats?.workers ?? [];
   const body = Math.max(0, height - 3); // header (2) and status line (1)
   let content;
@@ -54,7 +57,7 @@ export function Dashboard({ model, ui, width, height, intervalMs, now }: Dashboa
       <>
         <OpsTable ops={ops} rates={model.rates} history={model.history} selected={ui.selected} width={width} rows={plan.ops} now={now} filter={ui.filter} />
         <Workers workers={workers} rows={plan.workers} width={width} now={now} />
-        <Quarantine groups={groups} total={stats?.totals.quarantined ?? 0} rows={plan.quarantine} width={width} now={now} />
+        <Quarantine groups={groups} total={quarantined} rows={plan.quarantine} width={width} now={now} filter={ui.filter} />
       </>
     );
   }

@@ -8,7 +8,7 @@ const KEYS: [string, string][] = [
   ['Esc', 'back to the list; clear the filter'],
   ['p', "pause or resume the selected operation's queue"],
   ['r', "replay the selected operation's quarantine (asks y/n)"],
-  ['/', 'filter operations by name (Enter keeps it, Esc clears it)'],
+  ['/', 'filter operations and quarantine by name (Enter keeps, Esc clears)'],
   ['?', 'show or hide this help'],
   ['q', 'quit'],
 ];

@@ -12,16 +12,19 @@ export interface QuarantineProps {
   rows: number;
   width: number;
   now: number;
+  /** The `/` filter, when one narrows the panel to some operations. */
+  filter?: string;
 }
 
 /** The latest quarantine entries grouped by error message. */
-export function Quarantine({ groups, total, rows, width, now }: QuarantineProps) {
+export function Quarantine({ groups, total, rows, width, now, filter }: QuarantineProps) {
   const shown = groups.slice(0, Math.max(0, rows));
   return (
     <Box flexDirection="column" width={width}>
       <Text wrap="truncate">
         <Text bold>QUARANTINE</Text>
         {total ? <Text color={colors.failure}> {fmtCount(total)} items</Text> : <Text color={colors.ok}> empty</Text>}
+        {filter ? <Text color={colors.accent}> of /{printable(filter)}</Text> : null}
         {total ? <Text dimColor> · latest by error{shown.length < groups.length ? ` (showing ${shown.length} of ${groups.length})` : ''}</Text> : null}
       </Text>
       {shown.map((g) => (

@@ -1,7 +1,9 @@
 /**
  * Key handling for the dashboard as a pure reducer: `(state, action) → { state, effects }`.
- * Effects are descriptions (pause, resume, replay, refresh, quit); the App performs them
- * (see effects.ts) and feeds the results back as `effect-done` actions for the status line.
+ * Effects are descriptions (pause, resume, count-replay, replay, refresh, quit); the App
+ * performs them (see effects.ts) and feeds the results back as actions: `replay-ready`
+ * for the y/n question, `effect-done` for the status line, which goes after `STATUS_MS`
+ * (`status-expired`) or with the next key.
  */
 
 /** A key press, independent of Ink (see `keyFromInk`). */
@@ -24,7 +26,12 @@ export type Tone = 'info' | 'ok' | 'warn' | 'error';
 export interface Status {
   text: string;
   tone: Tone;
+  /** An action still running ("replaying…"): its result replaces it; it neither expires nor goes with a key. */
+  pending?: boolean;
 }
+
+/** How long the result of an action stays on the status line (it also goes with the next key). */
+export const STATUS_MS = 5000;
 
 export interface UiState {
   /** Operations in display order, from the latest snapshot. */
@@ -34,8 +41,8 @@ export interface UiState {
   selected?: string;
   view: 'list' | 'detail';
   mode: 'normal' | 'filter' | 'confirm';
-  /** The pending y/n question. */
-  confirm?: { op: string; count: number };
+  /** The pending y/n question, with the quarantine items it counted (y replays exactly those). */
+  confirm?: { op: string; count: number; ids: string[] };
   help: boolean;
   status?: Status;
   quitting: boolean;
@@ -44,7 +51,10 @@ export interface UiState {
 export type Effect =
   | { type: 'pause'; op: string }
   | { type: 'resume'; op: string }
-  | { type: 'replay'; op: string }
+  /** List the ids of the operation's quarantine, for the y/n question (answered by `replay-ready`). */
+  | { type: 'count-replay'; op: string }
+  /** Replay these quarantine items (the ones the question counted). */
+  | { type: 'replay'; op: string; ids: string[] }
   /** Fetch a snapshot now (the view changed). */
   | { type: 'refresh' }
   | { type: 'quit' };
@@ -52,7 +62,11 @@ export type Effect =
 export type Action =
   | { type: 'key'; key: KeyPress }
   | { type: 'ops'; ops: OpRef[] }
-  | { type: 'effect-done'; effect: Effect; ok: boolean; text: string };
+  | { type: 'effect-done'; effect: Effect; ok: boolean; text: string; replayed?: number }
+  /** The ids the y/n question will count. */
+  | { type: 'replay-ready'; op: string; ids: string[] }
+  /** A status line's time is up (the App's timer): it goes if it is still the one shown. */
+  | { type: 'status-expired'; status: Status };
 
 export interface Result {
   state: UiState;
@@ -116,7 +130,7 @@ function togglePause(s: UiState): Result {
   if (!o) return none({ ...s, status: { text: 'no operation selected', tone: 'warn' } });
   const type = o.paused ? 'resume' : 'pause';
   return {
-    state: { ...s, status: { text: `${type === 'pause' ? 'pausing' : 'resuming'} ${o.op}…`, tone: 'info' } },
+    state: { ...s, status: { text: `${type === 'pause' ? 'pausing' : 'resuming'} ${o.op}…`, tone: 'info', pending: true } },
     effects: [{ type, op: o.op }],
   };
 }
@@ -125,11 +139,22 @@ function askReplay(s: UiState): Result {
   const o = selectedOp(s);
   if (!o) return none({ ...s, status: { text: 'no operation selected', tone: 'warn' } });
   if (o.quarantined === 0) return none({ ...s, status: { text: `nothing in quarantine for ${o.op}`, tone: 'info' } });
-  return none({ ...s, mode: 'confirm', confirm: { op: o.op, count: o.quarantined }, status: undefined });
+  // The question counts the items listed now, and y replays exactly those ids: items that
+  // arrive meanwhile are not replayed behind the user's back.
+  return { state: { ...s, status: { text: `counting quarantined ${o.op} requests…`, tone: 'info', pending: true } }, effects: [{ type: 'count-replay', op: o.op }] };
+}
+
+function onReplayReady(s: UiState, a: Extract<Action, { type: 'replay-ready' }>): Result {
+  const counting = s.status?.pending && s.status.text.startsWith('counting') ? undefined : s.status;
+  // The user moved on (typing a filter, help, quitting): no question out of the blue.
+  if (s.quitting || s.mode !== 'normal' || s.help) return none({ ...s, status: counting });
+  if (a.ids.length === 0) return none({ ...s, status: { text: `nothing in quarantine for ${a.op}`, tone: 'info' } });
+  return none({ ...s, status: undefined, mode: 'confirm', confirm: { op: a.op, count: a.ids.length, ids: a.ids } });
 }
 
 function onFilterKey(s: UiState, k: KeyPress): Result {
-  if (k.name === 'enter') return none({ ...s, mode: 'normal' });
+  // Keeping a filter fetches at once: the quarantine panel lists the filtered operations' items.
+  if (k.name === 'enter') return { state: { ...s, mode: 'normal' }, effects: [{ type: 'refresh' }] };
   if (k.name === 'escape') return none(fixSelection({ ...s, mode: 'normal', filter: '' }));
   if (k.name === 'backspace') return none(fixSelection({ ...s, filter: s.filter.slice(0, -1) }));
   if (k.name || k.ctrl || !k.input) return none(s);
@@ -143,13 +168,18 @@ function onConfirmKey(s: UiState, k: KeyPress): Result {
   const c = s.confirm!;
   const base = { ...s, mode: 'normal' as const, confirm: undefined };
   if (!k.name && (k.input === 'y' || k.input === 'Y')) {
-    return { state: { ...base, status: { text: `replaying ${c.count} quarantined ${c.op} request${c.count === 1 ? '' : 's'}…`, tone: 'info' } }, effects: [{ type: 'replay', op: c.op }] };
+    return {
+      state: { ...base, status: { text: `replaying ${c.count} quarantined ${c.op} request${c.count === 1 ? '' : 's'}…`, tone: 'info', pending: true } },
+      effects: [{ type: 'replay', op: c.op, ids: c.ids }],
+    };
   }
   return none({ ...base, status: { text: 'replay cancelled', tone: 'info' } });
 }
 
 function onKey(s: UiState, k: KeyPress): Result {
   if (k.ctrl && (k.input === 'c' || k.input === 'd')) return quit(s);
+  // The result of the last action goes with the next key (an action still running stays).
+  if (s.status && !s.status.pending) s = { ...s, status: undefined };
   if (s.mode === 'filter') return onFilterKey(s, k);
   if (s.mode === 'confirm') return onConfirmKey(s, k);
   if (s.help) {
@@ -170,7 +200,6 @@ function onKey(s: UiState, k: KeyPress): Result {
   if (k.name === 'escape' || k.name === 'backspace') {
     if (s.view === 'detail') return none(fixSelection({ ...s, view: 'list' }));
     if (s.filter) return none(fixSelection({ ...s, filter: '' }));
-    if (s.status) return none({ ...s, status: undefined });
     return none(s);
   }
   if (k.name || k.ctrl) return none(s);
@@ -195,7 +224,7 @@ function onEffectDone(s: UiState, a: Extract<Action, { type: 'effect-done' }>): 
   const e = a.effect;
   // Show the new paused state before the next snapshot confirms it.
   if (a.ok && (e.type === 'pause' || e.type === 'resume')) ops = ops.map((o) => (o.op === e.op ? { ...o, paused: e.type === 'pause' } : o));
-  if (a.ok && e.type === 'replay') ops = ops.map((o) => (o.op === e.op ? { ...o, quarantined: 0 } : o));
+  if (a.ok && e.type === 'replay') ops = ops.map((o) => (o.op === e.op ? { ...o, quarantined: Math.max(0, o.quarantined - (a.replayed ?? e.ids.length)) } : o));
   return none({ ...s, ops, status: { text: a.text, tone: a.ok ? 'ok' : 'error' } });
 }
 
@@ -208,6 +237,10 @@ export function reduce(s: UiState, a: Action): Result {
       return none(fixSelection({ ...s, ops: a.ops }));
     case 'effect-done':
       return onEffectDone(s, a);
+    case 'replay-ready':
+      return onReplayReady(s, a);
+    case 'status-expired':
+      return none(s.status === a.status ? { ...s, status: undefined } : s);
   }
 }
 

@@ -2,9 +2,10 @@
  * Fetching for the dashboard, apart from drawing (STYLE.md "Fetch apart from draw").
  *
  * `fetchSnapshot` gets one snapshot per tick: the same `Stats` as `backache stats --json`,
- * plus the latest quarantine items and, when the detail view is open, that operation's
- * recent jobs and quarantine items. One tick costs O(operations) backend calls: `stats()`
- * is O(operations) and the rest is a constant number of calls.
+ * plus the latest quarantine items (of the filtered operations when `/` filters) and, when
+ * the detail view is open, that operation's recent jobs and quarantine items. One tick
+ * costs O(operations) backend calls: `stats()` is O(operations), a filter one call per
+ * operation shown, and the rest is a constant number of calls.
  *
  * `applySnapshot` / `applyError` turn a stream of snapshots into what the components
  * draw: per-operation completed/s and failed/s from counter deltas, a 60 s throughput
@@ -29,8 +30,10 @@ export interface TopSource {
   recentJobs(op: string, limit: number): Promise<RecentJob[]>;
   pause(op: string): Promise<void>;
   resume(op: string): Promise<void>;
-  /** Queue the operation's quarantine again; returns how many items were replayed. */
-  replay(op: string): Promise<number>;
+  /** The ids of every item in the operation's quarantine now (what `r` asks about). */
+  quarantineIds(op: string): Promise<string[]>;
+  /** Queue these quarantine items again; returns how many were still there and replayed. */
+  replay(ids: string[]): Promise<number>;
 }
 
 /** The subset of `Backache` the dashboard uses (kept structural so tests can fake it). */
@@ -40,9 +43,21 @@ export interface TopApp {
   pause(op: string): Promise<void>;
   resume(op: string): Promise<void>;
   quarantine: {
-    list(o: { op?: string; limit?: number }): Promise<{ items: QuarantineItem[] }>;
-    replay(sel: { op: string }): Promise<{ replayed: number }>;
+    list(o: { op?: string; limit?: number; cursor?: string }): Promise<{ items: QuarantineItem[]; cursor?: string }>;
+    replay(sel: { ids: string[] }): Promise<{ replayed: number }>;
   };
+}
+
+/** Every id in an operation's quarantine, a page at a time. */
+async function allIds(app: TopApp, op: string): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await app.quarantine.list({ op, limit: 1000, cursor });
+    for (const it of page.items) ids.push(it.id);
+    cursor = page.cursor;
+  } while (cursor);
+  return ids;
 }
 
 export function sourceFromApp(app: TopApp): TopSource {
@@ -52,7 +67,9 @@ export function sourceFromApp(app: TopApp): TopSource {
     recentJobs: (op, limit) => app.recentJobs(op, limit),
     pause: (op) => app.pause(op),
     resume: (op) => app.resume(op),
-    replay: async (op) => (await app.quarantine.replay({ op })).replayed,
+    quarantineIds: (op) => allIds(app, op),
+    // No ids is no selector at all (the API would refuse it): nothing to replay.
+    replay: async (ids) => (ids.length ? (await app.quarantine.replay({ ids })).replayed : 0),
   };
 }
 
@@ -78,6 +95,8 @@ export interface FetchOptions {
   detailOp?: string;
   /** Latest quarantine items to group by error (default 50). */
   quarantineLimit?: number;
+  /** Only these operations' quarantine items (the `/` filter is on); default: every operation's. */
+  quarantineOps?: string[];
   /** Recent jobs and quarantine items in the detail view (default 30). */
   detailLimit?: number;
   now?: () => number;
@@ -87,9 +106,10 @@ export async function fetchSnapshot(source: TopSource, o: FetchOptions = {}): Pr
   const now = o.now ?? Date.now;
   const t0 = now();
   const limit = o.detailLimit ?? 30;
+  const qLimit = o.quarantineLimit ?? 50;
   const [stats, quarantine, detail] = await Promise.all([
     source.stats(),
-    source.quarantine({ limit: o.quarantineLimit ?? 50 }),
+    o.quarantineOps === undefined ? source.quarantine({ limit: qLimit }) : latestOf(source, o.quarantineOps, qLimit),
     o.detailOp === undefined
       ? undefined
       : Promise.all([source.recentJobs(o.detailOp, limit), source.quarantine({ op: o.detailOp, limit })]).then(
@@ -97,6 +117,15 @@ export async function fetchSnapshot(source: TopSource, o: FetchOptions = {}): Pr
         ),
   ]);
   return { stats, quarantine, detail, fetchMs: now() - t0 };
+}
+
+/** The latest `limit` quarantine items of some operations, newest first (one call per operation). */
+async function latestOf(source: TopSource, ops: string[], limit: number): Promise<QuarantineItem[]> {
+  const lists = await Promise.all(ops.map((op) => source.quarantine({ op, limit })));
+  return lists
+    .flat()
+    .sort((a, b) => b.lastFailedAt - a.lastFailedAt)
+    .slice(0, limit);
 }
 
 export interface OpRates {

@@ -92,10 +92,10 @@ describe('on a terminal', () => {
     const dir = tempDir();
     writeFiles(dir, { 'ops.mjs': TEST_OPS });
     writeFileSync(join(dir, 'in.txt'), Array.from({ length: 5000 }, (_, i) => `u${i}`).join('\n'));
-    const cmd = `node ${bin()} submit in.txt --op upper -o ops.mjs --batch-size 100`;
+    const cmd = `stty cols 200; node ${bin()} submit in.txt --op upper -o ops.mjs --batch-size 100`;
     const r = spawnSync('script', ['-q', '-e', '-c', cmd, '/dev/null'], { cwd: dir, encoding: 'utf8', env: { ...process.env, COLUMNS: '200' }, timeout: 60_000 });
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/\r\x1b\[2Ksubmit {2}[\d,]+ read · [\d,]+ hits · [\d,]+ delegated · [\d,]+ coalesced · 0 errors · [\d,.]+\/s · 0:\d\d/);
+    expect(r.stdout).toMatch(/\r\x1b\[2Ksubmit {2}\[[█░]{20}\] +\d+% · ETA \S+ · [\d,]+ read · [\d,]+ hits · [\d,]+ delegated · [\d,]+ coalesced · 0 errors · [\d,.]+\/s · 0:\d\d/);
     expect(r.stdout).toMatch(/submit: 5,000 requests: 0 hits \(0 stale\), 5,000 delegated/);
   });
 });

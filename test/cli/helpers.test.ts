@@ -199,7 +199,7 @@ describe('describeError', () => {
     expect(describeError(new UnknownOperationError('x', ['a', 'b'])).text).toBe('backache: unknown operation "x"; known operations: a, b\n');
     expect(describeError(new UnknownOperationError('x', [])).exitCode).toBe(2);
     const parse = Object.assign(new Error('Nonexistent flag: --nope\nSee more help with --help'), { oclif: { exit: 2 } });
-    expect(describeError(parse, { command: 'stats' })).toMatchObject({ exitCode: 2, text: 'backache: Nonexistent flag: --nope\n  hint: see backache stats --help\n' });
+    expect(describeError(parse, { command: 'stats' })).toMatchObject({ exitCode: 2, text: 'backache: unknown flag --nope\n  hint: see backache stats --help\n' });
     const other = describeError(new TypeError('x is not a function'));
     expect(other.exitCode).toBe(1);
     expect(other.text).toBe('backache: x is not a function\n');

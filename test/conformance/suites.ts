@@ -180,12 +180,13 @@ export function describeLocker(name: string, open: OpenBackend) {
     });
 
     it('extend keeps it held past the first ttl', async () => {
+      // Margins of seconds, not milliseconds: a loaded machine may sleep long past a short ttl.
       const l = ref.b.locker;
-      const t = await l.acquire(key, 150);
-      await sleep(80);
-      expect(await l.extend(key, t!, 400)).toBe(true);
-      await sleep(150);
+      const t = await l.acquire(key, 1000);
+      expect(await l.extend(key, t!, 10_000)).toBe(true);
+      await sleep(1300);
       expect(await l.acquire(key, 1000)).toBeNull();
+      expect(await l.release(key, t!)).toBe(true);
     });
 
     it('only one of many concurrent acquirers wins', async () => {
@@ -638,6 +639,20 @@ export function describeQuarantineStore(name: string, open: OpenBackend) {
       await s.put(item('a', { attempts: 2, lastFailedAt: 2000 }));
       expect(await s.get('a')).toMatchObject({ attempts: 2, firstFailedAt: 1000, lastFailedAt: 2000 });
       expect(await s.get('nope')).toBeUndefined();
+    });
+
+    it('deleteMany with unchanged: an item that failed again since it was read stays', async () => {
+      const s = ref.b.quarantine;
+      await s.put(item('a', { lastFailedAt: 1000 }));
+      await s.put(item('b', { lastFailedAt: 1000 }));
+      await s.put(item('a', { attempts: 2, lastFailedAt: 2000 })); // failed again after a replay read it at 1000
+      expect(await s.deleteMany(['a', 'b', 'nope'], [1000, 1000, 1000])).toBe(1);
+      expect(await s.get('a')).toMatchObject({ attempts: 2, lastFailedAt: 2000 });
+      expect(await s.get('b')).toBeUndefined();
+      expect(await s.countByOp()).toEqual({ op: 1 });
+      expect((await s.list({})).items.map((i) => i.id)).toEqual(['a']);
+      expect(await s.deleteMany(['a'], [2000])).toBe(1);
+      expect(await s.countByOp()).toEqual({});
     });
 
     it('lists newest first with filters and a cursor that visits every item once', async () => {

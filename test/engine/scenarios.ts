@@ -440,6 +440,34 @@ export function describeEngineScenarios(name: string, deployment: Deployment) {
       expect((await app.quarantine.list({})).items).toEqual([]);
     });
 
+    it('a replay whose jobs fail again while the replay is still going keeps every item: none is removed after it came back', async () => {
+      // The worker runs while the replay queues jobs; a job that fails again writes its item
+      // back under the same id before the replay removes the old one.
+      // Removing items is slowed down, so jobs replayed in a batch fail again before their old items go.
+      const { shards: _s, ...d } = await deployment();
+      const backend = await openBackend(d);
+      const q = backend.quarantine;
+      const deleteMany = q.deleteMany.bind(q);
+      q.deleteMany = async (ids, unchanged) => (await sleep(300), deleteMany(ids, unchanged));
+      const app = await createBackache({ operations: { q: { run: async (_u, ctx) => Promise.reject(ctx.quarantine({ reason: 'still broken' })) } }, backend });
+      apps.push(app);
+      const uris = Array.from({ length: 40 }, (_, i) => `u${i}`);
+      await app.bulkGetOrDelegate(uris.map((uri) => ({ op: 'q', uri, cbArgs: uri })));
+      const w = app.startWorker({ concurrency: 8 });
+      await waitUntil(async () => (await app.quarantine.list({ limit: 100 })).items.length === 40, 'forty quarantined');
+      for (let round = 0; round < 3; round++) {
+        const rp = await app.quarantine.replay({ op: 'q' });
+        expect(rp.replayed).toBe(40);
+        await waitUntil(async () => (await app.quarantine.list({ limit: 100 })).items.length === 40 && (await app.stats()).totals.waiting + (await app.stats()).totals.active === 0, `forty back after replay ${round + 1}`);
+      }
+      await w.stop();
+      const items = (await app.quarantine.list({ limit: 100 })).items;
+      expect(items.map((i) => i.cbArgs[0]).sort()).toEqual([...uris].sort());
+      expect(items.every((i) => i.attempts === 4)).toBe(true);
+      await app.close();
+      await backend.close();
+    }, 60_000);
+
     it('a run that ignores its signal is abandoned at a stop: its lock goes, the next worker runs it at once, its late value is never stored', async () => {
       const got: unknown[] = [];
       let first = true;

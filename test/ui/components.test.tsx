@@ -127,7 +127,7 @@ describe('Dashboard at 80×24', () => {
   it('the filter prompt and the y/n question take the status line', () => {
     const m = busyModel();
     expect(lines(draw(m, uiFor(m, { mode: 'filter', filter: 'ti' }))).at(-1)).toMatch(/^\/ti\s+Enter keep · Esc clear/);
-    expect(lines(draw(m, uiFor(m, { mode: 'confirm', confirm: { op: 'title', count: 7 } }))).at(-1)).toMatch(/^Replay 7 quarantined title requests\? \[y\/N\]/);
+    expect(lines(draw(m, uiFor(m, { mode: 'confirm', confirm: { op: 'title', count: 7, ids: [] } }))).at(-1)).toMatch(/^Replay 7 quarantined title requests\? \[y\/N\]/);
     expect(lines(draw(m, uiFor(m, { status: { text: 'paused title', tone: 'ok' } }))).at(-1)).toMatch(/^paused title\s+│\s+updated/);
   });
 
@@ -231,11 +231,14 @@ function fakeSource() {
       calls.push(`resume ${op}`);
       paused.delete(op);
     },
-    async replay(op) {
-      calls.push(`replay ${op}`);
-      const r = quarantined;
-      quarantined = 0;
-      return r;
+    async quarantineIds(op) {
+      calls.push(`ids ${op}`);
+      return Array.from({ length: quarantined }, (_, i) => `q${i + 1}`);
+    },
+    async replay(ids) {
+      calls.push(`replay ${ids.join(',')}`);
+      quarantined -= ids.length;
+      return ids.length;
     },
   };
   return { source, calls, fetches: () => n };
@@ -268,10 +271,10 @@ describe('App (hook + reducer + effects wired together)', () => {
     await waitUntil(() => frame().includes('https://x/beta'), 'detail with recent jobs');
     expect(f.calls).toContain('recent beta');
     await key('r');
-    expect(frame()).toContain('Replay 2 quarantined beta requests? [y/N]');
+    await waitUntil(() => frame().includes('Replay 2 quarantined beta requests? [y/N]'), 'the y/n question');
     await key('y');
     await waitUntil(() => frame().includes('replayed 2 quarantined beta requests'), 'replay reported');
-    expect(f.calls).toContain('replay beta');
+    expect(f.calls).toContain('replay q1,q2');
     await key('\u001b');
     await waitUntil(() => frame().includes('OPERATION'), 'back to the list');
 

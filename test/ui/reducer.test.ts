@@ -33,6 +33,10 @@ function key(k: string): KeyPress {
 
 const start = (o: Partial<UiState> = {}) => initialState({ ops: OPS, selected: 'crawl', ...o });
 
+/** The y/n question open over `n` listed items. */
+const ids = (n: number) => Array.from({ length: n }, (_, i) => `q${i + 1}`);
+const asking = (op: string, n: number): Partial<UiState> => ({ mode: 'confirm', confirm: { op, count: n, ids: ids(n) } });
+
 function press(s: UiState, keys: string[]) {
   const effects: Effect[] = [];
   for (const k of keys) {
@@ -74,12 +78,12 @@ const table: Row[] = [
   { name: 'p in the detail view acts on that operation', from: { view: 'detail', selected: 'title' }, keys: ['p'], expect: { view: 'detail' }, effects: [{ type: 'pause', op: 'title' }] },
   { name: 'p without a selection explains', from: { ops: [], selected: undefined }, keys: ['p'], expect: { status: { text: 'no operation selected', tone: 'warn' } }, effects: [] },
   // replay with confirmation
-  { name: 'r asks y/n', from: { selected: 'title' }, keys: ['r'], expect: { mode: 'confirm', confirm: { op: 'title', count: 3 } }, effects: [] },
-  { name: 'r then y replays', from: { selected: 'title' }, keys: ['r', 'y'], expect: { mode: 'normal', confirm: undefined, status: { text: 'replaying 3 quarantined title requests…', tone: 'info' } }, effects: [{ type: 'replay', op: 'title' }] },
-  { name: 'r then Y replays', from: { selected: 'upper' }, keys: ['r', 'Y'], expect: { mode: 'normal', status: { text: 'replaying 1 quarantined upper request…', tone: 'info' } }, effects: [{ type: 'replay', op: 'upper' }] },
-  { name: 'r then n cancels', from: { selected: 'title' }, keys: ['r', 'n'], expect: { mode: 'normal', confirm: undefined, status: { text: 'replay cancelled', tone: 'info' } }, effects: [] },
-  { name: 'r then Esc cancels', from: { selected: 'title' }, keys: ['r', '<esc>'], expect: { mode: 'normal', status: { text: 'replay cancelled', tone: 'info' } }, effects: [] },
-  { name: 'r then q cancels and does not quit', from: { selected: 'title' }, keys: ['r', 'q'], expect: { mode: 'normal', quitting: false }, effects: [] },
+  { name: 'r lists the items to ask about', from: { selected: 'title' }, keys: ['r'], expect: { mode: 'normal', status: { text: 'counting quarantined title requests…', tone: 'info', pending: true } }, effects: [{ type: 'count-replay', op: 'title' }] },
+  { name: 'y replays the ids the question counted', from: { selected: 'title', ...asking('title', 3) }, keys: ['y'], expect: { mode: 'normal', confirm: undefined, status: { text: 'replaying 3 quarantined title requests…', tone: 'info' } }, effects: [{ type: 'replay', op: 'title', ids: ['q1', 'q2', 'q3'] }] },
+  { name: 'Y replays', from: { selected: 'upper', ...asking('upper', 1) }, keys: ['Y'], expect: { mode: 'normal', status: { text: 'replaying 1 quarantined upper request…', tone: 'info' } }, effects: [{ type: 'replay', op: 'upper', ids: ['q1'] }] },
+  { name: 'n cancels', from: { selected: 'title', ...asking('title', 3) }, keys: ['n'], expect: { mode: 'normal', confirm: undefined, status: { text: 'replay cancelled', tone: 'info' } }, effects: [] },
+  { name: 'Esc cancels', from: { selected: 'title', ...asking('title', 3) }, keys: ['<esc>'], expect: { mode: 'normal', status: { text: 'replay cancelled', tone: 'info' } }, effects: [] },
+  { name: 'q at the question cancels and does not quit', from: { selected: 'title', ...asking('title', 3) }, keys: ['q'], expect: { mode: 'normal', quitting: false }, effects: [] },
   { name: 'r with an empty quarantine says so', keys: ['r'], expect: { mode: 'normal', status: { text: 'nothing in quarantine for crawl', tone: 'info' } }, effects: [] },
   // filter
   { name: '/ enters filter mode', keys: ['/'], expect: { mode: 'filter', filter: '' } },
@@ -145,8 +149,8 @@ const actions: ActionRow[] = [
   },
   {
     name: 'a replay that succeeded empties the count',
-    action: { type: 'effect-done', effect: { type: 'replay', op: 'title' }, ok: true, text: 'replayed 3' },
-    expect: { status: { text: 'replayed 3', tone: 'ok' } },
+    action: { type: 'effect-done', effect: { type: 'replay', op: 'title', ids: ids(3) }, ok: true, text: 'replayed 3', replayed: 3 },
+    expect: { status: { text: 'replayed 3', tone: 'ok' }, ops: OPS.map((o) => (o.op === 'title' ? { ...o, quarantined: 0 } : o)) },
   },
 ];
 
@@ -166,7 +170,7 @@ describe('reducer: other actions', () => {
 
   it('replay empties the count, so r again says there is nothing to replay', () => {
     let s = start({ selected: 'title' });
-    s = reduce(s, { type: 'effect-done', effect: { type: 'replay', op: 'title' }, ok: true, text: 'replayed 3' }).state;
+    s = reduce(s, { type: 'effect-done', effect: { type: 'replay', op: 'title', ids: ids(3) }, ok: true, text: 'replayed 3', replayed: 3 }).state;
     expect(press(s, ['r']).state.status?.text).toBe('nothing in quarantine for title');
   });
 
@@ -202,7 +206,7 @@ describe('keysFromInk', () => {
     expect(keysFromInk('q', {})).toEqual([{ input: 'q' }]);
   });
 
-  it('r then y in one chunk replays', () => {
+  it('r then y in one chunk: the y comes before the question and replays nothing', () => {
     let s = start({ selected: 'title' });
     const effects: Effect[] = [];
     for (const k of keysFromInk('ry', {})) {
@@ -210,6 +214,61 @@ describe('keysFromInk', () => {
       s = r.state;
       effects.push(...r.effects);
     }
-    expect(effects).toEqual([{ type: 'replay', op: 'title' }]);
+    expect(effects).toEqual([{ type: 'count-replay', op: 'title' }]);
+    expect(s.mode).toBe('normal');
+  });
+});
+
+describe('reducer: the replay question counts what y replays (issue 15, defect 7)', () => {
+  it('the listed ids open the question, with their count, even when the snapshot counted otherwise', () => {
+    let s = start({ selected: 'title' }); // the snapshot says 3
+    s = press(s, ['r']).state;
+    const r = reduce(s, { type: 'replay-ready', op: 'title', ids: ids(31) });
+    expect(r.state).toMatchObject({ mode: 'confirm', confirm: { op: 'title', count: 31, ids: ids(31) }, status: undefined });
+    // More items arrive meanwhile (a snapshot says 33): y still replays the 31 counted.
+    s = reduce(r.state, { type: 'ops', ops: OPS.map((o) => (o.op === 'title' ? { ...o, quarantined: 33 } : o)) }).state;
+    const y = press(s, ['y']);
+    expect(y.effects).toEqual([{ type: 'replay', op: 'title', ids: ids(31) }]);
+    expect(y.state.status?.text).toBe('replaying 31 quarantined title requests…');
+    // The done replay takes the 31 off the count; the 2 newer ones stay.
+    const done = reduce(y.state, { type: 'effect-done', effect: y.effects[0]!, ok: true, text: 'replayed 31', replayed: 31 });
+    expect(done.state.ops.find((o) => o.op === 'title')?.quarantined).toBe(2);
+  });
+
+  it('an empty list says there is nothing; a list arriving after the user moved on asks nothing', () => {
+    const s = press(start({ selected: 'title' }), ['r']).state;
+    expect(reduce(s, { type: 'replay-ready', op: 'title', ids: [] }).state).toMatchObject({ mode: 'normal', status: { text: 'nothing in quarantine for title' } });
+    const typing = press(s, ['/']).state;
+    const r = reduce(typing, { type: 'replay-ready', op: 'title', ids: ids(2) });
+    expect(r.state.mode).toBe('filter');
+    expect(r.state.confirm).toBeUndefined();
+    expect(r.state.status).toBeUndefined();
+  });
+});
+
+describe('reducer: the status line clears (issue 15, defect 7)', () => {
+  const done: Action = { type: 'effect-done', effect: { type: 'pause', op: 'crawl' }, ok: true, text: 'paused crawl' };
+
+  it('the result of an action goes with the next key', () => {
+    const s = reduce(start(), done).state;
+    expect(s.status?.text).toBe('paused crawl');
+    expect(press(s, ['j']).state.status).toBeUndefined();
+    expect(press(s, ['x']).state.status).toBeUndefined();
+    // …and the key still does what it does.
+    expect(press(s, ['j']).state.selected).toBe('thumbnail');
+  });
+
+  it('and when its time is up, if it is still the one shown', () => {
+    const s = reduce(start(), done).state;
+    expect(reduce(s, { type: 'status-expired', status: s.status! }).state.status).toBeUndefined();
+    const newer = reduce(s, { type: 'effect-done', effect: { type: 'resume', op: 'crawl' }, ok: true, text: 'resumed crawl' }).state;
+    expect(reduce(newer, { type: 'status-expired', status: s.status! }).state.status?.text).toBe('resumed crawl');
+  });
+
+  it('an action still running stays until its result replaces it', () => {
+    const s = press(start(), ['p']).state;
+    expect(s.status).toMatchObject({ text: 'pausing crawl…', pending: true });
+    expect(press(s, ['j']).state.status?.text).toBe('pausing crawl…');
+    expect(reduce(s, done).state.status?.text).toBe('paused crawl');
   });
 });

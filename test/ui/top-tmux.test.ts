@@ -2,7 +2,9 @@
  * `backache top` for real: the built CLI under tmux (send-keys, capture-pane) with an
  * in-test worker and a feeder keeping jobs flowing, on SQLite (a file in a temp dir) and on
  * Redis (a real redis-server from the test helpers). Rows and counts appear and change;
- * the layout fits 80×24; `p` pauses (checked through `backache stats --json`); `r` then `y`
+ * the layout fits 80×24; `r` then `y` replays exactly the items the question counted, while
+ * more fail; the status line clears with the next key; `/` filters the operations and the
+ * quarantine panel; `p` pauses (checked through `backache stats --json`); `r` then `y`
  * replays the quarantine; `q` exits 0 and restores the screen. Without a TTY `top` exits 2
  * and points to `backache stats --json`.
  */
@@ -108,6 +110,21 @@ describe.runIf(hasTmux || process.env.CI === 'true')('backache top', () => {
       await waitScreen(() => done() > before, 'the done count to grow');
       await waitScreen((s) => /WORKERS 1 alive/.test(s) && /QUARANTINE \d+ items/.test(s) && /quarantined by the operation/.test(s), 'workers and quarantine sections');
 
+      // r asks about the items it listed and y replays exactly those, though flaky (whose
+      // queue runs) keeps failing while the question is open.
+      keys('r');
+      await waitScreen((s) => /Replay \d+ quarantined flaky requests?\? \[y\/N\]/.test(s), 'the y/n question');
+      const asked = Number(/Replay (\d+) quarantined flaky/.exec(screen())![1]);
+      await waitUntil(async () => opOf(await cliStats(), 'flaky')!.quarantined > asked, 'more items quarantined while the question is open', 30_000, 200);
+      keys('y');
+      await waitScreen((s) => /replayed \d+ (of \d+ )?quarantined flaky request/.test(s), 'the replay reported');
+      expect(screen()).toContain(`replayed ${asked} quarantined flaky request${asked === 1 ? '' : 's'}`);
+      // The status line clears with the next key.
+      keys('j');
+      await waitScreen((s) => !s.includes('replayed ') && /> title/.test(s), 'the status cleared by the next key');
+      keys('k');
+      await waitScreen((s) => /> flaky/.test(s), 'flaky selected again');
+
       // Readable at 80×24: the narrow layout, everything on screen; the rest runs at that size.
       tmux('resize-window', '-t', session, '-x', '80', '-y', '24');
       await waitScreen(
@@ -118,9 +135,15 @@ describe.runIf(hasTmux || process.env.CI === 'true')('backache top', () => {
       expect(rows.findIndex((l) => l.includes('every 250ms'))).toBeLessThan(24);
       expect(rows.filter((l) => l.includes('OPERATION'))).toHaveLength(1); // no stale frames left behind
 
+      // / filters the quarantine panel too: title never fails, flaky does.
+      keys('/', 'tit');
+      await waitScreen((s) => s.includes('/tit') && /QUARANTINE empty of \/tit/.test(s) && !/quarantined by the operation/.test(s), 'the quarantine panel filtered to title');
+      keys('Escape');
+      await waitScreen((s) => /QUARANTINE \d+ items(?! of)/.test(s), 'the filter cleared');
+
       // Filter to flaky, then pause it.
       keys('/', 'fla');
-      await waitScreen((s) => s.includes('/fla') && !/^\s+title\s/m.test(s), 'the filter');
+      await waitScreen((s) => s.includes('/fla') && !/^\s+title\s/m.test(s) && /QUARANTINE \d+ items of \/fla/.test(s) && /quarantined by the operation/.test(s), 'the filter');
       keys('Enter');
       keys('p');
       await waitScreen((s) => s.includes('paused flaky'), 'the pause reported');

@@ -4,7 +4,7 @@ import { BaseCommand } from '../base.js';
 
 export default class QuarantinePurge extends BaseCommand<typeof QuarantinePurge> {
   static override summary = 'Delete quarantined requests for good.';
-  static override description = 'Select items by ID…, or by --op / --match / --since, or --all (needs --yes). Their callback arguments are dropped with them. --dry-run lists what would be deleted.';
+  static override description = 'Select items by ID…, or by --op / --match / --since, or --all (needs --yes). Their callback arguments are dropped with them. --dry-run lists what would be deleted. Exit 1 when an ID names no item.';
   static override examples = [
     '<%= config.bin %> quarantine purge 0m3x1k2a9f4e1b2c3d4e5f',
     `<%= config.bin %> quarantine purge --op title --match 'https://old.example.com/*' --dry-run`,

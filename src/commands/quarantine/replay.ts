@@ -4,7 +4,7 @@ import { BaseCommand, env } from '../base.js';
 
 export default class QuarantineReplay extends BaseCommand<typeof QuarantineReplay> {
   static override summary = 'Queue quarantined requests again (their callback arguments come along).';
-  static override description = `Select items by ID…, or by --op / --match / --since, or --all (needs --yes). Each is queued again with its kwargs (or --kwargs instead) and removed from quarantine once its job is queued; if it fails again, its item comes back with the attempts added up.
+  static override description = `Select items by ID…, or by --op / --match / --since, or --all (needs --yes). Each is queued again with its kwargs (or --kwargs instead) and removed from quarantine once its job is queued; if it fails again, its item comes back with the attempts added up. Exit 1 when an ID names no item.
 --dry-run lists what would be replayed.`;
   static override examples = [
     '<%= config.bin %> quarantine replay 0m3x1k2a9f4e1b2c3d4e5f',

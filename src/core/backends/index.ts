@@ -123,6 +123,7 @@ export async function openBackend(opts: BackendOptions = {}): Promise<Backend> {
   }
   return {
     ...broker,
+    warnings: broker.warnings ?? [],
     cache,
     steps: cacheUrl ? composeSteps(broker.steps, broker.locker, cache) : broker.steps,
     describe: () => ({ broker: maskUrl(brokerUrl), cache: maskUrl(cacheUrl ?? brokerUrl) }),

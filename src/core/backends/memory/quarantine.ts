@@ -37,9 +37,12 @@ export class MemoryQuarantineStore implements QuarantineStore {
     return { items, cursor: all.length > limit ? cursorOf(items[items.length - 1]!) : undefined };
   }
 
-  async deleteMany(ids: string[]) {
+  async deleteMany(ids: string[], unchanged?: number[]) {
     let n = 0;
-    for (const id of ids) if (this.items.delete(id)) n++;
+    ids.forEach((id, i) => {
+      const it = this.items.get(id);
+      if (it && (unchanged === undefined || it.lastFailedAt === unchanged[i]) && this.items.delete(id)) n++;
+    });
     return n;
   }
 

@@ -1,5 +1,5 @@
 import type { ChainableCommander } from 'ioredis';
-import type { RedisClient } from './connection.js';
+import { closeRedis, readerConnection, type RedisClient } from './connection.js';
 import type { CacheStore, Key, StoredEntry } from '../../ports.js';
 import { idHash, type RedisKeys } from './keys.js';
 import { clearArea, TagBatch } from './scan.js';
@@ -93,11 +93,16 @@ const byteLess = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer
 export class RedisCacheStore implements CacheStore {
   readonly kind = 'redis';
 
+  /** Reads go on a connection of their own (connection.ts readerConnection). */
+  private readonly reader: RedisClient;
+
   constructor(
     private readonly client: RedisClient,
     private readonly keys: RedisKeys,
     private readonly onClose: () => Promise<void> = async () => {},
-  ) {}
+  ) {
+    this.reader = readerConnection(client);
+  }
 
   /** Keys grouped by the tag of their pair (current layout), each with its hash and index. */
   private byTag(keys: Key[]) {
@@ -118,18 +123,18 @@ export class RedisCacheStore implements CacheStore {
     let raws: (string | null)[];
     if (keys.length <= GET_CHUNK && this.keys.layouts.count(ns0) === 1 && keys.every((k) => k.ns === ns0 && k.place === undefined)) {
       const tag = this.keys.tag(ns0);
-      raws = await this.client.mget(keys.map((k) => this.keys.entry(tag, idHash(k.id))));
+      raws = await this.reader.mget(keys.map((k) => this.keys.entry(tag, idHash(k.id))));
     } else {
-      // One MGET per tag (a cluster slot) and chunk, pipelined.
-      const p = new TagBatch(this.client);
+      // One MGET per tag (a cluster slot) and chunk, sent together (auto-pipelined).
+      const sent: Promise<(string | null)[]>[] = [];
       const calls: number[][] = [];
       for (const [tag, group] of this.byTag(keys)) {
         for (const part of chunks(group, GET_CHUNK)) {
-          p.add(tag, (q) => q.mget(part.map((g) => this.keys.entry(tag, g.hash))));
+          sent.push(this.reader.mget(part.map((g) => this.keys.entry(tag, g.hash))));
           calls.push(part.map((g) => g.i));
         }
       }
-      const replies = (await p.exec()) as (string | null)[][];
+      const replies = await Promise.all(sent);
       raws = new Array(keys.length);
       calls.forEach((idx, n) => idx.forEach((i, j) => (raws[i] = replies[n]![j]!)));
     }
@@ -256,6 +261,7 @@ export class RedisCacheStore implements CacheStore {
   }
 
   async close() {
+    await closeRedis(this.reader);
     await this.onClose();
   }
 }

@@ -322,10 +322,23 @@ export function workerConnectionOptions(url: string): RedisOptions {
 /** Close a connection politely (QUIT), or drop it when the server is gone. */
 export async function closeRedis(client: RedisClient) {
   if (client.status === 'end') return;
+  if (client.status === 'wait') return void client.disconnect(); // lazy, never connected: nothing to quit
   try {
     await Promise.race([client.quit(), new Promise((r) => setTimeout(r, 1000).unref())]);
   } catch {
     /* already closed */
   }
   client.disconnect();
+}
+
+/**
+ * A second connection for cache reads: no scripts defined on it (ioredis copies every
+ * defined script into each pipeline it makes), and auto-pipelining on, so the reads that
+ * concurrent callers make in one tick go out in one write. It connects lazily, on the
+ * first read; commands wait for it.
+ */
+export function readerConnection(client: RedisClient): RedisClient {
+  const reader = isCluster(client) ? client.duplicate([], { enableAutoPipelining: true, lazyConnect: true }) : client.duplicate({ enableAutoPipelining: true, lazyConnect: true });
+  reader.on('error', () => {}); // reconnects by itself; callers see failed commands
+  return reader;
 }

@@ -2,6 +2,7 @@ import type { CacheStore } from '../../ports.js';
 import type { BrokerParts, BrokerSettings } from '../index.js';
 import { RedisCacheStore } from './cache.js';
 import { closeRedis, openRedis, workerConnection } from './connection.js';
+import { evictionPolicies, evictionWarning, muteBullmqEvictionWarning } from './eviction.js';
 import { RedisKeys } from './keys.js';
 import { RedisLocker } from './locker.js';
 import { RedisPendingSet } from './pending.js';
@@ -33,6 +34,9 @@ export interface RedisBackendSettings extends BrokerSettings {
  */
 export async function redisBackend(url: string, prefix: string, settings: RedisBackendSettings = {}): Promise<BrokerParts> {
   const client = await openRedis(url, { connectTimeoutMs: settings.connectTimeoutMs });
+  // BullMQ's per-connection eviction warning is replaced by one of ours (see eviction.ts).
+  const unmute = muteBullmqEvictionWarning();
+  const evicts = await evictionPolicies(client).then(evictionWarning, () => undefined);
   const keys = new RedisKeys(prefix);
   const queue = new RedisJobQueue(client, keys, {
     keepFinished: settings.keepFinished,
@@ -55,12 +59,15 @@ export async function redisBackend(url: string, prefix: string, settings: RedisB
     quarantine: new RedisQuarantineStore(client, keys),
     registry: new RedisRegistry(client, keys),
     declareShards: (shards) => declareLayouts(client, keys, shards),
+    warnings: evicts ? [evicts] : [],
     async close() {
       if (closed) return;
       closed = true;
       await queue.close();
       steps.flush(); // settled records gathered for one DEL: sent before the connection goes
+      await cache.close(); // its reader connection
       await closeRedis(client);
+      unmute();
     },
   };
 }

@@ -79,9 +79,10 @@ export class RedisQuarantineStore implements QuarantineStore {
     return { items, cursor: out.length > limit ? cursorOf(items[items.length - 1]!) : undefined };
   }
 
-  async deleteMany(ids: string[]) {
+  async deleteMany(ids: string[], unchanged?: number[]) {
     if (ids.length === 0) return 0;
-    return Number(await runScript(this.client, 'quarantine-delete-5', this.k(), ids));
+    const args = ids.flatMap((id, i) => [id, unchanged ? timeMember(unchanged[i]!, id) : '']);
+    return Number(await runScript(this.client, 'quarantine-delete-5', this.k(), args));
   }
 
   async countByOp() {

@@ -58,7 +58,11 @@ export class SqliteQuarantineStore extends SqliteStore implements QuarantineStor
     return { items, cursor: rows.length > limit && last ? `${last.lastFailedAt}:${last.id}` : undefined };
   }
 
-  async deleteMany(ids: string[]) {
+  async deleteMany(ids: string[], unchanged?: number[]) {
+    if (unchanged) {
+      const del = this.h.stmt('DELETE FROM quarantine WHERE prefix = ? AND id = ? AND last_failed_at = ?');
+      return this.h.writeSoon(() => ids.reduce((n, id, i) => n + del.run(this.prefix, id, unchanged[i]).changes, 0));
+    }
     const del = this.h.stmt('DELETE FROM quarantine WHERE prefix = ? AND id = ?');
     return this.h.writeSoon(() => ids.reduce((n, id) => n + del.run(this.prefix, id).changes, 0));
   }
