@@ -190,7 +190,8 @@ describeOnBackends('queue and jobs commands', (b) => {
     expect(worker).toMatchObject({ running: 1, jobs: [active.id] });
     expect(active.worker).toBe(worker.id);
     const workersHuman = await cli(['workers', ...flags], { cwd: dir });
-    expect(workersHuman.stdout).toMatch(new RegExp(`RUNNING[\\s\\S]*\\b1 ${active.id}\\b`));
+    expect(workersHuman.stdout).toMatch(/^ID\s+HOST\s+PID\s+OPS\s+CONCURRENCY\s+RUNNING\s+PROCESSED\s+JOBS\s/);
+    expect(workersHuman.stdout).toMatch(new RegExp(`\\s1\\s+\\d+\\s+${active.id}\\s`));
     const show = await cli(['jobs', 'show', active.id, '--json', ...flags], { cwd: dir });
     expect(show.json()).toMatchObject({ id: active.id, state: 'active', worker: worker.id, data: { op: 'hold', uri: 'h1', kwargs: {} } });
     const human = await cli(['jobs', 'show', active.id, ...flags], { cwd: dir });
