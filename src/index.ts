@@ -12,5 +12,6 @@ export * from './core/errors.js';
 export type * from './core/ports.js';
 export type { Stats, OpStats } from './core/stats.js';
 export type { QuarantineSelector } from './core/quarantine-api.js';
+export type { DrainOptions, DrainResult } from './core/drain.js';
 export { toMs } from './core/duration.js';
 export type { Duration } from './core/duration.js';

@@ -47,6 +47,8 @@ export function renderWorkers(ws: WorkerInfo[], now = Date.now()): string {
     { header: 'CONCURRENCY', get: (w) => workerConcurrency(w), max: 40 },
     { header: 'RUNNING', get: (w) => w.running ?? '-' },
     { header: 'PROCESSED', get: (w) => w.processed },
+    // The ids of the jobs it runs, as of its last heartbeat (`backache jobs show ID`).
+    { header: 'JOBS', get: (w) => (w.jobs?.length ? w.jobs.join(',') : '-'), max: 60 },
     { header: 'STARTED', get: (w) => ago(w.startedAt, now) },
     { header: 'LAST SEEN', get: (w) => ago(w.lastSeen, now) },
   ]);

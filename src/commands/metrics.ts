@@ -14,7 +14,7 @@ The histogram backache_run_seconds counts the runs of the scraped worker's own p
 
   async run() {
     const { createMetrics, scrape } = await import('../cli/metrics.js');
-    const app = await this.openApp({ operations: 'none' });
+    const app = await this.openApp({ operations: 'none', create: false });
     const m = createMetrics();
     const text = await scrape(m, () => app.stats());
     if (!this.jsonEnabled()) {

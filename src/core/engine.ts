@@ -14,7 +14,8 @@ import { isFresh, isServable } from './entry.js';
 import { BackacheError, checkWellFormed, ConfigError, QuarantinedError, TimeoutError, UnknownOperationError } from './errors.js';
 import { newId } from './hash.js';
 import { normalizeOperations, type Logger, type Operation, type OperationsDef } from './operations.js';
-import type { Backend, ClaimedJob, JobOutcome, Key, WorkerInfo } from './ports.js';
+import { MAX_WORKER_JOBS, type Backend, type ClaimedJob, type JobInfo, type JobListState, type JobOutcome, type Key, type WorkerInfo } from './ports.js';
+import { drainQueue, type DrainOptions, type DrainResult } from './drain.js';
 import { QuarantineApi } from './quarantine-api.js';
 import { checkSelection, chunks, selectIds, type Selection } from './select.js';
 import { collectStats, type Stats } from './stats.js';
@@ -301,6 +302,9 @@ export class Backache {
       // A job that is nowhere (never added, or finished so long ago it was dropped) will
       // never complete: say so instead of polling until the timeout.
       if (s.state === 'unknown') {
+        // A job removed from the queue with its requests in quarantine (queue drain).
+        const item = await this.backend.quarantine.get(jobId);
+        if (item) throw new QuarantinedError(item.error.message, item.id);
         unknownSince ??= Date.now();
         if (Date.now() - unknownSince > UNKNOWN_JOB_GRACE_MS) {
           throw new BackacheError(`job ${jobId} is unknown: never queued here, or finished and no longer kept; read the result with get()`);
@@ -444,6 +448,7 @@ export class Backache {
     let running = 0;
     const consumer = this.backend.queue.consume({
       ops,
+      workerId: id,
       concurrency: concurrencyOf,
       rateLimit: (op) => this.ops.get(op)?.rateLimit,
       maxStalls: (op) => this.ops.get(op)?.maxStalls ?? 1,
@@ -473,7 +478,7 @@ export class Backache {
       },
     });
     const heartbeatMs = o.heartbeatMs ?? 2000;
-    const info = (): WorkerInfo => ({ id, host: hostname(), pid: process.pid, ops, concurrency, opOptions, startedAt, lastSeen: Date.now(), processed: consumer.processed, running });
+    const info = (): WorkerInfo => ({ id, host: hostname(), pid: process.pid, ops, concurrency, opOptions, startedAt, lastSeen: Date.now(), processed: consumer.processed, running, jobs: consumer.runningJobs().slice(0, MAX_WORKER_JOBS) });
     const startedAt = Date.now();
     const beat = () => this.backend.registry.heartbeat(info(), heartbeatMs * 3).catch((e) => this.log.warn('heartbeat failed', { error: String(e) }));
     void beat();
@@ -537,6 +542,36 @@ export class Backache {
 
   async resume(op: string) {
     await this.backend.queue.resume(op);
+  }
+
+  /**
+   * Operations this deployment knows: defined here, counted, quarantined or served by a live
+   * worker (the names `stats` shows), sorted.
+   */
+  async seenOperations(): Promise<string[]> {
+    const [counters, quarantined, workers] = await Promise.all([this.backend.registry.counters(), this.backend.quarantine.countByOp(), this.backend.registry.workers()]);
+    return [...new Set([...this.operationNames(), ...Object.keys(counters), ...Object.keys(quarantined), ...workers.flatMap((w) => w.ops)])].sort();
+  }
+
+  /** Jobs of an operation (JobQueue.list): by default what is queued and running. */
+  jobs(op: string, o: { state?: JobListState; limit?: number } = {}): Promise<JobInfo[]> {
+    return this.backend.queue.list(op, o);
+  }
+
+  /** One job in full; an active one the queue cannot name a worker for gets it from the workers' heartbeats. */
+  async job(id: string): Promise<JobInfo | undefined> {
+    const j = await this.backend.queue.job(id);
+    if (j && j.state === 'active' && !j.worker) {
+      const w = (await this.backend.registry.workers()).find((x) => x.jobs?.includes(id));
+      if (w) j.worker = w.id;
+    }
+    return j;
+  }
+
+  /** Drop an operation's waiting and delayed jobs; their requests go to quarantine (DrainedError). See drain.ts. */
+  drain(op: string, o: DrainOptions = {}): Promise<DrainResult> {
+    this.requireOpOrSeen(op);
+    return drainQueue(this.backend, op, o);
   }
 
   /** Remove everything of this deployment (cache, jobs, pending, quarantine, registry). */

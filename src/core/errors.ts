@@ -71,6 +71,14 @@ export class StalledError extends BackacheError {
   static override code = 'E_STALLED';
 }
 
+/**
+ * A waiting or delayed job removed by `backache queue drain` (Backache.drain): its requests
+ * are in quarantine under this error, so `quarantine replay` brings them back.
+ */
+export class DrainedError extends BackacheError {
+  static override code = 'E_DRAINED';
+}
+
 /** Job data that is not a backache request (another program wrote to the queue). */
 export class UnreadableJobError extends BackacheError {
   static override code = 'E_UNREADABLE_JOB';

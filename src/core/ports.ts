@@ -158,6 +158,42 @@ export interface ClaimedJob {
   place?: string;
 }
 
+/** The states `JobQueue.list` selects by (BullMQ's names; a quarantined job is `failed`). */
+export type JobListState = 'waiting' | 'active' | 'delayed' | 'completed' | 'failed';
+
+/** One job as the queue holds it, for operators (`backache jobs list|show`). */
+export interface JobInfo {
+  id: string;
+  op: string;
+  uri: string;
+  state: JobListState;
+  /** The job's data (op, uri, kwargs, refresh, replayOf), as the worker will get it. */
+  data: JobData;
+  priority: number;
+  /** Runs started so far (0 for a job never taken): retries and re-takes after a stall count, hand-backs not. */
+  attempts: number;
+  /** How often its lease ran out (ClaimedJob.stalls). */
+  stalls: number;
+  createdAt: number;
+  /** When it was last taken, when the queue knows. */
+  startedAt?: number;
+  /** When it completed or failed. */
+  finishedAt?: number;
+  /** A delayed job: when it becomes due, when the queue knows. */
+  runAt?: number;
+  /** Who holds (or last held) it: the worker id given to `consume` (`workerId`), when known. */
+  worker?: string;
+  /** The last `ctx.progress(n)`, when the queue keeps it. */
+  progress?: unknown;
+  /** A completed job's marker (the value is in the cache). */
+  result?: JobResult;
+  /** A failed (quarantined) job: its quarantine item and error. */
+  quarantineId?: string;
+  error?: SerializedError;
+  /** Where the job sits, when the backend spreads an operation (ClaimedJob.place, Key.place). */
+  place?: string;
+}
+
 /**
  * What the engine tells the queue once a job's handler has finished.
  * - completed: record it complete with its small marker (never the value: that is in the cache);
@@ -205,6 +241,8 @@ export interface ConsumerOptions {
   maxStalls?: (op: string) => number;
   /** How long a claimed job stays ours without renewal (the lease). */
   leaseMs?: number;
+  /** The worker's id, recorded on the jobs it takes (JobInfo.worker). Default: one of the consumer's own. */
+  workerId?: string;
   /**
    * Runs one job. Never throws: every failure is turned into an outcome by the engine.
    * `signal` is aborted when the consumer stops past its timeout or the lease is lost;
@@ -224,6 +262,8 @@ export interface Consumer {
   stop(timeoutMs?: number): Promise<void>;
   /** Jobs finished by this consumer. */
   readonly processed: number;
+  /** Ids of the jobs this consumer runs now. */
+  runningJobs(): string[];
 }
 
 export interface JobQueue {
@@ -238,6 +278,20 @@ export interface JobQueue {
   resume(op: string): Promise<void>;
   /** Recent jobs of an operation for the dashboard's detail view, newest first. */
   recent?(op: string, limit: number): Promise<{ id: string; uri: string; state: string; at: number }[]>;
+  /**
+   * Jobs of an operation in one state, at most `limit` (default 100): waiting and delayed in
+   * the order they will run, active oldest taken first, completed and failed newest first.
+   * Without a state: active, then waiting, then delayed (what is queued and running).
+   */
+  list(op: string, o?: { state?: JobListState; limit?: number }): Promise<JobInfo[]>;
+  /** One job in full, from whichever operation holds it. */
+  job(id: string): Promise<JobInfo | undefined>;
+  /**
+   * Remove jobs of `op` that are waiting or delayed; never an active or finished one (a job
+   * a worker took meanwhile stays). Returns the ids removed. Each removal is one atomic step
+   * (on BullMQ: `Queue.remove`, which refuses a locked job).
+   */
+  remove(op: string, ids: string[]): Promise<string[]>;
   clear(): Promise<void>;
   close(): Promise<void>;
 }
@@ -308,7 +362,12 @@ export interface WorkerInfo {
   opOptions?: Record<string, { concurrency: number }>;
   /** Jobs this worker is running now (as of its last heartbeat). */
   running?: number;
+  /** The ids of the jobs it runs (at its last heartbeat), the first MAX_WORKER_JOBS of them. */
+  jobs?: string[];
 }
+
+/** How many running job ids a worker's heartbeat carries (WorkerInfo.jobs). */
+export const MAX_WORKER_JOBS = 50;
 
 /** Cumulative counters per operation. */
 export interface OpCounters {

@@ -39,12 +39,15 @@ const COMMANDS = await commandExamples();
 const OTHER_DEPLOYMENT = /--(broker|cache)[ =](?!sqlite:\.)/;
 /** Commands that run until interrupted. */
 const LONG_RUNNING = /^backache work\b/;
+/** Commands that print until interrupted: they must print, and exit 0 on SIGTERM. */
+const WATCHING = /^backache stats\b.* --watch\b/;
 /** Non-zero exits that the command documents, for these examples. */
 const DOCUMENTED: { match: RegExp; code: number; why: string }[] = [
   { match: /^backache top\b/, code: 2, why: 'top needs a terminal (its description; exit 2 pointing to stats --json)' },
   { match: /^backache quarantine show 0m3x1k2a9f4e1b2c3d4e5f/, code: 1, why: 'quarantine show: "Exit 1 when there is no such item"' },
   { match: /^backache quarantine (replay|purge) 0m3x1k2a9f4e1b2c3d4e5f$/, code: 1, why: 'quarantine replay/purge: "Exit 1 when an ID names no item"' },
   { match: /^backache get --op title https:\/\/example\.com\/ https:\/\/example\.org\//, code: 1, why: 'get: "1 when some are missing" (example.org was never computed)' },
+  { match: /^backache jobs show 0m3x1k2a9f4e1b2c3d4e5f/, code: 1, why: 'jobs show: "Exit 1 when no queue holds the job"' },
 ];
 
 /** Run first (they fill the store the others read), and last (they empty it). */
@@ -125,6 +128,15 @@ describe('--help examples run as written', () => {
       r.child.stderr.on('data', (d: Buffer) => (err += d.toString()));
       await waitUntil(() => /started/.test(err) || r.child.exitCode !== null, `${example} to start`, 30_000);
       expect(err, r.out()).toMatch(/started/);
+      r.child.kill('SIGTERM');
+      expect(await r.exited, r.out()).toBe(0);
+      return;
+    }
+    if (WATCHING.test(example)) {
+      const r = sh(example, dir, pathDir);
+      let out = '';
+      r.child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      await waitUntil(() => out.length > 0 || r.child.exitCode !== null, `${example} to print`, 30_000);
       r.child.kill('SIGTERM');
       expect(await r.exited, r.out()).toBe(0);
       return;

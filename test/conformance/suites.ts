@@ -524,6 +524,93 @@ export function describeJobQueue(name: string, open: OpenBackend) {
       expect((await q.getState('ok1')).state).toBe('completed');
       expect((await q.getState('bad1')).state).toBe('quarantined');
     });
+
+    it('list: jobs by state in the order they run (finished ones newest first); job: one in full, with its worker', async () => {
+      const q = ref.b.queue;
+      // One URI: where an operation is spread (Redis shards) the order is each shard's.
+      const at = (id: string, over: Partial<NewJob> = {}): NewJob => ({ id, data: { op: 'op', uri: 'u-list', kwargs: {} }, ...over });
+      await q.addMany([at('a1'), at('a2', { priority: 5 }), at('dl', { delayMs: 60_000 }), job('x1', 'other'), at('a3')]);
+      const ids = (js: { id: string }[]) => js.map((j) => j.id);
+      expect(ids(await q.list('op', { state: 'waiting' }))).toEqual(['a1', 'a3', 'a2']);
+      expect(ids(await q.list('op', { state: 'waiting', limit: 2 }))).toEqual(['a1', 'a3']);
+      const [dl] = await q.list('op', { state: 'delayed' });
+      expect(dl).toMatchObject({ id: 'dl', state: 'delayed', attempts: 0 });
+      expect(dl!.runAt).toBeGreaterThan(Date.now() + 50_000);
+      expect(ids(await q.list('op'))).toEqual(['a1', 'a3', 'a2', 'dl']);
+      expect(ids(await q.list('op', { limit: 3 }))).toEqual(['a1', 'a3', 'a2']);
+      expect(ids(await q.list('other'))).toEqual(['x1']);
+      expect(await q.list('op', { state: 'completed' })).toEqual([]);
+      const a1 = await q.job('a1');
+      expect(a1).toMatchObject({ id: 'a1', op: 'op', uri: 'u-list', state: 'waiting', data: { op: 'op', uri: 'u-list', kwargs: {} }, priority: 0, attempts: 0, stalls: 0 });
+      expect(a1!.createdAt).toBeGreaterThan(Date.now() - 60_000);
+      expect((await q.job('a2'))?.priority).toBe(5);
+      expect(await q.job('never-added')).toBeUndefined();
+
+      // Run them in their order (one at a time where a shard's share of the concurrency is 1):
+      // a1 is quarantined, a3 completes, a2 is held (active).
+      let release: (o: JobOutcome) => void = () => {};
+      const recorded = new Set<string>();
+      const c = q.consume({
+        ops: ['op'],
+        workerId: 'worker-1',
+        concurrency: () => 3,
+        leaseMs: 5000,
+        recorded: (j) => recorded.add(j.id),
+        handler: (j) =>
+          j.id === 'a2'
+            ? new Promise<JobOutcome>((r) => (release = r))
+            : Promise.resolve(j.id === 'a3' ? done('three') : { type: 'quarantined', quarantineId: 'Q1', error: { name: 'Error', message: 'no a1' } }),
+      });
+      const t0 = Date.now();
+      while ((recorded.size < 2 || !c.runningJobs().includes('a2')) && Date.now() - t0 < 8000) await sleep(20);
+      expect(c.runningJobs()).toEqual(['a2']);
+      const [active] = await q.list('op', { state: 'active' });
+      expect(active).toMatchObject({ id: 'a2', state: 'active', worker: 'worker-1', attempts: 1 });
+      expect(ids(await q.list('op'))).toEqual(['a2', 'dl']);
+      expect(await q.list('op', { state: 'completed' })).toEqual([
+        expect.objectContaining({ id: 'a3', state: 'completed', worker: 'worker-1', attempts: 1, result: { cbArgs: ['three'], deliveryId: 'd-three' } }),
+      ]);
+      expect((await q.job('a3'))?.finishedAt).toBeGreaterThanOrEqual(t0 - 1000);
+      expect(await q.job('a1')).toMatchObject({ state: 'failed', quarantineId: 'Q1', error: { name: 'Error', message: 'no a1' } });
+      release({ type: 'quarantined', quarantineId: 'Q2', error: { name: 'Error', message: 'no a2' } });
+      while (recorded.size < 3 && Date.now() - t0 < 8000) await sleep(20);
+      await c.stop();
+      expect(ids(await q.list('op', { state: 'failed' }))).toEqual(['a2', 'a1']);
+    });
+
+    it('remove takes waiting and delayed jobs of its operation only, never an active or finished one', async () => {
+      const q = ref.b.queue;
+      // One URI, so one consumer runs them in turn (where an operation is spread over shards too).
+      const at = (id: string): NewJob => ({ id, data: { op: 'op', uri: 'u-rm', kwargs: {} } });
+      await q.addMany([at('fin'), at('act')]);
+      let release: () => void = () => {};
+      const recorded = new Set<string>();
+      const c = q.consume({
+        ops: ['op'],
+        concurrency: () => 1,
+        leaseMs: 5000,
+        recorded: (j) => recorded.add(j.id),
+        handler: (j) => (j.id === 'fin' ? Promise.resolve(done('fin')) : new Promise<JobOutcome>((r) => (release = () => r(done('act'))))),
+      });
+      const t0 = Date.now();
+      while ((!recorded.has('fin') || !c.runningJobs().includes('act')) && Date.now() - t0 < 8000) await sleep(20);
+      // Paused, so no idle consumer (of another shard) takes the new jobs.
+      await q.pause('op');
+      await q.addMany([job('w'), job('dl', 'op', { delayMs: 60_000 }), job('w-other', 'other')]);
+      expect(await q.remove('other', ['w', 'dl'])).toEqual([]);
+      expect((await q.remove('op', ['w', 'dl', 'act', 'fin', 'w-other', 'never-added'])).sort()).toEqual(['dl', 'w']);
+      expect(await q.remove('op', ['w'])).toEqual([]);
+      expect(await q.counts('op')).toMatchObject({ waiting: 0, delayed: 0, active: 1 });
+      expect(await q.job('w')).toBeUndefined();
+      expect((await q.job('fin'))?.state).toBe('completed');
+      expect((await q.job('act'))?.state).toBe('active');
+      expect((await q.job('w-other'))?.state).toBe('waiting');
+      await q.resume('op');
+      release();
+      while (!recorded.has('act') && Date.now() - t0 < 8000) await sleep(20);
+      await c.stop();
+      expect((await q.getState('act')).state).toBe('completed');
+    });
   });
 }
 

@@ -126,6 +126,9 @@ export function pollingConsumer(src: ClaimSource, opts: ConsumerOptions, owner: 
     get processed() {
       return processed;
     },
+    runningJobs() {
+      return [...running.keys()];
+    },
     async stop(timeoutMs = 10_000) {
       stopping = true;
       const all = Promise.all([...running.values()].map((r) => r.done));

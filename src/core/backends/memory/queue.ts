@@ -1,4 +1,4 @@
-import type { ClaimedJob, ConsumerOptions, JobOutcome, JobQueue, JobState, NewJob } from '../../ports.js';
+import type { ClaimedJob, ConsumerOptions, JobInfo, JobListState, JobOutcome, JobQueue, JobState, NewJob } from '../../ports.js';
 import { pollingConsumer, type ClaimSource } from '../polling-consumer.js';
 import { newId } from '../../hash.js';
 
@@ -8,6 +8,9 @@ interface Job extends ClaimedJob {
   runAt: number;
   state: 'waiting' | 'active' | 'delayed' | 'completed' | 'quarantined';
   owner?: string;
+  /** The owner of its last take (kept after it finishes). */
+  worker?: string;
+  startedAt?: number;
   leaseUntil?: number;
   outcome?: JobState;
   finishedAt?: number;
@@ -71,6 +74,8 @@ export class MemoryJobQueue implements JobQueue, ClaimSource {
       }
       j.state = 'active';
       j.owner = owner;
+      j.worker = owner;
+      j.startedAt = now;
       j.leaseUntil = now + leaseMs;
       return { id: j.id, data: structuredClone(j.data), attempt: j.attempt, stalls: j.stalls, createdAt: j.createdAt };
     });
@@ -132,7 +137,7 @@ export class MemoryJobQueue implements JobQueue, ClaimSource {
   }
 
   consume(opts: ConsumerOptions) {
-    return pollingConsumer(this, opts, `mem-${newId()}`, opts.leaseMs ? Math.min(200, opts.leaseMs) : 200);
+    return pollingConsumer(this, opts, opts.workerId ?? `mem-${newId()}`, opts.leaseMs ? Math.min(200, opts.leaseMs) : 200);
   }
 
   async getState(id: string): Promise<JobState> {
@@ -170,6 +175,72 @@ export class MemoryJobQueue implements JobQueue, ClaimSource {
       .sort((a, b) => b.seq - a.seq)
       .slice(0, limit)
       .map((j) => ({ id: j.id, uri: j.data.uri, state: j.state, at: j.finishedAt ?? j.createdAt }));
+  }
+
+  /** The state a job is listed under: a delayed job whose time has come is waiting. */
+  private listState(j: Job, now: number): JobListState {
+    if (j.state === 'quarantined') return 'failed';
+    if (j.state === 'delayed' && j.runAt <= now) return 'waiting';
+    return j.state;
+  }
+
+  private info(j: Job, now: number): JobInfo {
+    const state = this.listState(j, now);
+    const o = j.outcome;
+    return {
+      id: j.id,
+      op: j.data.op,
+      uri: j.data.uri,
+      state,
+      data: structuredClone(j.data),
+      priority: j.priority,
+      // `attempt` is the run a job is on, or will be on next while it waits.
+      attempts: state === 'waiting' || state === 'delayed' ? j.attempt - 1 : j.attempt,
+      stalls: j.stalls,
+      createdAt: j.createdAt,
+      ...(j.startedAt !== undefined ? { startedAt: j.startedAt } : {}),
+      ...(j.finishedAt !== undefined ? { finishedAt: j.finishedAt } : {}),
+      ...(state === 'delayed' ? { runAt: j.runAt } : {}),
+      ...(j.worker !== undefined ? { worker: j.worker } : {}),
+      ...(o?.state === 'completed' ? { result: structuredClone(o.result) } : {}),
+      ...(o?.state === 'quarantined' ? { quarantineId: o.quarantineId, error: o.error } : {}),
+    };
+  }
+
+  async list(op: string, o: { state?: JobListState; limit?: number } = {}) {
+    const limit = o.limit ?? 100;
+    const now = Date.now();
+    const states: JobListState[] = o.state ? [o.state] : ['active', 'waiting', 'delayed'];
+    const order: Record<JobListState, (a: Job, b: Job) => number> = {
+      waiting: (a, b) => a.priority - b.priority || a.runAt - b.runAt || a.seq - b.seq,
+      delayed: (a, b) => a.runAt - b.runAt || a.seq - b.seq,
+      active: (a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0) || a.seq - b.seq,
+      completed: (a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0) || b.seq - a.seq,
+      failed: (a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0) || b.seq - a.seq,
+    };
+    const out: JobInfo[] = [];
+    for (const st of states) {
+      const jobs = [...this.jobs.values()].filter((j) => j.data.op === op && this.listState(j, now) === st).sort(order[st]);
+      for (const j of jobs.slice(0, limit - out.length)) out.push(this.info(j, now));
+    }
+    return out;
+  }
+
+  async job(id: string) {
+    const j = this.jobs.get(id);
+    return j ? this.info(j, Date.now()) : undefined;
+  }
+
+  async remove(op: string, ids: string[]) {
+    const removed: string[] = [];
+    for (const id of ids) {
+      const j = this.jobs.get(id);
+      if (j && j.data.op === op && (j.state === 'waiting' || j.state === 'delayed')) {
+        this.jobs.delete(id);
+        removed.push(id);
+      }
+    }
+    return removed;
   }
 
   async clear() {

@@ -318,6 +318,7 @@ export function startBullConsumer(s: BullConsumerSettings, opts: ConsumerOptions
     const w = new bull.Worker('jobs', processor(sh, tag, gate), {
       connection: conn,
       prefix: tag,
+      ...(opts.workerId ? { name: opts.workerId } : {}), // BullMQ records it on each job it takes (processedBy)
       concurrency,
       ...(limiter ? { limiter } : {}),
       lockDuration: s.leaseMs,
@@ -382,6 +383,9 @@ export function startBullConsumer(s: BullConsumerSettings, opts: ConsumerOptions
   return {
     get processed() {
       return sh.processed;
+    },
+    runningJobs() {
+      return [...sh.running.values()].map((r) => r.claimed.id);
     },
     async stop(timeoutMs = 10_000) {
       const all = close();

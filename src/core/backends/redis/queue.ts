@@ -1,7 +1,7 @@
 import type { Job, JobsOptions, KeepJobs, Queue } from 'bullmq';
 import { bullmq } from './bullmq.js';
 import type { RedisClient } from './connection.js';
-import type { Consumer, ConsumerOptions, JobData, JobQueue, JobState, NewJob } from '../../ports.js';
+import type { Consumer, ConsumerOptions, JobData, JobInfo, JobListState, JobQueue, JobState, NewJob } from '../../ports.js';
 import { fromBullId, isMarker, startBullConsumer, toBullId, type StoredData } from './bull-consumer.js';
 import { idHash, type RedisKeys } from './keys.js';
 import { clearArea } from './scan.js';
@@ -70,6 +70,48 @@ function stateOf(job: Job, state: string, id: string): JobState {
     default:
       return { state: 'unknown' };
   }
+}
+
+/** The BullMQ job types of each state `list` selects by, in the order BullMQ takes them. */
+const BULL_TYPES: Record<JobListState, ('wait' | 'prioritized' | 'active' | 'delayed' | 'completed' | 'failed')[]> = {
+  waiting: ['wait', 'prioritized'],
+  active: ['active'],
+  delayed: ['delayed'],
+  completed: ['completed'],
+  failed: ['failed'],
+};
+
+/** BullMQ's state of a job (`Queue.getJobState`) as a listed state. */
+const LISTED: Record<string, JobListState> = { waiting: 'waiting', prioritized: 'waiting', 'waiting-children': 'waiting', active: 'active', delayed: 'delayed', completed: 'completed', failed: 'failed' };
+
+/** A BullMQ job as JobInfo (`jobs list|show`); the bookkeeping fields of StoredData are left out of `data`. */
+function infoOf(job: Job, state: JobListState): JobInfo {
+  const raw = (job.data ?? {}) as StoredData;
+  const { handbacks, quarantineId: _q, ...data } = raw && typeof raw === 'object' && !Array.isArray(raw) ? raw : ({} as StoredData);
+  const id = fromBullId(job.id!);
+  const ended = state === 'completed' || state === 'failed' ? stateOf(job, state, id) : undefined;
+  return {
+    id,
+    op: String(data.op ?? ''),
+    uri: String(data.uri ?? ''),
+    state,
+    data: data as JobData,
+    priority: job.priority ?? 0,
+    attempts: Math.max(0, (job.attemptsStarted ?? 0) - (Number(handbacks) || 0)),
+    stalls: job.stalledCounter ?? 0,
+    createdAt: job.timestamp,
+    ...(job.processedOn ? { startedAt: job.processedOn } : {}),
+    ...(job.finishedOn ? { finishedAt: job.finishedOn } : {}),
+    // BullMQ keeps a retry's delay from when it was moved, which it does not record: only a job
+    // added delayed (never run) says when it is due.
+    ...(state === 'delayed' && !job.processedOn ? { runAt: job.timestamp + (job.delay ?? 0) } : {}),
+    ...(job.processedBy ? { worker: job.processedBy } : {}),
+    ...(job.progress !== undefined && job.progress !== 0 ? { progress: job.progress } : {}),
+    ...(ended?.state === 'completed' ? { result: ended.result } : {}),
+    ...(ended?.state === 'quarantined' ? { quarantineId: ended.quarantineId, error: ended.error } : {}),
+    // The queue's prefix: the tag of the operation or of its shard, where the pair's keys are.
+    place: job.prefix,
+  };
 }
 
 export class RedisJobQueue implements JobQueue {
@@ -248,6 +290,52 @@ export class RedisJobQueue implements JobQueue {
       }
     });
     return out.sort((a, b) => b.at - a.at).slice(0, limit);
+  }
+
+  async list(op: string, o: { state?: JobListState; limit?: number } = {}) {
+    const limit = o.limit ?? 100;
+    const queues = await this.queuesOf(op);
+    const out: JobInfo[] = [];
+    for (const st of o.state ? [o.state] : (['active', 'waiting', 'delayed'] as const)) {
+      const want = limit - out.length;
+      if (want <= 0) break;
+      // Finished jobs newest first; the others in the order they run (or were taken).
+      const asc = st !== 'completed' && st !== 'failed';
+      const found: JobInfo[] = [];
+      for (const q of queues) {
+        for (const t of BULL_TYPES[st]) {
+          for (const j of await q.getJobs([t], 0, want - 1, asc)) if (j?.id) found.push(infoOf(j, st));
+        }
+      }
+      // Stable sorts: BullMQ's own order within a list, merged across types and (by age) shards.
+      const several = queues.length > 1;
+      if (st === 'waiting') found.sort((a, b) => Number(a.priority > 0) - Number(b.priority > 0) || (a.priority > 0 ? a.priority - b.priority : 0) || (several ? a.createdAt - b.createdAt : 0));
+      else if (st === 'delayed' && several) found.sort((a, b) => (a.runAt ?? a.createdAt) - (b.runAt ?? b.createdAt));
+      else if (st === 'active') found.sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0));
+      else if (!asc) found.sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0));
+      out.push(...found.slice(0, want));
+    }
+    return out;
+  }
+
+  async job(id: string) {
+    const found = await this.find(toBullId(id), id);
+    const listed = found && LISTED[found.state];
+    return listed ? infoOf(found.job, listed) : undefined;
+  }
+
+  /** Waiting (or prioritized) and delayed jobs only; `Queue.remove` refuses a locked (active) one. */
+  async remove(op: string, ids: string[]) {
+    const removed: string[] = [];
+    for (const q of await this.queuesOf(op)) {
+      for (const id of ids) {
+        const bullId = toBullId(id);
+        const state = await q.getJobState(bullId);
+        if (state !== 'waiting' && state !== 'prioritized' && state !== 'delayed') continue;
+        if ((await q.remove(bullId)) === 1) removed.push(id);
+      }
+    }
+    return removed;
   }
 
   async clear() {

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { newId } from '../../hash.js';
-import type { ClaimedJob, ConsumerOptions, JobData, JobOutcome, JobQueue, JobState, NewJob, QueueCounts } from '../../ports.js';
+import type { ClaimedJob, ConsumerOptions, JobData, JobInfo, JobListState, JobOutcome, JobQueue, JobState, NewJob, QueueCounts } from '../../ports.js';
 import { pollingConsumer, type ClaimSource } from '../polling-consumer.js';
 import { SqliteStore, type SqliteHandle } from './db.js';
 
@@ -48,6 +48,57 @@ function readData(text: string): JobData {
     return text as unknown as JobData;
   }
 }
+
+interface InfoRow {
+  id: string;
+  op: string;
+  state: number;
+  priority: number;
+  run_at: number;
+  attempt: number;
+  stalls: number;
+  created_at: number;
+  data: string;
+  owner: string | null;
+  outcome: string | null;
+  finished_at: number | null;
+}
+
+const INFO_COLS = 'id, op, state, priority, run_at, attempt, stalls, created_at, data, owner, outcome, finished_at';
+
+/** A row as JobInfo; a delayed job whose time has come is waiting (as in counts). */
+function infoOf(r: InfoRow, now: number): JobInfo {
+  const state: JobListState =
+    r.state === WAITING || (r.state === DELAYED && r.run_at <= now) ? 'waiting' : r.state === DELAYED ? 'delayed' : r.state === ACTIVE ? 'active' : r.state === COMPLETED ? 'completed' : 'failed';
+  const data = readData(r.data);
+  const outcome = r.outcome === null ? undefined : (JSON.parse(r.outcome) as JobState);
+  return {
+    id: r.id,
+    op: r.op,
+    uri: typeof data?.uri === 'string' ? data.uri : '',
+    state,
+    data,
+    priority: r.priority,
+    // `attempt` is the run a job is on, or will be on next while it waits.
+    attempts: state === 'waiting' || state === 'delayed' ? r.attempt - 1 : r.attempt,
+    stalls: r.stalls,
+    createdAt: r.created_at,
+    ...(r.finished_at !== null ? { finishedAt: r.finished_at } : {}),
+    ...(state === 'delayed' ? { runAt: r.run_at } : {}),
+    ...(r.owner !== null ? { worker: r.owner } : {}),
+    ...(outcome?.state === 'completed' ? { result: outcome.result } : {}),
+    ...(outcome?.state === 'quarantined' ? { quarantineId: outcome.quarantineId, error: outcome.error } : {}),
+  };
+}
+
+/** Per listed state: the rows (by op) and their order. */
+const LIST_SQL: Record<JobListState, string> = {
+  waiting: '(state = 0 OR (state = 1 AND run_at <= @now)) ORDER BY priority, run_at, seq',
+  delayed: 'state = 1 AND run_at > @now ORDER BY run_at, seq',
+  active: 'state = 2 ORDER BY lease_until, seq',
+  completed: 'state = 3 ORDER BY finished_at DESC, seq DESC',
+  failed: 'state = 4 ORDER BY finished_at DESC, seq DESC',
+};
 
 /** How often a busy consumer also looks for expired leases and due delayed jobs. */
 const LOOK_EVERY_MS = 250;
@@ -201,7 +252,7 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
     await h.writeSoon(() => {
       const now = Date.now();
       const ended = h
-        .stmt('UPDATE jobs SET state = ?, outcome = ?, finished_at = ?, owner = NULL, lease_until = NULL WHERE prefix = ? AND id = ? AND state = 2 AND owner = ?')
+        .stmt('UPDATE jobs SET state = ?, outcome = ?, finished_at = ?, lease_until = NULL WHERE prefix = ? AND id = ? AND state = 2 AND owner = ?')
         .run(outcome.type === 'completed' ? COMPLETED : QUARANTINED, json, now, this.prefix, job.id, owner).changes;
       // Trimmed every trimEvery finishes, and at least once a minute while jobs finish.
       if ((this.sinceTrim += ended) >= this.trimEvery || (ended > 0 && now - this.lastTrim >= 60_000)) {
@@ -218,7 +269,7 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
     await this.h.writeSoon(() =>
       this.h
         .stmt(
-          `UPDATE jobs SET state = ?, run_at = ?, attempt = attempt + 1, owner = NULL, lease_until = NULL,
+          `UPDATE jobs SET state = ?, run_at = ?, attempt = attempt + 1, lease_until = NULL,
              data = CASE WHEN ? IS NULL THEN data ELSE json_set(data, '$.kwargs', json(?)) END
            WHERE prefix = ? AND id = ? AND state = 2 AND owner = ?`,
         )
@@ -230,7 +281,7 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
   /** Back to waiting as it was: same attempt, same place in line (its run_at is kept). */
   private async handBack(job: ClaimedJob, owner: string) {
     await this.h.writeSoon(() =>
-      this.h.stmt('UPDATE jobs SET state = 0, owner = NULL, lease_until = NULL WHERE prefix = ? AND id = ? AND state = 2 AND owner = ?').run(this.prefix, job.id, owner),
+      this.h.stmt('UPDATE jobs SET state = 0, lease_until = NULL WHERE prefix = ? AND id = ? AND state = 2 AND owner = ?').run(this.prefix, job.id, owner),
     );
     this.wake(job.data.op);
   }
@@ -258,7 +309,7 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
   }
 
   consume(opts: ConsumerOptions) {
-    const owner = `${hostname()}:${process.pid}:${newId()}`;
+    const owner = opts.workerId ?? `${hostname()}:${process.pid}:${newId()}`;
     return pollingConsumer(this, opts, owner, opts.leaseMs ? Math.min(this.pollMs, opts.leaseMs) : this.pollMs);
   }
 
@@ -312,6 +363,29 @@ export class SqliteJobQueue extends SqliteStore implements JobQueue, ClaimSource
       state: r.state === DELAYED && r.run_at <= now ? 'waiting' : STATE_NAMES[r.state] ?? 'unknown',
       at: r.at,
     }));
+  }
+
+  async list(op: string, o: { state?: JobListState; limit?: number } = {}) {
+    const limit = o.limit ?? 100;
+    const now = Date.now();
+    const out: JobInfo[] = [];
+    for (const st of o.state ? [o.state] : (['active', 'waiting', 'delayed'] as const)) {
+      if (out.length >= limit) break;
+      const rows = this.h.stmt(`SELECT ${INFO_COLS} FROM jobs WHERE prefix = @p AND op = @op AND ${LIST_SQL[st]} LIMIT @limit`).all({ p: this.prefix, op, now, limit: limit - out.length }) as InfoRow[];
+      for (const r of rows) out.push(infoOf(r, now));
+    }
+    return out;
+  }
+
+  async job(id: string) {
+    const r = this.h.stmt(`SELECT ${INFO_COLS} FROM jobs WHERE prefix = ? AND id = ?`).get(this.prefix, id) as InfoRow | undefined;
+    return r ? infoOf(r, Date.now()) : undefined;
+  }
+
+  async remove(op: string, ids: string[]) {
+    if (ids.length === 0) return [];
+    const del = this.h.stmt('DELETE FROM jobs WHERE prefix = ? AND op = ? AND id = ? AND state IN (0, 1)');
+    return this.h.writeSoon(() => ids.filter((id) => del.run(this.prefix, op, id).changes > 0));
   }
 
   async clear() {
