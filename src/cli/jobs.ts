@@ -126,6 +126,7 @@ export function drainSummary(r: DrainResult): string[] {
   if (r.dryRun) out.push(`queue drain --dry-run: ${plural(r.waiting + r.delayed, 'job')} of ${op} would be drained (${found}); their requests would go to quarantine (DrainedError)`);
   else {
     out.push(`drained ${plural(r.drained, 'job')} of ${op} (${found}): ${plural(r.requests, 'request')} now in quarantine as DrainedError`);
+    if (r.skipped) out.push(`${plural(r.skipped, 'job was', 'jobs were')} left alone: a worker had run or was running ${r.skipped === 1 ? 'it' : 'them'} (or another drain had ${r.skipped === 1 ? 'it' : 'them'})`);
     if (r.taken) out.push(`${plural(r.taken, 'job was', 'jobs were')} taken by a worker meanwhile: it quarantines ${r.taken === 1 ? 'it' : 'them'} the same way`);
     if (r.items.length) out.push(`bring them back with: backache quarantine replay --op ${op} (or by id, from: backache quarantine list --op ${op})`);
   }

@@ -2,16 +2,22 @@
  * `queue drain`: drop an operation's waiting and delayed jobs without losing a request.
  * For each job, in this order (a crash between any two steps loses nothing):
  *
- *   WorkerSteps.quarantine ─► the pair's pending cbArgs move into the job's delivery record
- *                             (kind quarantine), in one atomic step, as a worker's quarantine
+ *   WorkerSteps.begin      ─► as a worker's first step (forced: a fresh entry is no reason to
+ *                             skip): a job with a delivery record was run by a worker, and a
+ *                             pair whose lock is held is being computed; both are left alone.
+ *                             Otherwise the pair's lock is the drain's.
+ *   WorkerSteps.quarantine ─► under that lock, the pair's pending cbArgs move into the job's
+ *                             delivery record (kind quarantine), in one atomic step
  *   QuarantineStore.put    ─► the item (DrainedError), so `quarantine replay` brings it back
  *   JobQueue.remove        ─► the job leaves the queue (only if still waiting or delayed)
- *   WorkerSteps.settle     ─► the record goes
+ *   WorkerSteps.end/settle ─► the drain's run ends; the record goes (if the job was removed)
  *
- * A worker that takes the job meanwhile finds its record at `begin` and writes the same item
- * (idempotent: same id); the job is then left to it. Active jobs are never touched.
+ * A worker that takes the job meanwhile waits for the lock, then finds the record at `begin`
+ * and writes the same item (idempotent: same id); the job is then left to it. So a request is
+ * delivered or quarantined, not both, and two drains at once count each job once.
  */
 import { DrainedError } from './errors.js';
+import { newId } from './hash.js';
 import type { Backend, JobInfo, QuarantineItem } from './ports.js';
 
 export interface DrainOptions {
@@ -37,9 +43,14 @@ export interface DrainResult {
   items: string[];
   /** Jobs a worker took while the drain ran: their items are written, the jobs left to the worker. */
   taken: number;
+  /** Jobs left alone: a worker had run or was running them, or another drain had them. */
+  skipped: number;
   /** Active jobs, left running. */
   active: number;
 }
+
+/** How long the drain holds a pair's lock (its steps take a few round trips). */
+const LOCK_MS = 30_000;
 
 /** How many jobs of a round go through their steps at once. */
 const PARALLEL = 16;
@@ -64,7 +75,7 @@ export function drainedItem(job: JobInfo, now: number): QuarantineItem {
 export async function drainQueue(backend: Backend, op: string, o: DrainOptions = {}): Promise<DrainResult> {
   const started = Date.now();
   const batchSize = o.batchSize ?? 500;
-  const res: DrainResult = { op, dryRun: !!o.dryRun, waiting: 0, delayed: 0, drained: 0, requests: 0, items: [], taken: 0, active: 0 };
+  const res: DrainResult = { op, dryRun: !!o.dryRun, waiting: 0, delayed: 0, drained: 0, requests: 0, items: [], taken: 0, skipped: 0, active: 0 };
   if (o.dryRun) {
     const c = await backend.queue.counts(op);
     return { ...res, waiting: c.waiting, delayed: c.delayed, active: c.active };
@@ -88,19 +99,71 @@ export async function drainQueue(backend: Backend, op: string, o: DrainOptions =
           // At the place the job sits (a shard of an older layout keeps its own), as a worker's steps.
           const key = { ns: op, id: job.uri, ...(job.place !== undefined ? { place: job.place } : {}) };
           const item = drainedItem(job, Date.now());
-          // Job data another program wrote (no uri) has no pair: its item is the job as it is.
-          const record = job.uri ? await backend.steps.quarantine(key, job.id, item, null) : { item };
-          await backend.quarantine.put(record.item!);
-          res.items.push(record.item!.id);
-          res.requests += record.item!.cbArgs.length;
-          const [removed] = await backend.queue.remove(op, [job.id]);
-          if (removed === undefined) {
-            res.taken++;
+          if (!job.uri) {
+            // Job data another program wrote (no uri) has no pair: its item is the job as it is.
+            await backend.quarantine.put(item);
+            res.items.push(item.id);
+            const [removed] = await backend.queue.remove(op, [job.id]);
+            if (removed === undefined) res.taken++;
+            else (res.drained++, failed++);
             return;
           }
-          res.drained++;
-          failed++; // as a worker's quarantine counts (one that took the job counts it itself)
-          if (job.uri) await backend.steps.settle(key, job.id);
+          const runId = `drain-${newId()}`;
+          const got = await backend.steps.begin(key, job.id, runId, LOCK_MS, true);
+          // A record of kind quarantine (a drain stopped half-way; or a worker's, whose job is
+          // then active and stays its own) is carried on; one of kind result, or a pair being
+          // computed, is left alone.
+          const resumed = 'delivery' in got && got.delivery.kind === 'quarantine' ? got.delivery : undefined;
+          const token = 'token' in got ? got.token : null;
+          if (!resumed && !token) {
+            if (!('busy' in got)) await backend.steps.end(key, job.id, runId).catch(() => {});
+            res.skipped++;
+            return;
+          }
+          try {
+            const record = resumed ?? (await backend.steps.quarantine(key, job.id, item, token));
+            if (!resumed && record.cbArgs.length === 0) {
+              // Nothing pending: the job was handled meanwhile (by a worker or another drain),
+              // or it holds only silent requests (warm): an item only if the job is removed here.
+              const [gone] = await backend.queue.remove(op, [job.id]);
+              if (gone === undefined) {
+                await backend.steps.settle(key, job.id);
+                res.skipped++;
+                return;
+              }
+              await backend.quarantine.put(record.item!);
+              res.items.push(record.item!.id);
+              res.drained++;
+              failed++;
+              await backend.steps.settle(key, job.id);
+              return;
+            }
+            let put = record.item!;
+            if (!resumed) {
+              // Another drain handled this job already, and requests made since joined the pair
+              // (rare): its item keeps its cbArgs, these are added.
+              const prev = await backend.quarantine.get(put.id);
+              if (prev) put = { ...put, cbArgs: [...prev.cbArgs, ...put.cbArgs] };
+            }
+            await backend.quarantine.put(put);
+            // Counted by the drain that moved them (a record carried on was counted there, or
+            // its drain stopped before saying so).
+            if (!resumed) {
+              res.items.push(record.item!.id);
+              res.requests += record.item!.cbArgs.length;
+            }
+            const [removed] = await backend.queue.remove(op, [job.id]);
+            if (removed === undefined) {
+              res.taken++; // a worker took it: it finds the record and quarantines it the same way
+              return;
+            }
+            res.drained++;
+            failed++; // as a worker's quarantine counts (one that took the job counts it itself)
+            await backend.steps.settle(key, job.id);
+          } finally {
+            await backend.steps.end(key, job.id, runId).catch(() => {});
+            if (token) await backend.locker.release(key, token).catch(() => {}); // quarantine released it if still ours
+          }
         }),
       );
     }

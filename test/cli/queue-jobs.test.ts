@@ -202,12 +202,12 @@ describeOnBackends('queue and jobs commands', (b) => {
     const table = await cli(['jobs', 'list', '--op', 'hold', ...flags], { cwd: dir });
     expect(table.stdout).toMatch(/^ID\s+STATE\s+URI\s+ATTEMPTS\s+STALLS\s+WORKER\s+CREATED\s+DUE\/FINISHED\n/);
     expect(table.stdout).not.toContain('\u001b');
-    expect(table.stdout).toContain('https://e.example/\\x1b[31mred\\x0aforged line');
+    expect(table.stdout).toContain('https://e.example/\\x1b[31mred\\nforged line');
     expect(table.stdout.trim().split('\n')).toHaveLength(4);
     const evilId = listed[2].id;
     const evilShow = await cli(['jobs', 'show', evilId, ...flags], { cwd: dir });
     expect(evilShow.stdout).not.toContain('\u001b');
-    expect(evilShow.stdout).toContain('uri         https://e.example/\\x1b[31mred\\x0aforged line\n');
+    expect(evilShow.stdout).toContain('uri         https://e.example/\\x1b[31mred\\nforged line\n');
 
     writeFileSync(join(dir, 'release'), '');
     await until(async () => (await cli(['jobs', 'list', '--op', 'hold', '--state', 'completed', '--json', ...flags], { cwd: dir })).json().length === 3, 'the jobs to complete');

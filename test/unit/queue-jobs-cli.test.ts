@@ -64,16 +64,16 @@ describe('jobs renderings', () => {
     const list = renderJobList([evil], 'title', undefined, 2_000_000);
     expect(list).not.toMatch(/[\u0000-\u0008\u000b-\u001f]/);
     expect(list.split('\n')).toHaveLength(2);
-    expect(list).toContain('https://e/\\x1b[31mred\\x0aforged');
+    expect(list).toContain('https://e/\\x1b[31mred\\nforged');
     const shown = renderJob({ ...evil, state: 'completed', attempts: 1, finishedAt: 1_500_000, result: { cbArgs: ['\u001b]0;x\u0007'], deliveryId: 'd1' } }, 2_000_000);
     expect(shown).not.toContain('\u001b');
-    expect(shown).toContain('uri         https://e/\\x1b[31mred\\x0aforged\n');
+    expect(shown).toContain('uri         https://e/\\x1b[31mred\\nforged\n');
     expect(shown).toContain('delivered   [\n  "\\u001b]0;x\\u0007"\n] (delivery d1;');
     expect(renderJobList([], 'title', 'failed')).toBe('no failed jobs of title');
   });
 
   it('drain summaries say what went where', () => {
-    const base = { op: 'title', dryRun: false, waiting: 2, delayed: 1, drained: 3, requests: 4, items: ['a', 'b', 'c'], taken: 0, active: 1 };
+    const base = { op: 'title', dryRun: false, waiting: 2, delayed: 1, drained: 3, requests: 4, items: ['a', 'b', 'c'], taken: 0, skipped: 0, active: 1 };
     expect(drainSummary(base)).toEqual([
       'drained 3 jobs of title (2 waiting, 1 delayed): 4 requests now in quarantine as DrainedError',
       'bring them back with: backache quarantine replay --op title (or by id, from: backache quarantine list --op title)',
