@@ -45,7 +45,8 @@ export function displayPath(p: string, cwd = process.cwd()) {
 export function syntaxError(absPath: string, e: unknown): string | undefined {
   const msg = e instanceof Error ? e.message : String(e);
   const esbuild = /^Transform failed with \d+ errors?:\n(.+):(\d+):(\d+): ERROR: (.+)$/m.exec(msg);
-  if (esbuild) return `syntax error: ${displayPath(esbuild[1]!)}:${esbuild[2]}:${esbuild[3]}: ${esbuild[4]}`;
+  // esbuild counts columns from 0; editors and Node (the .mjs path below) from 1.
+  if (esbuild) return `syntax error: ${displayPath(esbuild[1]!)}:${esbuild[2]}:${Number(esbuild[3]) + 1}: ${esbuild[4]}`;
   if (!(e instanceof SyntaxError) || isTypeScript(absPath)) return undefined;
   const check = spawnSync(process.execPath, ['--check', absPath], { encoding: 'utf8', timeout: 10_000 });
   // FILE:LINE, the source line, a caret under the column, a blank line, SyntaxError: MESSAGE

@@ -22,7 +22,8 @@ Needs --yes; --dry-run counts what would be drained and changes nothing.`;
     const [{ ConfigError }, { knownOp, drainSummary }, { formatProgress }] = await Promise.all([import('../../core/errors.js'), import('../../cli/jobs.js'), import('../../cli/progress.js')]);
     const f = this.flags;
     if (!f.yes && !f['dry-run']) throw new ConfigError(`queue drain removes every waiting and delayed job of ${f.op}: add --yes to confirm (or --dry-run to count them first)`);
-    const app = await this.openApp({ operations: 'optional' });
+    // Counting creates nothing (a mistyped SQLite path says there is no store there).
+    const app = await this.openApp({ operations: 'optional', create: !f['dry-run'] });
     await knownOp(app, f.op);
     const started = Date.now();
     let drained = 0;
