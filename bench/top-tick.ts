@@ -50,6 +50,7 @@ function counting(b: Backend): { backend: Backend; calls: () => number; reset: (
     quarantine: wrap(b.quarantine),
     registry: wrap(b.registry),
     steps: wrap(b.steps),
+    regionSteps: wrap(b.regionSteps),
     describe: () => b.describe(),
     close: () => b.close(),
   };

@@ -61,6 +61,54 @@ export interface CacheStore {
   /** Remove every entry of this deployment (everything under the prefix). */
   clear(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * The store's change feed, where it has one (memory, sqlite, redis): what keeps an L1
+   * tier coherent across processes and wakes region waiters. Absent: no `l1` over this store.
+   */
+  readonly changes?: ChangeFeed;
+}
+
+/** Entries of one namespace that changed, or (`all`) every entry (a `clear`). */
+export type CacheChange = { ns: string; ids: string[] } | { all: true };
+
+export interface ChangeListener {
+  /** Entries written, deleted or marked stale by any process of the deployment (this one too). */
+  change(c: CacheChange): void;
+  /**
+   * `false`: the feed lost its connection and changes may be missed until it is `true`
+   * again (a listener starts down, and is told `true` once the feed is live for it).
+   */
+  up(isUp: boolean): void;
+}
+
+/**
+ * Every change of a store's entries, told to every process that listens: set, delete,
+ * markStale, clear, a worker's finish (entry and aliases), RegionSteps.storeAndRelease
+ * (also when it stores nothing: a released lock wakes waiters). Each change is told after
+ * it is visible to readers, and at most about 100 ms after (DESIGN.md §3 `l1`).
+ * Conformance: test/conformance/suites.ts describeChangeFeed.
+ */
+export interface ChangeFeed {
+  /** Start listening; returns the function that stops. The first listener opens the feed. */
+  listen(l: ChangeListener): () => void;
+}
+
+/**
+ * A region's get-or-create in few round trips (region.ts): each call one atomic step.
+ * Conformance: test/conformance/suites.ts describeRegionSteps.
+ */
+export interface RegionSteps {
+  /**
+   * Atomically: try the lock of `key` once (a token when we got it, `null` when someone else
+   * holds it) and read its entry as it is now (undefined past `staleUntil`).
+   */
+  lockOrRead(key: Key, ttlMs: number): Promise<{ token: string | null; entry: StoredEntry | undefined }>;
+  /**
+   * Atomically: store `entry` under `key` when given (as CacheStore.setMany), release the
+   * lock if `token` still holds it, and tell the change feed about `key` (also without an
+   * entry: waiters wake and one of them takes the lock). Returns whether the lock was ours.
+   */
+  storeAndRelease(key: Key, token: string, entry: StoredEntry | undefined): Promise<boolean>;
 }
 
 export interface Locker {
@@ -378,6 +426,8 @@ export interface OpCounters {
   completed: number;
   failed: number;
   retried: number;
+  /** Of `hits`, those served from a process's L1 tier (no store read). */
+  l1Hits: number;
 }
 
 export type CounterName = keyof OpCounters;
@@ -477,6 +527,8 @@ export interface Backend {
   registry: Registry;
   /** The worker's steps over this deployment's cache (see WorkerSteps). */
   steps: WorkerSteps;
+  /** A region's get-or-create steps over this deployment's cache and locks (see RegionSteps). */
+  regionSteps: RegionSteps;
   /**
    * Told the operations' `shards` (when above 1, or when they changed) before first use, by
    * a process that has the operations' definitions. Backends that spread an operation's
@@ -501,4 +553,5 @@ export const emptyCounters = (): OpCounters => ({
   completed: 0,
   failed: 0,
   retried: 0,
+  l1Hits: 0,
 });

@@ -27,6 +27,9 @@ export class ProxyStore implements CacheStore {
   get kind() {
     return this.inner.kind;
   }
+  get changes() {
+    return this.inner.changes;
+  }
   getMany(keys: Key[]) {
     return this.inner.getMany(keys);
   }

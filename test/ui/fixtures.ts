@@ -25,6 +25,7 @@ export function opStats(op: string, o: Partial<OpStats> = {}): OpStats {
     completed: 0,
     failed: 0,
     retried: 0,
+    l1Hits: 0,
     ...o,
   };
 }

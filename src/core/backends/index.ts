@@ -2,6 +2,7 @@ import { ConfigError } from '../errors.js';
 import type { Backend, CacheStore } from '../ports.js';
 import { maskUrl, schemeOf } from '../url.js';
 import { composeSteps } from './composed-steps.js';
+import { composeRegionSteps } from './composed-region-steps.js';
 
 /** The broker half of a backend: everything but (optionally) the cache. */
 export type BrokerParts = Omit<Backend, 'describe' | 'close'> & { close(): Promise<void> };
@@ -135,6 +136,7 @@ export async function openBackend(opts: BackendOptions = {}): Promise<Backend> {
     warnings: broker.warnings ?? [],
     cache,
     steps: cacheUrl ? composeSteps(broker.steps, broker.locker, cache) : broker.steps,
+    regionSteps: cacheUrl ? composeRegionSteps(broker.locker, cache) : broker.regionSteps,
     describe: () => ({ broker: maskUrl(brokerUrl), cache: maskUrl(cacheUrl ?? brokerUrl) }),
     close: async () => {
       if (cacheUrl) await cache.close();

@@ -134,6 +134,10 @@ export class RedisKeys {
   layoutsKey() {
     return `${this.global}:layouts`;
   }
+  /** The change feed's pub/sub channel (publishChanges.lua; ports.ts ChangeFeed). */
+  changes() {
+    return `${this.global}:changes`;
+  }
   /** Operations paused (SET), for queues of a layout introduced after the pause. */
   pausedOps() {
     return `${this.global}:paused`;
