@@ -99,10 +99,12 @@ export interface ChangeFeed {
  */
 export interface RegionSteps {
   /**
-   * Atomically: try the lock of `key` once (a token when we got it, `null` when someone else
-   * holds it) and read its entry as it is now (undefined past `staleUntil`).
+   * Atomically: the entry of `key` when it is fresh now and created after `freshAfter`
+   * (a region's invalidation; -Infinity for none), returned with no token and no lock taken;
+   * otherwise try the lock once (a token when we got it, `null` when someone else holds it)
+   * and return the entry as it is (stale, or undefined: a miss or past `staleUntil`).
    */
-  lockOrRead(key: Key, ttlMs: number): Promise<{ token: string | null; entry: StoredEntry | undefined }>;
+  lockOrRead(key: Key, ttlMs: number, freshAfter: number): Promise<{ token: string | null; entry: StoredEntry | undefined }>;
   /**
    * Atomically: store `entry` under `key` when given (as CacheStore.setMany), release the
    * lock if `token` still holds it, and tell the change feed about `key` (also without an

@@ -7,6 +7,7 @@ import { createRegion } from '../../src/index.js';
 import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js';
 import { freePort, startRedisServer } from '../helpers/redis-server.js';
 import { describeBackend, describeCacheStore, describeWorkerSteps } from './suites.js';
+import { describeRegionSteps } from './region-steps-suite.js';
 
 // One real 3-master Redis Cluster for this file; every open gets its own prefix.
 let cluster: RedisCluster;
@@ -102,3 +103,5 @@ describe('redis cluster URLs', () => {
     }
   });
 });
+
+describeRegionSteps('redis cluster', () => openBackend({ broker: cluster.url, prefix: prefix() }), { feed: true });

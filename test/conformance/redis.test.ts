@@ -3,6 +3,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { openBackend } from '../../src/core/backends/index.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { describeBackend, describeCacheStore, describeWorkerSteps } from './suites.js';
+import { describeRegionSteps } from './region-steps-suite.js';
 
 // One real redis-server for this file; every open gets its own prefix (its own deployment).
 let server: RedisServer;
@@ -22,3 +23,6 @@ describeCacheStore('redis (cache only)', async () => openBackend({ broker: `memo
 
 // Redis steps (records, locks, pending lists) around a cache that lives elsewhere.
 describeWorkerSteps('redis broker, memory cache', () => openBackend({ broker: server.url, cache: `memory:${randomUUID()}`, prefix: prefix() }));
+
+describeRegionSteps('redis', () => openBackend({ broker: server.url, prefix: prefix() }), { feed: true });
+describeRegionSteps('redis broker, memory cache (composed)', () => openBackend({ broker: server.url, cache: `memory:${randomUUID()}`, prefix: prefix() }));

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe } from 'vitest';
 import { openBackend } from '../../src/core/backends/index.js';
 import { describeBackend, describeCacheStore, describeLocker, describePendingSet } from './suites.js';
+import { describeRegionSteps } from './region-steps-suite.js';
 
 const dir = join(tmpdir(), `backache-sqlite-conformance-${randomUUID()}`);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -20,3 +21,5 @@ describe('sqlite (a file per test)', () => {
   describeLocker('sqlite fresh file', fresh);
   describePendingSet('sqlite fresh file', fresh);
 });
+
+describeRegionSteps('sqlite', () => openBackend({ broker: `sqlite:${shared}`, prefix: `t-${randomUUID()}` }), { feed: true });

@@ -6,7 +6,7 @@ import { MemoryJobQueue } from './queue.js';
 import { MemoryQuarantineStore } from './quarantine.js';
 import { MemoryRegistry } from './registry.js';
 import { MemoryWorkerSteps } from './steps.js';
-import { composeRegionSteps } from '../composed-region-steps.js';
+import { MemoryRegionSteps } from './region-steps.js';
 
 export { MemoryCacheStore, MemoryLocker, MemoryPendingSet, MemoryJobQueue, MemoryQuarantineStore, MemoryRegistry };
 
@@ -29,7 +29,7 @@ export function memoryBackend(url: string, prefix: string): Backend {
       locker,
       pending,
       steps: new MemoryWorkerSteps(cache, locker, pending),
-      regionSteps: composeRegionSteps(locker, cache),
+      regionSteps: new MemoryRegionSteps(cache, locker),
       queue: new MemoryJobQueue(),
       quarantine: new MemoryQuarantineStore(),
       registry: new MemoryRegistry(),

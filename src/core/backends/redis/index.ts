@@ -11,7 +11,7 @@ import { RedisJobQueue } from './queue.js';
 import { RedisRegistry } from './registry.js';
 import { RedisWorkerSteps } from './steps.js';
 import { declareLayouts, loadLayouts } from './layouts.js';
-import { composeRegionSteps } from '../composed-region-steps.js';
+import { RedisRegionSteps } from './region-steps.js';
 
 export { RedisCacheStore, RedisJobQueue, RedisKeys, RedisLocker, RedisPendingSet, RedisQuarantineStore, RedisRegistry, RedisWorkerSteps };
 export { parseRedisUrl, parseClusterUrl, isClusterUrl, RedisAuthError, connectError, type RedisClient } from './connection.js';
@@ -57,7 +57,7 @@ export async function redisBackend(url: string, prefix: string, settings: RedisB
     locker,
     pending,
     steps,
-    regionSteps: composeRegionSteps(locker, cache),
+    regionSteps: new RedisRegionSteps(client, keys),
     queue,
     quarantine: new RedisQuarantineStore(client, keys),
     registry: new RedisRegistry(client, keys),

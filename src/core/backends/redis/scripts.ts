@@ -30,7 +30,9 @@ export type ScriptName =
   | 'registry-remove-2'
   | 'quarantine-put-5'
   | 'quarantine-delete-5'
-  | 'layouts-declare-1';
+  | 'layouts-declare-1'
+  | 'region-lock-or-read-2'
+  | 'region-store-release-3';
 
 interface Script {
   command: string;

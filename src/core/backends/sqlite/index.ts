@@ -1,5 +1,5 @@
 import type { CacheStore } from '../../ports.js';
-import { composeRegionSteps } from '../composed-region-steps.js';
+import { SqliteRegionSteps } from './region-steps.js';
 import type { BrokerParts, BrokerSettings } from '../index.js';
 import { SqliteCacheStore } from './cache.js';
 import { acquireHandle, releaseHandle, sqlitePath } from './db.js';
@@ -40,7 +40,7 @@ export async function sqliteBackend(url: string, prefix: string, settings: Sqlit
   return {
     ...parts,
     steps: new SqliteWorkerSteps(handle, prefix, parts.cache, parts.locker, parts.pending),
-    regionSteps: composeRegionSteps(parts.locker, parts.cache),
+    regionSteps: new SqliteRegionSteps(handle, parts.cache, parts.locker),
     close: async () => {
       await Promise.all(Object.values(parts).map((s) => s.close()));
     },
