@@ -5,11 +5,13 @@
  */
 import { createHash } from 'node:crypto';
 import { openBackend } from './backends/index.js';
+import { composeRegionSteps } from './backends/composed-region-steps.js';
 import { sleep } from './backends/polling-consumer.js';
 import { toMs, type Duration } from './duration.js';
 import { isFresh, isServable, makeEntry, toJsonValue } from './entry.js';
 import { checkWellFormed, ConfigError, NotSerializableError } from './errors.js';
-import type { Backend, CacheStore, Key, Locker, StoredEntry } from './ports.js';
+import type { Backend, CacheStore, Key, Locker, RegionSteps, StoredEntry } from './ports.js';
+import { Wakeups } from './region-wake.js';
 import { checkSelection, chunks, selectIds } from './select.js';
 import type { TemplateVars } from './template.js';
 
@@ -60,8 +62,11 @@ export class ProxyStore implements CacheStore {
 }
 
 export interface RegionOptions {
-  /** A store URL (`memory:`, `sqlite:PATH`, `redis://…`), an open Backend, or a cache and a locker. */
-  store?: string | Backend | { cache: CacheStore; locker: Locker };
+  /**
+   * A store URL (`memory:`, `sqlite:PATH`, `redis://…`), an open Backend, or a cache and a
+   * locker (with their RegionSteps when they are one store; composed from them otherwise).
+   */
+  store?: string | Backend | { cache: CacheStore; locker: Locker; regionSteps?: RegionSteps };
   /** Namespace of this region inside the store (default 'region'). */
   name?: string;
   prefix?: string;
@@ -99,6 +104,17 @@ export interface CachedFunction<A extends unknown[], R> {
   original: (...args: A) => Promise<R> | R;
 }
 
+/** An entry as a region serves it: gone if hard-invalidated after it was created, stale if soft-invalidated. */
+function view(e: StoredEntry | undefined, meta: Meta, now: number): RegionEntry | undefined {
+  if (!isServable(e, now)) return undefined;
+  if (meta.hardAt !== undefined && e.createdAt <= meta.hardAt) return undefined;
+  const softened = meta.softAt !== undefined && e.createdAt <= meta.softAt;
+  return { value: e.value, stale: softened || !isFresh(e, now), createdAt: e.createdAt, expiresAt: e.expiresAt };
+}
+
+/** Entries created at or before this are not fresh (RegionSteps.lockOrRead's freshAfter). */
+const since = (meta: Meta) => Math.max(meta.hardAt ?? -Infinity, meta.softAt ?? -Infinity);
+
 export class Region {
   readonly ns: string;
   private metaKey: Key;
@@ -106,10 +122,14 @@ export class Region {
   private graceMs: number | null;
   private lockMs: number;
   private background = new Set<Promise<unknown>>();
+  /** This process's creation of a key, which its other callers of getOrCreate share. */
+  private flights = new Map<string, Promise<unknown>>();
+  private wakes: Wakeups;
 
   constructor(
     readonly store: CacheStore,
     private locker: Locker,
+    private steps: RegionSteps,
     private opts: RegionOptions,
     private onClose: () => Promise<void>,
   ) {
@@ -118,6 +138,7 @@ export class Region {
     this.ttlMs = opts.ttl === undefined ? null : toMs(opts.ttl, 'region ttl');
     this.graceMs = opts.grace === undefined ? null : toMs(opts.grace, 'region grace');
     this.lockMs = opts.lockTimeout === undefined ? 30_000 : toMs(opts.lockTimeout, 'lockTimeout');
+    this.wakes = new Wakeups(store.changes, this.ns);
   }
 
   private key(k: string): Key {
@@ -128,17 +149,16 @@ export class Region {
     return { ns: this.ns, id };
   }
 
-  /** Entries with the region-wide invalidation applied; one round trip with the marker. */
+  /** Entries with the region-wide invalidation applied; one read with the marker. */
   private async entries(keys: string[]): Promise<(RegionEntry | undefined)[]> {
-    const got = await this.store.getMany([this.metaKey, ...keys.map((k) => this.key(k))]);
+    return (await this.read(keys.map((k) => this.key(k)))).out;
+  }
+
+  private async read(keys: Key[]) {
+    const got = await this.store.getMany([this.metaKey, ...keys]);
     const meta = (got[0]?.value ?? {}) as Meta;
     const now = Date.now();
-    return got.slice(1).map((e) => {
-      if (!isServable(e, now)) return undefined;
-      if (meta.hardAt !== undefined && e.createdAt <= meta.hardAt) return undefined;
-      const softened = meta.softAt !== undefined && e.createdAt <= meta.softAt;
-      return { value: e.value, stale: softened || !isFresh(e, now), createdAt: e.createdAt, expiresAt: e.expiresAt };
-    });
+    return { meta, out: got.slice(1).map((e) => view(e, meta, now)) };
   }
 
   async getEntry<T = unknown>(key: string): Promise<RegionEntry<T> | undefined> {
@@ -185,41 +205,66 @@ export class Region {
   /**
    * The value for `key`, creating it when missing or stale. At most one creator runs per
    * key across all processes sharing the store; while it runs, other callers get the stale
-   * value if there is one, otherwise they wait for the new one.
+   * value if there is one, otherwise they wait for the new one (woken by the store's change
+   * feed when it is stored). Callers in one process share one creation (and its error).
+   * A miss costs the read, `lockOrRead` and, once created, `storeAndRelease`.
    */
   async getOrCreate<T>(key: string, creator: () => Promise<T> | T, o: { ttl?: Duration; shouldCache?: (value: T) => boolean } = {}): Promise<T> {
-    let wait = 5;
-    for (;;) {
-      const e = await this.getEntry<T>(key);
-      if (e && !e.stale) return e.value;
-      const k = this.key(key);
-      const token = await this.locker.acquire(k, this.lockMs);
-      if (token) {
-        try {
-          // Someone may have finished creating it between our read and the lock.
-          const again = await this.getEntry<T>(key);
-          if (again && !again.stale) return again.value;
-          return await this.create(key, k, token, creator, o);
-        } finally {
-          await this.locker.release(k, token).catch(() => {});
-        }
+    const k = this.key(key);
+    const {
+      meta,
+      out: [e],
+    } = await this.read([k]);
+    if (e && !e.stale) return e.value as T;
+    const flying = this.flights.get(k.id);
+    if (flying) return e ? (e.value as T) : (flying as Promise<T>);
+    const p = this.fly(k, creator, o, meta).finally(() => this.flights.delete(k.id));
+    this.flights.set(k.id, p);
+    return p;
+  }
+
+  private async fly<T>(k: Key, creator: () => Promise<T> | T, o: { ttl?: Duration; shouldCache?: (value: T) => boolean }, meta: Meta): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      // Registered first: the holder's storeAndRelease may be told before lockOrRead answers.
+      const wake = this.wakes.wait(k.id, attempt);
+      let got: Awaited<ReturnType<RegionSteps['lockOrRead']>>;
+      try {
+        got = await this.steps.lockOrRead(k, this.lockMs, since(meta));
+      } catch (err) {
+        wake.cancel();
+        throw err;
       }
-      if (e) return e.value; // stale while another caller recreates it
-      await sleep(wait);
-      wait = Math.min(wait * 2, 100);
+      if (got.token) {
+        wake.cancel();
+        return this.create(k, got.token, creator, o);
+      }
+      const v = view(got.entry, meta, Date.now());
+      if (v) {
+        wake.cancel();
+        return v.value as T; // fresh, or stale while another caller recreates it
+      }
+      await wake.promise;
     }
   }
 
-  private async create<T>(key: string, k: Key, token: string, creator: () => Promise<T> | T, o: { ttl?: Duration; shouldCache?: (value: T) => boolean }) {
+  /** Run the creator under our lock (kept extended), then store and release in one step. */
+  private async create<T>(k: Key, token: string, creator: () => Promise<T> | T, o: { ttl?: Duration; shouldCache?: (value: T) => boolean }) {
     const keeper = setInterval(() => void this.locker.extend(k, token, this.lockMs).catch(() => {}), Math.max(100, this.lockMs / 3));
     keeper.unref();
+    let value: T;
+    let entry: StoredEntry | undefined;
     try {
-      const value = await creator();
-      if (!o.shouldCache || o.shouldCache(value)) await this.set(key, value, { ttl: o.ttl });
-      return value;
+      value = await creator();
+      if (!o.shouldCache || o.shouldCache(value)) entry = this.entryFor(value, o.ttl);
+    } catch (err) {
+      clearInterval(keeper);
+      await this.steps.storeAndRelease(k, token, undefined).catch(() => {}); // waiters wake; one takes over
+      throw err;
     } finally {
       clearInterval(keeper);
     }
+    await this.steps.storeAndRelease(k, token, entry);
+    return value;
   }
 
   /**
@@ -227,26 +272,32 @@ export class Region {
    * hold) and returns their values in order. Keys another caller is creating are awaited.
    */
   async getOrCreateMany<T>(keys: string[], creator: (keys: string[]) => Promise<T[]> | T[], o: { ttl?: Duration } = {}): Promise<T[]> {
-    const entries = await this.entries(keys);
+    const ks = keys.map((k) => this.key(k));
+    const { meta, out: entries } = await this.read(ks);
     const out: (T | undefined)[] = entries.map((e) => (e && !e.stale ? (e.value as T) : undefined));
     const missing = keys.map((k, i) => ({ k, i })).filter(({ i }) => out[i] === undefined);
     const mine: { k: string; i: number; token: string }[] = [];
     const others: { k: string; i: number }[] = [];
-    for (const m of missing) {
-      const token = await this.locker.acquire(this.key(m.k), this.lockMs);
-      if (token) mine.push({ ...m, token });
-      else if (entries[m.i]) out[m.i] = entries[m.i]!.value as T; // stale while someone else creates
+    const after = since(meta);
+    const got = await Promise.all(missing.map((m) => this.steps.lockOrRead(ks[m.i]!, this.lockMs, after)));
+    const now = Date.now();
+    missing.forEach((m, j) => {
+      const g = got[j]!;
+      const v = view(g.entry, meta, now);
+      if (g.token) mine.push({ ...m, token: g.token });
+      else if (v) out[m.i] = v.value as T; // fresh meanwhile, or stale while someone else creates
       else others.push(m);
-    }
+    });
+    let stored: StoredEntry[] | undefined;
     try {
       if (mine.length) {
         const values = await creator(mine.map((m) => m.k));
         if (values.length !== mine.length) throw new ConfigError(`getOrCreateMany creator returned ${values.length} values for ${mine.length} keys`);
-        await this.setMany(Object.fromEntries(mine.map((m, j) => [m.k, values[j]])), o);
+        stored = values.map((v) => this.entryFor(v, o.ttl));
         mine.forEach((m, j) => (out[m.i] = values[j]));
       }
     } finally {
-      await Promise.all(mine.map((m) => this.locker.release(this.key(m.k), m.token).catch(() => {})));
+      await Promise.all(mine.map((m, j) => this.steps.storeAndRelease(ks[m.i]!, m.token, stored?.[j]).catch((e) => (stored ? Promise.reject(e) : undefined))));
     }
     await Promise.all(others.map(async (m) => (out[m.i] = await this.getOrCreate(m.k, async () => (await creator([m.k]))[0]!, o))));
     return out as T[];
@@ -345,6 +396,7 @@ export class Region {
 
   async close() {
     await this.settle();
+    this.wakes.close();
     await this.onClose();
   }
 }
@@ -352,16 +404,17 @@ export class Region {
 export async function createRegion(o: RegionOptions = {}): Promise<Region> {
   let cache: CacheStore;
   let locker: Locker;
+  let steps: RegionSteps | undefined;
   let close = async () => {};
   if (o.store === undefined || typeof o.store === 'string') {
     const b = await openBackend({ broker: o.store ?? 'memory:', prefix: o.prefix });
-    cache = b.cache;
-    locker = b.locker;
+    ({ cache, locker, regionSteps: steps } = b);
     close = () => b.close();
   } else {
-    cache = o.store.cache;
-    locker = o.store.locker;
+    ({ cache, locker, regionSteps: steps } = o.store);
   }
   for (const w of o.wrap ?? []) cache = w(cache);
-  return new Region(cache, locker, o, close);
+  // Proxies see every read and write: the steps are then composed over the wrapped store.
+  if (!steps || o.wrap?.length) steps = composeRegionSteps(locker, cache);
+  return new Region(cache, locker, steps, o, close);
 }

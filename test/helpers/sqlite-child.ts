@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-/** A child process running test/fixtures/sqlite-child.ts on a shared SQLite file. */
-export interface SqliteChild {
+/** A child process driven by JSON lines (test/fixtures/sqlite-child.ts, region-child.ts). */
+export interface JsonChild {
   child: ChildProcess;
   pid: number;
   /** Send a command and wait for its answer (rejects with the child's error message). */
@@ -17,8 +17,14 @@ export interface SqliteChild {
   stderr(): string;
 }
 
-export async function startSqliteChild(dbPath: string, prefix: string): Promise<SqliteChild> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/sqlite-child.ts', dbPath, prefix], {
+export type SqliteChild = JsonChild;
+
+/** A child process running test/fixtures/sqlite-child.ts on a shared SQLite file. */
+export const startSqliteChild = (dbPath: string, prefix: string) => startJsonChild('sqlite-child.ts', [dbPath, prefix]);
+
+/** A fixture of test/fixtures/ that answers JSON commands `{n, cmd, …}` with `{n, result | error}` and says `{event: 'ready'}`. */
+export async function startJsonChild(fixture: string, args: string[]): Promise<JsonChild> {
+  const child = spawn(process.execPath, ['--import', 'tsx', `test/fixtures/${fixture}`, ...args], {
     cwd: root,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -45,7 +51,7 @@ export async function startSqliteChild(dbPath: string, prefix: string): Promise<
     }
   });
   let n = 0;
-  const handle: SqliteChild = {
+  const handle: JsonChild = {
     child,
     pid: child.pid!,
     exited,

@@ -1,5 +1,5 @@
 import type { ChainableCommander } from 'ioredis';
-import { closeRedis, readerConnection, type RedisClient } from './connection.js';
+import { closeRedis, isCluster, readerConnection, type RedisClient } from './connection.js';
 import type { CacheStore, Key, StoredEntry } from '../../ports.js';
 import { idHash, type RedisKeys } from './keys.js';
 import { clearArea, TagBatch } from './scan.js';
@@ -102,7 +102,10 @@ export class RedisCacheStore implements CacheStore {
     private readonly onClose: () => Promise<void> = async () => {},
   ) {
     this.reader = readerConnection(client);
+    this.cluster = isCluster(client);
   }
+
+  private readonly cluster: boolean;
 
   /** Keys grouped by the tag of their pair (current layout), each with its hash and index. */
   private byTag(keys: Key[]) {
@@ -124,6 +127,14 @@ export class RedisCacheStore implements CacheStore {
     if (keys.length <= GET_CHUNK && this.keys.layouts.count(ns0) === 1 && keys.every((k) => k.ns === ns0 && k.place === undefined)) {
       const tag = this.keys.tag(ns0);
       raws = await this.reader.mget(keys.map((k) => this.keys.entry(tag, idHash(k.id))));
+    } else if (keys.length <= GET_CHUNK && !this.cluster) {
+      // One server: one MGET whatever the tags (a region's entry and its invalidation marker).
+      raws = await this.reader.mget(
+        keys.map((k) => {
+          const hash = idHash(k.id);
+          return this.keys.entry(this.keys.placeOf(k, hash), hash);
+        }),
+      );
     } else {
       // One MGET per tag (a cluster slot) and chunk, sent together (auto-pipelined).
       const sent: Promise<(string | null)[]>[] = [];
