@@ -2,7 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRegion, ProxyStore, sha1KeyMangler, type Region, type RegionOptions } from '../../src/index.js';
-import type { Key } from '../../src/core/ports.js';
+import { openBackend } from '../../src/core/backends/index.js';
+import type { Backend, Key, RegionSteps } from '../../src/core/ports.js';
 import { sleep } from '../helpers/wait.js';
 
 /** A store URL for a fresh, isolated region store. */
@@ -211,6 +212,56 @@ export function describeRegion(name: string, storeUrl: StoreUrl) {
       expect(await r.get('hello')).toBe('world');
       expect(seen).toContain(sha1KeyMangler('hello'));
       expect(seen).not.toContain('hello');
+    });
+
+    /** A second region on the same store and name (another process's, as far as the store can tell), its lookups counted. */
+    async function counted(url: string, name: string) {
+      const b: Backend = await openBackend({ broker: url });
+      const looks = { n: 0 };
+      const steps: RegionSteps = {
+        lockOrRead: (...a) => (looks.n++, b.regionSteps.lockOrRead(...a)),
+        storeAndRelease: (...a) => b.regionSteps.storeAndRelease(...a),
+      };
+      const r = await createRegion({ store: { cache: b.cache, locker: b.locker, regionSteps: steps }, name });
+      regions.push(r);
+      // The store's feed live before the test starts (it is one subscription per store).
+      let up = false;
+      const stop = b.cache.changes!.listen({ change() {}, up: (u) => (up = u) });
+      for (let i = 0; i < 500 && !up; i++) await sleep(10);
+      expect(up).toBe(true);
+      return { r, looks, close: async () => (stop(), await b.close()) };
+    }
+
+    it('a waiter is woken when the value is stored (the change feed), not by polling, and a failed creator wakes it to create', async () => {
+      const url = await storeUrl();
+      const name = `w${randomUUID().slice(0, 8)}`;
+      const a = await createRegion({ store: url, name });
+      regions.push(a);
+      const b = await counted(url, name);
+      try {
+        const made = a.getOrCreate('k', async () => {
+          await sleep(600);
+          return 'A';
+        });
+        await sleep(50);
+        expect(await b.r.getOrCreate('k', () => 'B')).toBe('A');
+        expect(await made).toBe('A');
+        // One look finds the lock held, one more once told of the value; polling would make about ten.
+        expect(b.looks.n).toBeLessThanOrEqual(3);
+
+        b.looks.n = 0;
+        const failed = a.getOrCreate('f', async () => {
+          await sleep(600);
+          throw new Error('creator failed');
+        });
+        await sleep(50);
+        const waiter = b.r.getOrCreate('f', () => 'B made it');
+        await expect(failed).rejects.toThrow('creator failed');
+        expect(await waiter).toBe('B made it');
+        expect(b.looks.n).toBeLessThanOrEqual(3);
+      } finally {
+        await b.close();
+      }
     });
   });
 }

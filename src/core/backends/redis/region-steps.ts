@@ -6,12 +6,17 @@ import { idHash, type RedisKeys } from './keys.js';
 import { runScript } from './scripts.js';
 
 const ttl = (ms: number) => String(Math.max(1, Math.ceil(ms)));
+/** A namespace is added to the set of cache namespaces again at most this often (after a cleanup). */
+const LISTED_MS = 10_000;
 
 /**
  * A region's get-or-create steps on Redis: one script each, on the pair's tag (lock, entry
  * and index share it), so a miss costs a read, `lockOrRead`, and `storeAndRelease`.
  */
 export class RedisRegionSteps implements RegionSteps {
+  /** When this process last listed each namespace it stored under. */
+  private listed = new Map<string, number>();
+
   constructor(
     private readonly client: RedisClient,
     private readonly keys: RedisKeys,
@@ -51,7 +56,11 @@ export class RedisRegionSteps implements RegionSteps {
       ),
     ];
     // Sent with the script, not after it: one round trip (the set lists namespaces for stats).
-    if (entry) sent.push(this.client.sadd(this.keys.namespaces('cache'), key.ns));
+    const now = Date.now();
+    if (entry && !((this.listed.get(key.ns) ?? -Infinity) > now - LISTED_MS)) {
+      this.listed.set(key.ns, now);
+      sent.push(this.client.sadd(this.keys.namespaces('cache'), key.ns));
+    }
     const [ours] = await Promise.all(sent);
     return ours === 1;
   }
