@@ -2,6 +2,7 @@ import type { ChainableCommander } from 'ioredis';
 import { closeRedis, isCluster, readerConnection, type RedisClient } from './connection.js';
 import type { CacheStore, Key, StoredEntry } from '../../ports.js';
 import { idHash, type RedisKeys } from './keys.js';
+import { ReadBatcher } from './read-batcher.js';
 import { clearArea, TagBatch } from './scan.js';
 import { queueScript, runScript } from './scripts.js';
 
@@ -103,9 +104,12 @@ export class RedisCacheStore implements CacheStore {
   ) {
     this.reader = readerConnection(client);
     this.cluster = isCluster(client);
+    this.batch = isCluster(this.reader) ? (keys) => this.reader.mget(keys) : ((b) => (keys: string[]) => b.mget(keys))(new ReadBatcher(this.reader));
   }
 
   private readonly cluster: boolean;
+  /** MGET of keys of one slot (any keys on a single server), merged with the other reads of the tick there. */
+  private readonly batch: (keys: string[]) => Promise<(string | null)[]>;
 
   /** Keys grouped by the tag of their pair (current layout), each with its hash and index. */
   private byTag(keys: Key[]) {
@@ -126,10 +130,10 @@ export class RedisCacheStore implements CacheStore {
     let raws: (string | null)[];
     if (keys.length <= GET_CHUNK && this.keys.layouts.count(ns0) === 1 && keys.every((k) => k.ns === ns0 && k.place === undefined)) {
       const tag = this.keys.tag(ns0);
-      raws = await this.reader.mget(keys.map((k) => this.keys.entry(tag, idHash(k.id))));
+      raws = await this.batch(keys.map((k) => this.keys.entry(tag, idHash(k.id))));
     } else if (keys.length <= GET_CHUNK && !this.cluster) {
       // One server: one MGET whatever the tags (a region's entry and its invalidation marker).
-      raws = await this.reader.mget(
+      raws = await this.batch(
         keys.map((k) => {
           const hash = idHash(k.id);
           return this.keys.entry(this.keys.placeOf(k, hash), hash);

@@ -333,12 +333,24 @@ export async function closeRedis(client: RedisClient) {
 
 /**
  * A second connection for cache reads: no scripts defined on it (ioredis copies every
- * defined script into each pipeline it makes), and auto-pipelining on, so the reads that
- * concurrent callers make in one tick go out in one write. It connects lazily, on the
- * first read; commands wait for it.
+ * defined script into each pipeline it makes). On a single server the cache merges the
+ * reads of one tick itself (read-batcher.ts); on a cluster auto-pipelining groups them per
+ * node. It connects lazily, on the first read; commands wait for it.
  */
 export function readerConnection(client: RedisClient): RedisClient {
-  const reader = isCluster(client) ? client.duplicate([], { enableAutoPipelining: true, lazyConnect: true }) : client.duplicate({ enableAutoPipelining: true, lazyConnect: true });
+  const reader = isCluster(client) ? client.duplicate([], { enableAutoPipelining: true, lazyConnect: true }) : client.duplicate({ lazyConnect: true });
   reader.on('error', () => {}); // reconnects by itself; callers see failed commands
   return reader;
+}
+
+/**
+ * A connection for a region's get-or-create steps: only their two scripts defined, and
+ * auto-pipelining on, so the steps of concurrent callers in one tick go out in one write
+ * (each pipeline copies the connection's scripts: two, not all of them).
+ */
+export function regionConnection(client: RedisClient): RedisClient {
+  const c = isCluster(client) ? client.duplicate([], { enableAutoPipelining: true, lazyConnect: true }) : client.duplicate({ enableAutoPipelining: true, lazyConnect: true });
+  c.on('error', () => {});
+  defineScripts(c, ['region-lock-or-read-2', 'region-store-release-3']);
+  return c;
 }

@@ -49,6 +49,7 @@ export async function redisBackend(url: string, prefix: string, settings: RedisB
   const locker = new RedisLocker(client, keys);
   const pending = new RedisPendingSet(client, keys);
   const steps = new RedisWorkerSteps(client, keys, locker, cache);
+  const regionSteps = new RedisRegionSteps(client, keys);
   await loadLayouts(client, keys);
   keys.layouts.useLoader(() => loadLayouts(client, keys));
   let closed = false;
@@ -57,7 +58,7 @@ export async function redisBackend(url: string, prefix: string, settings: RedisB
     locker,
     pending,
     steps,
-    regionSteps: new RedisRegionSteps(client, keys),
+    regionSteps,
     queue,
     quarantine: new RedisQuarantineStore(client, keys),
     registry: new RedisRegistry(client, keys),
@@ -69,6 +70,7 @@ export async function redisBackend(url: string, prefix: string, settings: RedisB
       await queue.close();
       steps.flush(); // settled records gathered for one DEL: sent before the connection goes
       await cache.close(); // its reader connection
+      await regionSteps.close();
       await closeRedis(client);
       unmute();
     },

@@ -1,7 +1,7 @@
 import { newId } from '../../hash.js';
 import type { Key, RegionSteps, StoredEntry } from '../../ports.js';
 import { decodeEntry, encodeEntry } from './cache.js';
-import type { RedisClient } from './connection.js';
+import { closeRedis, regionConnection, type RedisClient } from './connection.js';
 import { idHash, type RedisKeys } from './keys.js';
 import { runScript } from './scripts.js';
 
@@ -17,10 +17,19 @@ export class RedisRegionSteps implements RegionSteps {
   /** When this process last listed each namespace it stored under. */
   private listed = new Map<string, number>();
 
+  /** Its own connection (connection.ts regionConnection), opened on first use. */
+  private readonly client: RedisClient;
+
   constructor(
-    private readonly client: RedisClient,
+    main: RedisClient,
     private readonly keys: RedisKeys,
-  ) {}
+  ) {
+    this.client = regionConnection(main);
+  }
+
+  close() {
+    return closeRedis(this.client);
+  }
 
   async lockOrRead(key: Key, ttlMs: number, after: number) {
     const hash = idHash(key.id);

@@ -66,11 +66,11 @@ function scripts() {
 
 const defined = new WeakSet<RedisClient>();
 
-/** Register every script on a connection (once). */
-export function defineScripts(client: RedisClient) {
+/** Register every script (or only `only`) on a connection (once). */
+export function defineScripts(client: RedisClient, only?: ScriptName[]) {
   if (defined.has(client)) return;
   // numberOfKeys omitted: callers pass numkeys first, which serves fixed and variable scripts alike.
-  for (const s of scripts().values()) client.defineCommand(s.command, { lua: s.lua });
+  for (const [name, s] of scripts()) if (!only || only.includes(name as ScriptName)) client.defineCommand(s.command, { lua: s.lua });
   defined.add(client);
 }
 
