@@ -49,10 +49,18 @@ export const nsPart = (ns: string) => (PLAIN_NS.test(ns) ? ns : `#${hashId(ns)}`
  * share one key.
  */
 export function idHash(id: string): string {
+  const known = recent.get(id);
+  if (known !== undefined) return known;
   const bad = checkWellFormed(id, 'id');
   if (bad) throw new TypeError(`redis: ${bad}`);
-  return hashId(id);
+  const h = hashId(id);
+  // Hot ids are hashed once: a map lookup costs far less than SHA-1 (emptied when full).
+  if (recent.size >= RECENT_MAX) recent.clear();
+  recent.set(id, h);
+  return h;
 }
+const RECENT_MAX = 10_000;
+const recent = new Map<string, string>();
 
 /** Escape Redis glob metacharacters for SCAN MATCH. */
 export const globEscape = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&');
