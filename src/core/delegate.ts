@@ -51,8 +51,13 @@ export const refreshJobId = (op: string, uri: string, e: StoredEntry) => `refres
 /** The operations requests may name: a Map of definitions, or a Set of names (autodiscovery). */
 export type KnownOps = ReadonlyMap<string, unknown> | ReadonlySet<string>;
 
+/** A batch read of the cache; `fromL1[i]` when entry i came from this process's L1 tier. */
+export type CacheLookup = (keys: Key[]) => Promise<{ entries: (StoredEntry | undefined)[]; fromL1?: boolean[] }>;
+
 export interface DelegateDeps {
   backend: Backend;
+  /** How the batch is read (the app's L1 tier, when on); default: `backend.cache`. */
+  lookup?: CacheLookup;
   /** Operations a request may name: this app's own and those live workers serve. */
   ops: KnownOps;
   counters: CounterBuffer;
@@ -99,12 +104,14 @@ export async function delegateBatch(deps: DelegateDeps, requests: Request[], mod
   if (valid.length === 0) return out;
 
   const keys: Key[] = valid.map((r) => ({ ns: r.op, id: r.uri }));
-  const entries = mode.force ? [] : await backend.cache.getMany(keys);
+  const got = mode.force ? undefined : deps.lookup ? await deps.lookup(keys) : { entries: await backend.cache.getMany(keys) };
+  const entries = got?.entries ?? [];
+  const fromL1 = got?.fromL1;
   const now = Date.now();
   const misses: { r: Request; key: Key }[] = [];
   const refresh = new Map<string, NewJob>();
   // Warm is not a read: it counts nothing (hit ratios are the clients').
-  const count = (op: string, name: 'hits' | 'misses' | 'stale' | 'coalesced') => void (mode.silent || deps.counters.add(op, name));
+  const count = (op: string, name: 'hits' | 'misses' | 'stale' | 'coalesced' | 'l1Hits') => void (mode.silent || deps.counters.add(op, name));
   for (let i = 0; i < valid.length; i++) {
     const r = valid[i]!;
     const e = entries[i];
@@ -112,6 +119,8 @@ export async function delegateBatch(deps: DelegateDeps, requests: Request[], mod
       const stale = !isFresh(e, now);
       out.hits.push({ op: r.op, uri: r.uri, cbArgs: r.cbArgs, value: e.value, stale });
       count(r.op, 'hits');
+      // Of the hits, those this process's L1 tier served (`hits` stays the total).
+      if (fromL1?.[i]) count(r.op, 'l1Hits');
       if (stale) {
         count(r.op, 'stale');
         const id = refreshJobId(r.op, r.uri, e);
