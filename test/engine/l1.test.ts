@@ -55,15 +55,17 @@ describe('engine with l1 (memory)', () => {
     const w = app.startWorker();
     await Promise.all(first.delegated.map((d) => app.waitFor(d.jobId, { timeout: '5s' })));
     await w.stop();
-    const reads = store.reads;
+    await sleep(100); // the feed's news of the worker's writes (which may drop what waitFor read)
+    const before = store.reads;
     const second = await app.bulkGetOrDelegate(reqs);
     expect(second.hits.map((h) => h.value)).toEqual(['A', 'B']);
+    const fromStore = store.reads - before; // 0, or 1 when the feed's news came after waitFor
+    expect(fromStore).toBeLessThanOrEqual(1);
     const third = await app.bulkGetOrDelegate(reqs);
     expect(third.hits.map((h) => h.value)).toEqual(['A', 'B']);
     expect(await app.getOrDelegate('upper', 'a')).toEqual({ status: 'hit', value: 'A', stale: false });
-    // waitFor read each pair once; after that, every hit came from the tier.
-    expect(store.reads).toBe(reads);
-    expect(await counters(app)).toMatchObject({ hits: 5, l1Hits: 5, misses: 2 });
+    expect(store.reads - before).toBe(fromStore); // every hit since came from the tier
+    expect(await counters(app)).toMatchObject({ hits: 5, l1Hits: fromStore ? 3 : 5, misses: 2 });
     expect(app.l1Stats()).toMatchObject({ up: true, entries: 2 });
   });
 
@@ -71,6 +73,7 @@ describe('engine with l1 (memory)', () => {
     const { backend, store } = await deployment();
     const app = await open(backend, opsOf());
     await backend.cache.setMany(['a', 'b'].map((id) => ({ key: { ns: 'upper', id }, entry: { value: id, createdAt: Date.now(), expiresAt: null, staleUntil: null } })));
+    await sleep(50); // the feed's news of these writes
     await app.get('upper', 'a'); // a is now in the tier
     const reads = store.reads;
     const r = await app.bulkGetOrDelegate(['a', 'b', 'c'].map((uri) => ({ op: 'upper', uri })));
@@ -86,6 +89,7 @@ describe('engine with l1 (memory)', () => {
     const w = app.startWorker();
     expect(await app.call('upper', 'x', { timeout: '5s' })).toBe('X');
     await w.stop();
+    await sleep(50); // the feed's news of the worker's write
     expect(await app.get('upper', 'x')).toMatchObject({ value: 'X', stale: false, uri: 'x' });
     const reads = store.reads;
     expect((await app.getMany('upper', ['x', 'y'])).map((e) => e?.value)).toEqual(['X', undefined]);
@@ -128,10 +132,12 @@ describe('engine with l1 (memory)', () => {
     expect(await app.getOrDelegate('upper', 'a')).toEqual({ status: 'hit', value: 'A1', stale: false });
     await w.stop();
     await sleep(computed + 600 - Date.now());
+    await app.get('upper', 'a'); // in the tier (again, if the feed's news of the write dropped it)
+    const before = await counters(app);
     expect(await app.getOrDelegate('upper', 'a')).toEqual({ status: 'hit', value: 'A1', stale: true });
     expect(await app.getOrDelegate('upper', 'a')).toEqual({ status: 'hit', value: 'A1', stale: true });
     const c = await counters(app);
-    expect(c).toMatchObject({ hits: 3, l1Hits: 3, stale: 2, misses: 1, waiting: 1 }); // waitFor filled the tier
+    expect(c).toMatchObject({ hits: before.hits + 2, l1Hits: before.l1Hits + 2, stale: 2, misses: 1, waiting: 1 });
     const w2 = app.startWorker();
     await waitUntil(async () => (await app.get('upper', 'a'))?.value === 'A2', 'the refreshed value');
     await w2.stop();
