@@ -8,7 +8,7 @@ import { openBackend, type BackendOptions } from './backends/index.js';
 import { sleep } from './backends/polling-consumer.js';
 import { consumeJob, pairOf, type ConsumeDeps, type JobProgress } from './consume.js';
 import { CounterBuffer } from './counters.js';
-import { delegateBatch, validateRequest, type BulkResult, type DelegateDeps, type Delegated, type Hit, type Request } from './delegate.js';
+import { delegateBatch, validateRequest, type BulkResult, type CacheLookup, type DelegateDeps, type Delegated, type Hit, type Request } from './delegate.js';
 import { toMs, type Duration } from './duration.js';
 import { isFresh, isServable } from './entry.js';
 import { BackacheError, checkWellFormed, ConfigError, QuarantinedError, TimeoutError, UnknownOperationError } from './errors.js';
@@ -131,6 +131,9 @@ export class Backache {
    * process's invalidations drop its entries at once. The worker's path uses backend.steps.
    */
   private readonly cache: CacheStore;
+  /** The delegate path's read (with which entries the tier served), and the worker's news of what it stored. */
+  private readonly lookup?: CacheLookup;
+  private readonly forget?: (keys: Key[]) => void;
 
   constructor(
     readonly backend: Backend,
@@ -138,8 +141,11 @@ export class Backache {
     private opts: Omit<BackacheOptions, 'operations' | 'backend'>,
     private ownsBackend: boolean,
   ) {
-    this.l1 = opts.l1 !== undefined ? new L1Cache(backend.cache, opts.l1) : undefined;
-    this.cache = this.l1 ?? backend.cache;
+    const l1 = opts.l1 !== undefined ? new L1Cache(backend.cache, opts.l1) : undefined;
+    this.l1 = l1;
+    this.cache = l1 ?? backend.cache;
+    this.lookup = l1 && ((keys) => l1.lookup(keys));
+    this.forget = l1 && ((keys) => l1.forget(keys));
     this.counters = new CounterBuffer(backend.registry, (e) => this.log.error('counter flush failed', { error: String(e) }));
     this.quarantine = new QuarantineApi(backend, () => this.knownOps());
   }
@@ -264,8 +270,11 @@ export class Backache {
           const outcome = await consumeJob(consumeDeps, job, never);
           if (outcome.type === 'completed') {
             await this.backend.steps.settle({ ns: request.op, id: request.uri }, id).catch(() => {});
-            // The finish dropped the pair from the L1 tier (consumeDeps onStored): this reads the store.
-            const [e] = await this.cache.getMany([{ ns: request.op, id: request.uri }]);
+            // The tier may hold the miss that delegated the request (the entry may also have been
+            // found stored by someone else, with nothing stored here): drop it, read the store.
+            const key = { ns: request.op, id: request.uri };
+            this.l1?.forget([key]);
+            const [e] = await this.cache.getMany([key]);
             values.set(id, e ? { value: e.value } : { error: `${request.op} computed ${request.uri} but the entry expired at once (ttl/grace)` });
             return;
           }
@@ -295,13 +304,11 @@ export class Backache {
   }
 
   private deps(): DelegateDeps {
-    const l1 = this.l1;
-    return { backend: this.backend, ops: this.acceptedOps(), counters: this.counters, lookup: l1 && ((keys) => l1.lookup(keys)) };
+    return { backend: this.backend, ops: this.acceptedOps(), counters: this.counters, lookup: this.lookup };
   }
 
   private consumeDeps(workerId: string, lockMs: number): ConsumeDeps {
-    const l1 = this.l1;
-    return { backend: this.backend, ops: this.ops, counters: this.counters, log: this.log, workerId, lockMs, onProgress: this.opts.onProgress, onStored: l1 && ((keys) => l1.forget(keys)) };
+    return { backend: this.backend, ops: this.ops, counters: this.counters, log: this.log, workerId, lockMs, onProgress: this.opts.onProgress, onStored: this.forget };
   }
 
   /** Resolves with the value and all cbArgs once the request completes (following retries). */
