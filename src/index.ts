@@ -6,6 +6,8 @@ export { defineOperations } from './core/operations.js';
 export type { OperationsDef, OperationDef, OperationSpec, OperationContext, ResultInfo, Logger } from './core/operations.js';
 export { createRegion, Region, ProxyStore, sha1KeyMangler } from './core/region.js';
 export type { RegionOptions, CachedFunction } from './core/region.js';
+export { L1Cache } from './core/l1.js';
+export type { L1Options, L1Stats, L1Lookup } from './core/l1.js';
 export { registerStore, openBackend } from './core/backends/index.js';
 export type { StoreDriver, BackendOptions } from './core/backends/index.js';
 export * from './core/errors.js';

@@ -25,7 +25,8 @@ import { ConfigError } from '../core/errors.js';
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 const COUNTERS: [keyof OpCounters, string, string][] = [
-  ['hits', 'backache_hits_total', 'Requests answered from the cache (fresh or stale), deployment-wide (stats: hits).'],
+  ['hits', 'backache_hits_total', 'Requests answered from the cache (fresh or stale; L1 hits included), deployment-wide (stats: hits).'],
+  ['l1Hits', 'backache_l1_hits_total', 'Of the hits, those served from a process\'s in-memory L1 tier without a store read, deployment-wide (stats: l1Hits).'],
   ['misses', 'backache_misses_total', 'Requests not in the cache, delegated to the workers, deployment-wide (stats: misses).'],
   ['stale', 'backache_stale_hits_total', 'Hits on a stale entry, served while one refresh runs, deployment-wide (stats: stale).'],
   ['coalesced', 'backache_coalesced_total', 'Misses that joined a job already pending for the same URI, deployment-wide (stats: coalesced).'],

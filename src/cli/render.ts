@@ -23,6 +23,8 @@ export function renderStats(s: Stats): string {
         { header: 'FAILED', get: (o) => o.failed },
         { header: 'QUARANTINED', get: (o) => o.quarantined },
         { header: 'HITS', get: (o) => o.hits },
+        // Of the hits, those a process's L1 tier served (no store read).
+        { header: 'L1 HITS', get: (o) => o.l1Hits },
         { header: 'MISSES', get: (o) => o.misses },
         { header: 'COALESCED', get: (o) => o.coalesced },
         { header: 'HIT%', get: (o) => pct(o.hitRatio), align: 'right' },

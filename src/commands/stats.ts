@@ -3,7 +3,7 @@ import { BaseCommand, env } from './base.js';
 
 export default class Stats extends BaseCommand<typeof Stats> {
   static override summary = 'One snapshot of queues, counters, cache and workers (or one every INTERVAL with --watch).';
-  static override description = `Per operation: waiting, active, delayed, completed, failed and quarantined jobs, hits, misses and coalesced requests (cumulative counters), hit ratio, p50/p95 run time and cached entries; and the live workers.
+  static override description = `Per operation: waiting, active, delayed, completed, failed and quarantined jobs, hits (and of them L1 hits, served from a process's in-memory L1 tier), misses and coalesced requests (cumulative counters), hit ratio, p50/p95 run time and cached entries; and the live workers.
 Costs O(operations), never O(jobs): safe to run often from scripts. For a live view use "backache top".
 --watch [INTERVAL] prints a snapshot every INTERVAL (default 2s; 500ms, 10s, 1m, or a bare number of seconds) until interrupted (Ctrl-C exits 0), like "rq info --interval"; with --json, one JSON line per snapshot.`;
   static override examples = [

@@ -7,7 +7,7 @@ const ALT_SCREEN_OFF = '\u001b[?1049l';
 export default class Top extends BaseCommand<typeof Top> {
   static override summary = 'The live dashboard: queues, rates, hit ratio, workers and quarantine.';
   static override description = `Refreshed every --interval: per operation waiting, active, delayed, completed/s, failed/s, quarantined, hit ratio, coalesced, p50/p95 run time and a sparkline of the last minute; the live workers; the latest quarantine entries grouped by error.
-Keys: ↑↓ or j/k move, Enter details (recent jobs, quarantine items), Esc back, p pause/resume the operation's queue, r replay its quarantine (asks y/n about the items it counts, and replays exactly those), / filter the operations and the quarantine panel by name, ? help, q quit.
+Keys: ↑↓ or j/k move, Enter details (every counter, the hits served from L1 among the hits, recent jobs, quarantine items), Esc back, p pause/resume the operation's queue, r replay its quarantine (asks y/n about the items it counts, and replays exactly those), / filter the operations and the quarantine panel by name, ? help, q quit.
 Needs a terminal; for scripts use "backache stats --json" (the same data, once).`;
   static override examples = [
     '<%= config.bin %> top',

@@ -34,6 +34,11 @@ export interface ConsumeDeps {
   onProgress?: (p: JobProgress) => void;
   /** Told the run time (ms) of every result computed (StartWorkerOptions.onRunTime). */
   onRunTime?: (op: string, ms: number) => void;
+  /**
+   * Told the keys a finish stored (the URI and its aliases), so this process's L1 tier
+   * drops them at once; other processes learn of them through the store's change feed.
+   */
+  onStored?: (keys: Key[]) => void;
 }
 
 export interface JobProgress {
@@ -117,6 +122,7 @@ export async function consumeJob(deps: ConsumeDeps, job: ClaimedJob, signal: Abo
       // Store, move the pending cbArgs into the job's delivery record, release: one atomic step.
       record = await backend.steps.finish(key, job.id, store, token);
       token = null;
+      if (store.length) deps.onStored?.(store.map((s) => s.key));
     }
     const cbArgs = record.cbArgs;
     if (cbArgs.length > 0 && op.onResult) {

@@ -51,8 +51,13 @@ export const refreshJobId = (op: string, uri: string, e: StoredEntry) => `refres
 /** The operations requests may name: a Map of definitions, or a Set of names (autodiscovery). */
 export type KnownOps = ReadonlyMap<string, unknown> | ReadonlySet<string>;
 
+/** A batch read of the cache; `fromL1[i]` when entry i came from this process's L1 tier. */
+export type CacheLookup = (keys: Key[]) => Promise<{ entries: (StoredEntry | undefined)[]; fromL1?: boolean[] }>;
+
 export interface DelegateDeps {
   backend: Backend;
+  /** How the batch is read (the app's L1 tier, when on); default: `backend.cache`. */
+  lookup?: CacheLookup;
   /** Operations a request may name: this app's own and those live workers serve. */
   ops: KnownOps;
   counters: CounterBuffer;
@@ -87,6 +92,42 @@ export interface DelegateOutcome extends BulkResult {
   delegatedRequests: Request[];
 }
 
+type TallyName = 'hits' | 'l1Hits' | 'misses' | 'stale' | 'coalesced';
+const TALLY_NAMES: TallyName[] = ['hits', 'l1Hits', 'misses', 'stale', 'coalesced'];
+
+/**
+ * A batch's counts per operation, added to the CounterBuffer once per operation and name
+ * rather than once per request: a hit then costs an increment of a field of fixed shape.
+ */
+class Tally {
+  private byOp = new Map<string, Record<TallyName, number>>();
+  private lastOp: string | undefined;
+  private last: Record<TallyName, number> | undefined;
+
+  /** The counts of `op` (requests of a batch mostly name one operation: that one is kept at hand). */
+  of(op: string): Record<TallyName, number> {
+    if (op === this.lastOp && this.last !== undefined) return this.last;
+    let c = this.byOp.get(op);
+    if (c === undefined) this.byOp.set(op, (c = { hits: 0, l1Hits: 0, misses: 0, stale: 0, coalesced: 0 }));
+    this.lastOp = op;
+    this.last = c;
+    return c;
+  }
+
+  /** Add the counts to `counters` and zero them. */
+  flushTo(counters: CounterBuffer) {
+    this.byOp.forEach((c, op) => {
+      for (let i = 0; i < TALLY_NAMES.length; i++) {
+        const name = TALLY_NAMES[i]!;
+        if (c[name] !== 0) {
+          counters.add(op, name, c[name]);
+          c[name] = 0;
+        }
+      }
+    });
+  }
+}
+
 export async function delegateBatch(deps: DelegateDeps, requests: Request[], mode: DelegateMode = {}): Promise<DelegateOutcome> {
   const { backend } = deps;
   const out: DelegateOutcome = { hits: [], delegated: [], errors: [], firsts: [], delegatedRequests: [] };
@@ -99,29 +140,37 @@ export async function delegateBatch(deps: DelegateDeps, requests: Request[], mod
   if (valid.length === 0) return out;
 
   const keys: Key[] = valid.map((r) => ({ ns: r.op, id: r.uri }));
-  const entries = mode.force ? [] : await backend.cache.getMany(keys);
+  const got = mode.force ? undefined : deps.lookup ? await deps.lookup(keys) : { entries: await backend.cache.getMany(keys) };
+  const entries = got?.entries ?? [];
+  const fromL1 = got?.fromL1;
   const now = Date.now();
   const misses: { r: Request; key: Key }[] = [];
   const refresh = new Map<string, NewJob>();
   // Warm is not a read: it counts nothing (hit ratios are the clients').
-  const count = (op: string, name: 'hits' | 'misses' | 'stale' | 'coalesced') => void (mode.silent || deps.counters.add(op, name));
+  const tally = new Tally();
+  const nobody = { hits: 0, l1Hits: 0, misses: 0, stale: 0, coalesced: 0 };
+  const counts = (op: string) => (mode.silent ? nobody : tally.of(op));
   for (let i = 0; i < valid.length; i++) {
     const r = valid[i]!;
     const e = entries[i];
+    const c = counts(r.op);
     if (isServable(e, now)) {
       const stale = !isFresh(e, now);
       out.hits.push({ op: r.op, uri: r.uri, cbArgs: r.cbArgs, value: e.value, stale });
-      count(r.op, 'hits');
+      c.hits++;
+      // Of the hits, those this process's L1 tier served (`hits` stays the total).
+      if (fromL1?.[i]) c.l1Hits++;
       if (stale) {
-        count(r.op, 'stale');
+        c.stale++;
         const id = refreshJobId(r.op, r.uri, e);
         refresh.set(id, { id, data: { op: r.op, uri: r.uri, kwargs: r.kwargs ?? {} }, priority: r.priority });
       }
     } else {
       misses.push({ r, key: keys[i]! });
-      count(r.op, 'misses');
+      c.misses++;
     }
   }
+  tally.flushTo(deps.counters);
 
   const jobs: NewJob[] = [...refresh.values()];
   if (misses.length) {
@@ -133,7 +182,7 @@ export async function delegateBatch(deps: DelegateDeps, requests: Request[], mod
       const { first, jobId } = res[i]!;
       out.delegated.push({ op: r.op, uri: r.uri, jobId, coalesced: !first });
       out.delegatedRequests.push(r);
-      if (!first) count(r.op, 'coalesced');
+      if (!first) counts(r.op).coalesced++;
       // Coalesced requests add their pair's job too: adding an id that exists is a no-op,
       // and it heals a pair whose first client died (or lost its reply to a broker restart)
       // between the pending set and the queue, which would otherwise wait forever.
@@ -145,6 +194,7 @@ export async function delegateBatch(deps: DelegateDeps, requests: Request[], mod
       }
     }
   }
+  tally.flushTo(deps.counters);
   // Refresh ids are deterministic, so concurrent stale hits add the same job once.
   if (jobs.length) await backend.queue.addMany(jobs);
   return out;

@@ -6,16 +6,17 @@
 import { hostname } from 'node:os';
 import { openBackend, type BackendOptions } from './backends/index.js';
 import { sleep } from './backends/polling-consumer.js';
-import { consumeJob, pairOf, type JobProgress } from './consume.js';
+import { consumeJob, pairOf, type ConsumeDeps, type JobProgress } from './consume.js';
 import { CounterBuffer } from './counters.js';
-import { delegateBatch, validateRequest, type BulkResult, type Delegated, type Hit, type Request } from './delegate.js';
+import { delegateBatch, validateRequest, type BulkResult, type CacheLookup, type DelegateDeps, type Delegated, type Hit, type Request } from './delegate.js';
 import { toMs, type Duration } from './duration.js';
 import { isFresh, isServable } from './entry.js';
 import { BackacheError, checkWellFormed, ConfigError, QuarantinedError, TimeoutError, UnknownOperationError } from './errors.js';
 import { newId } from './hash.js';
 import { normalizeOperations, type Logger, type Operation, type OperationsDef } from './operations.js';
-import { MAX_WORKER_JOBS, type Backend, type ClaimedJob, type JobInfo, type JobListState, type JobOutcome, type Key, type WorkerInfo } from './ports.js';
+import { MAX_WORKER_JOBS, type Backend, type CacheStore, type ClaimedJob, type JobInfo, type JobListState, type JobOutcome, type Key, type WorkerInfo } from './ports.js';
 import { drainQueue, type DrainOptions, type DrainResult } from './drain.js';
+import { L1Cache, resolveL1Options, type L1Options, type L1Stats } from './l1.js';
 import { QuarantineApi } from './quarantine-api.js';
 import { checkSelection, chunks, selectIds, type Selection } from './select.js';
 import { collectStats, type Stats } from './stats.js';
@@ -33,6 +34,12 @@ export interface BackacheOptions extends BackendOptions {
   lease?: Duration;
   /** @deprecated use `lease`. */
   leaseMs?: number;
+  /**
+   * An in-process LRU in front of the cache (DESIGN.md §3 `l1`), kept coherent with every
+   * other process by the cache store's change feed; off by default. Values it serves are
+   * shared by the process's readers, and frozen.
+   */
+  l1?: L1Options;
 }
 
 export interface GetOrDelegateOptions {
@@ -117,6 +124,16 @@ export class Backache {
   /** Operations live workers serve (or served) that this app does not define: see discoverOperations. */
   private discovered = new Set<string>();
   private closed = false;
+  /** This app's L1 tier, when `l1` is on: its own, even over a shared backend. */
+  private readonly l1?: L1Cache;
+  /**
+   * The cache as the client side reads and writes it: through the L1 tier when on, so this
+   * process's invalidations drop its entries at once. The worker's path uses backend.steps.
+   */
+  private readonly cache: CacheStore;
+  /** The delegate path's read (with which entries the tier served), and the worker's news of what it stored. */
+  private readonly lookup?: CacheLookup;
+  private readonly forget?: (keys: Key[]) => void;
 
   constructor(
     readonly backend: Backend,
@@ -124,6 +141,11 @@ export class Backache {
     private opts: Omit<BackacheOptions, 'operations' | 'backend'>,
     private ownsBackend: boolean,
   ) {
+    const l1 = opts.l1 !== undefined ? new L1Cache(backend.cache, opts.l1) : undefined;
+    this.l1 = l1;
+    this.cache = l1 ?? backend.cache;
+    this.lookup = l1 && ((keys) => l1.lookup(keys));
+    this.forget = l1 && ((keys) => l1.forget(keys));
     this.counters = new CounterBuffer(backend.registry, (e) => this.log.error('counter flush failed', { error: String(e) }));
     this.quarantine = new QuarantineApi(backend, () => this.knownOps());
   }
@@ -168,7 +190,7 @@ export class Backache {
     const [workers, counters, cached] = await Promise.all([
       this.backend.registry.workers(),
       this.backend.registry.counters(),
-      o.cached ? this.backend.cache.namespaces() : Promise.resolve([] as string[]),
+      o.cached ? this.cache.namespaces() : Promise.resolve([] as string[]),
     ]);
     const found = [
       ...workers.flatMap((w) => w.ops),
@@ -248,7 +270,11 @@ export class Backache {
           const outcome = await consumeJob(consumeDeps, job, never);
           if (outcome.type === 'completed') {
             await this.backend.steps.settle({ ns: request.op, id: request.uri }, id).catch(() => {});
-            const [e] = await this.backend.cache.getMany([{ ns: request.op, id: request.uri }]);
+            // The tier may hold the miss that delegated the request (the entry may also have been
+            // found stored by someone else, with nothing stored here): drop it, read the store.
+            const key = { ns: request.op, id: request.uri };
+            this.l1?.forget([key]);
+            const [e] = await this.cache.getMany([key]);
             values.set(id, e ? { value: e.value } : { error: `${request.op} computed ${request.uri} but the entry expired at once (ttl/grace)` });
             return;
           }
@@ -277,12 +303,12 @@ export class Backache {
     return { hits: r.hits, delegated: r.delegated, errors: r.errors };
   }
 
-  private deps() {
-    return { backend: this.backend, ops: this.acceptedOps(), counters: this.counters };
+  private deps(): DelegateDeps {
+    return { backend: this.backend, ops: this.acceptedOps(), counters: this.counters, lookup: this.lookup };
   }
 
-  private consumeDeps(workerId: string, lockMs: number) {
-    return { backend: this.backend, ops: this.ops, counters: this.counters, log: this.log, workerId, lockMs, onProgress: this.opts.onProgress };
+  private consumeDeps(workerId: string, lockMs: number): ConsumeDeps {
+    return { backend: this.backend, ops: this.ops, counters: this.counters, log: this.log, workerId, lockMs, onProgress: this.opts.onProgress, onStored: this.forget };
   }
 
   /** Resolves with the value and all cbArgs once the request completes (following retries). */
@@ -293,8 +319,12 @@ export class Backache {
     for (;;) {
       const s = await this.backend.queue.getState(jobId);
       if (s.state === 'completed') {
-        // The job keeps who was told; the value is the cache's (stored once).
-        const [e] = await this.backend.cache.getMany([{ ns: s.op, id: s.uri }]);
+        // The job keeps who was told; the value is the cache's (stored once). Another process
+        // may have stored it just now, before the feed told this one: the L1 tier (which may
+        // hold the miss that delegated the request) drops the pair and reads the store.
+        const key = { ns: s.op, id: s.uri };
+        this.l1?.forget([key]);
+        const [e] = await this.cache.getMany([key]);
         if (!e) throw new BackacheError(`job ${jobId} completed, but the entry of ${s.op} ${s.uri} is no longer cached (its ttl and grace passed, or it was invalidated); ask for it again`);
         return { value: e.value, cbArgs: s.result.cbArgs };
       }
@@ -325,7 +355,7 @@ export class Backache {
 
   async get(op: string, uri: string) {
     wellFormed(uri);
-    const [e] = await this.backend.cache.getMany([{ ns: op, id: uri }]);
+    const [e] = await this.cache.getMany([{ ns: op, id: uri }]);
     const now = Date.now();
     if (!isServable(e, now)) return undefined;
     return { value: e.value, stale: !isFresh(e, now), createdAt: e.createdAt, expiresAt: e.expiresAt, uri: e.uri ?? uri };
@@ -333,7 +363,7 @@ export class Backache {
 
   async getMany(op: string, uris: string[]) {
     uris.forEach((u) => wellFormed(u));
-    const entries = await this.backend.cache.getMany(uris.map((id) => ({ ns: op, id })));
+    const entries = await this.cache.getMany(uris.map((id) => ({ ns: op, id })));
     const now = Date.now();
     return entries.map((e, i) =>
       isServable(e, now) ? { value: e.value, stale: !isFresh(e, now), createdAt: e.createdAt, expiresAt: e.expiresAt, uri: e.uri ?? uris[i]! } : undefined,
@@ -344,14 +374,14 @@ export class Backache {
     if (o.op !== undefined) this.requireOpOrSeen(o.op);
     checkSelection(o);
     // Every operation's entries, but never a region's that shares the store.
-    const ops = o.op !== undefined ? [o.op] : (await this.backend.cache.namespaces()).filter((ns) => !ns.startsWith('region.'));
+    const ops = o.op !== undefined ? [o.op] : (await this.cache.namespaces()).filter((ns) => !ns.startsWith('region.'));
     const res: InvalidateResult = { matched: 0, invalidated: 0 };
     if (o.dryRun) res.items = [];
     for (const op of ops) {
-      for await (const ids of chunks(selectIds(this.backend.cache, op, o), this.batchSize)) {
+      for await (const ids of chunks(selectIds(this.cache, op, o), this.batchSize)) {
         const keys: Key[] = ids.map((id) => ({ ns: op, id }));
         if (o.dryRun) {
-          const present = await this.backend.cache.getMany(keys);
+          const present = await this.cache.getMany(keys);
           const now = Date.now();
           ids.forEach((id, i) => {
             if (isServable(present[i], now)) res.items!.push({ op, uri: id });
@@ -360,7 +390,7 @@ export class Backache {
           o.onProgress?.(res.matched);
           continue;
         }
-        const n = o.soft ? await this.backend.cache.markStale(keys, Date.now()) : await this.backend.cache.deleteMany(keys);
+        const n = o.soft ? await this.cache.markStale(keys, Date.now()) : await this.cache.deleteMany(keys);
         res.matched += n;
         res.invalidated += n;
         o.onProgress?.(res.matched);
@@ -402,7 +432,7 @@ export class Backache {
         return seen.has(k) ? false : (seen.add(k), true);
       });
       if (o.dryRun) {
-        const entries = o.force ? [] : await this.backend.cache.getMany(unique.map((r) => ({ ns: r.op, id: r.uri })));
+        const entries = o.force ? [] : await this.cache.getMany(unique.map((r) => ({ ns: r.op, id: r.uri })));
         const now = Date.now();
         unique.forEach((r, i) => {
           const e = entries[i];
@@ -523,6 +553,11 @@ export class Backache {
     return [...byOp.values()].sort((a, b) => a.op.localeCompare(b.op));
   }
 
+  /** This process's L1 tier: hits, misses, entries, bytes, evictions; undefined without `l1`. */
+  l1Stats(): L1Stats | undefined {
+    return this.l1?.l1Stats();
+  }
+
   async stats(): Promise<Stats> {
     await this.counters.flush();
     return collectStats(this.backend, this.operationNames());
@@ -577,7 +612,7 @@ export class Backache {
   /** Remove everything of this deployment (cache, jobs, pending, quarantine, registry). */
   async cleanup() {
     const b = this.backend;
-    await Promise.all([b.cache.clear(), b.queue.clear(), b.pending.clear(), b.quarantine.clear(), b.registry.clear()]);
+    await Promise.all([this.cache.clear(), b.queue.clear(), b.pending.clear(), b.quarantine.clear(), b.registry.clear()]);
     await b.declareShards?.(this.shardCounts()); // the layouts this process uses stay recorded
   }
 
@@ -591,6 +626,8 @@ export class Backache {
     this.closed = true;
     await Promise.all([...this.workersRunning].map((w) => w.stop()));
     await this.counters.close();
+    // The tier is this app's; the backend (and its cache) only when this app opened it.
+    this.l1?.stop();
     if (this.ownsBackend) await this.backend.close();
   }
 }
@@ -600,15 +637,17 @@ const inlineQueue = { addMany: async () => {} } as unknown as Backend['queue'];
 export async function createBackache(o: BackacheOptions): Promise<Backache> {
   if (!o || !o.operations) throw new ConfigError('createBackache needs { operations }');
   const ops = normalizeOperations(o.operations);
+  if (o.l1 !== undefined) resolveL1Options(o.l1); // a bad option fails before any connection
   const backend = o.backend ?? (await openBackend(o));
+  let app: Backache;
   try {
     // Every operation, so a layout changed back to one shard is recorded too.
     await backend.declareShards?.(Object.fromEntries([...ops.values()].map((op) => [op.name, op.shards])));
+    app = new Backache(backend, ops, o, !o.backend);
   } catch (e) {
     if (!o.backend) await backend.close().catch(() => {});
     throw e;
   }
-  const app = new Backache(backend, ops, o, !o.backend);
   for (const w of backend.warnings ?? []) app.log.warn(w);
   return app;
 }

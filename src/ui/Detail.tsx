@@ -63,12 +63,13 @@ export function Detail({ op, stats: s, rates, history, detail, width, rows, now 
       </Text>
       <Text wrap="truncate">
         <Num label="hits" value={fmtCount(s?.hits ?? 0)} />
+        <Num label="L1" value={fmtCount(s?.l1Hits ?? 0)} />
         <Num label="misses" value={fmtCount(s?.misses ?? 0)} />
         <Num label="stale" value={fmtCount(s?.stale ?? 0)} color={s?.stale ? colors.warn : undefined} />
         <Num label="coalesced" value={fmtCount(s?.coalesced ?? 0)} />
         <Num label="hit ratio" value={fmtPct(s?.hitRatio)} />
         <Text dimColor>60s </Text>
-        <Text color={colors.ok}>{sparkline(history, now, HISTORY_MS, Math.max(10, Math.min(60, width - 70)))}</Text>
+        <Text color={colors.ok}>{sparkline(history, now, HISTORY_MS, Math.max(10, Math.min(60, width - 76)))}</Text>
       </Text>
       <Text wrap="truncate">
         <Text bold>RECENT JOBS</Text>

@@ -45,11 +45,11 @@ describeOnBackends('data commands', (b) => {
     const st = await cli(['stats', '--json', ...flags], { cwd: dir });
     expect(st.code).toBe(0);
     const upper = st.json().ops.find((o: { op: string }) => o.op === 'upper');
-    expect(upper).toMatchObject({ completed: 2, hits: 1, misses: 2, entries: 2, waiting: 0, quarantined: 0 });
+    expect(upper).toMatchObject({ completed: 2, hits: 1, l1Hits: 0, misses: 2, entries: 2, waiting: 0, quarantined: 0 });
     expect(st.json().broker).not.toMatch(/:[^:@/]+@/); // no password
     const table = await cli(['stats', ...flags], { cwd: dir });
-    expect(table.stdout).toMatch(/^OP\s+WAITING\s+ACTIVE\s+DELAYED\s+DONE\s+FAILED\s+QUARANTINED\s+HITS\s+MISSES\s+COALESCED\s+HIT%\s+P50\s+P95\s+ENTRIES$/m);
-    expect(table.stdout).toMatch(/^upper\s+0\s+0\s+0\s+2\s+0\s+0\s+1\s+2\s+0\s+33\.3%/m);
+    expect(table.stdout).toMatch(/^OP\s+WAITING\s+ACTIVE\s+DELAYED\s+DONE\s+FAILED\s+QUARANTINED\s+HITS\s+L1 HITS\s+MISSES\s+COALESCED\s+HIT%\s+P50\s+P95\s+ENTRIES$/m);
+    expect(table.stdout).toMatch(/^upper\s+0\s+0\s+0\s+2\s+0\s+0\s+1\s+0\s+2\s+0\s+33\.3%/m);
     for (const c of [['ops'], ['workers'], ['get', '--op', 'upper', 'a'], ['doctor']]) {
       const r = await cli([...c, '--json', ...flags], { cwd: dir });
       expect(r.code, `${c.join(' ')}: ${r.stderr}`).toBe(0);

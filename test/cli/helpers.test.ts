@@ -227,11 +227,12 @@ describe('rendering', () => {
       cache: 'redis://u:pw@h:6379',
       workers: [],
       totals: { waiting: 0, active: 0, delayed: 0, quarantined: 0, completed: 0, failed: 0, entries: 0 },
-      ops: [{ op: 'title', waiting: 3, active: 1, delayed: 0, paused: false, quarantined: 2, pending: 1, entries: 10, hitRatio: 0.5, p50: 12, p95: 1500, hits: 5, misses: 5, stale: 0, coalesced: 1, completed: 9, failed: 2, retried: 0, l1Hits: 0 }],
+      ops: [{ op: 'title', waiting: 3, active: 1, delayed: 0, paused: false, quarantined: 2, pending: 1, entries: 10, hitRatio: 0.5, p50: 12, p95: 1500, hits: 5, misses: 5, stale: 0, coalesced: 1, completed: 9, failed: 2, retried: 0, l1Hits: 3 }],
     });
     expect(text).not.toContain('pw');
     expect(text).toMatch(/^broker redis:\/\/u:\*\*\*@h:6379\n/);
-    expect(text).toMatch(/title\s+3\s+1\s+0\s+9\s+2\s+2\s+5\s+5\s+1\s+50\.0%\s+12ms\s+1\.5s\s+10/);
+    expect(text).toMatch(/^OP\s+WAITING\s+ACTIVE\s+DELAYED\s+DONE\s+FAILED\s+QUARANTINED\s+HITS\s+L1 HITS\s+MISSES\s+COALESCED\s+HIT%/m);
+    expect(text).toMatch(/title\s+3\s+1\s+0\s+9\s+2\s+2\s+5\s+3\s+5\s+1\s+50\.0%\s+12ms\s+1\.5s\s+10/);
     expect(text).toMatch(/0 workers alive$/);
   });
 

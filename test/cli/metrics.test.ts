@@ -7,7 +7,9 @@
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createMetrics } from '../../src/cli/metrics.js';
 import { bin, cli, describeOnBackends, ensureBuilt, startCli, tempDir, TEST_OPS, writeFiles } from '../helpers/cli.js';
+import { opStats, stats as snapshotStats } from '../ui/fixtures.js';
 import { waitUntil } from '../helpers/wait.js';
 
 beforeAll(ensureBuilt, 300_000);
@@ -47,6 +49,7 @@ const value = (samples: Sample[], name: string, labels: Record<string, string>) 
 /** stats --json field → metric name. */
 const FIELDS: Record<string, string> = {
   hits: 'backache_hits_total',
+  l1Hits: 'backache_l1_hits_total',
   misses: 'backache_misses_total',
   stale: 'backache_stale_hits_total',
   coalesced: 'backache_coalesced_total',
@@ -60,6 +63,20 @@ const FIELDS: Record<string, string> = {
   pending: 'backache_pending',
   entries: 'backache_entries',
 };
+
+describe('metrics from a snapshot', () => {
+  it('L1 hits are a counter of their own beside the hits, documented', async () => {
+    const m = createMetrics();
+    m.update(snapshotStats([opStats('title', { hits: 10, l1Hits: 7, misses: 2 }), opStats('crawl', { hits: 1 })]));
+    const text = await m.registry.metrics();
+    expect(text).toMatch(/^# HELP backache_l1_hits_total Of the hits, those served from a process's in-memory L1 tier/m);
+    expect(text).toMatch(/^# TYPE backache_l1_hits_total counter$/m);
+    const samples = parse(text);
+    expect(value(samples, 'backache_l1_hits_total', { op: 'title' })).toBe(7);
+    expect(value(samples, 'backache_hits_total', { op: 'title' })).toBe(10);
+    expect(value(samples, 'backache_l1_hits_total', { op: 'crawl' })).toBe(0);
+  });
+});
 
 describe('metrics --help', () => {
   it('has a description and examples; the local examples run as written; work --help names --metrics-port and its variable', async () => {
@@ -123,6 +140,7 @@ describeOnBackends('metrics', (b) => {
     // The figures themselves, so a wrong mapping cannot agree with itself.
     expect(value(scraped, 'backache_completed_total', { op: 'upper' })).toBe(3);
     expect(value(scraped, 'backache_hits_total', { op: 'upper' })).toBe(1);
+    expect(value(scraped, 'backache_l1_hits_total', { op: 'upper' })).toBe(0); // the CLI has no L1 tier
     expect(value(scraped, 'backache_misses_total', { op: 'upper' })).toBe(3);
     expect(value(scraped, 'backache_failed_total', { op: 'reject' })).toBe(1);
     expect(value(scraped, 'backache_quarantined', { op: 'reject' })).toBe(1);

@@ -6,11 +6,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createBackache, defineOperations, type Backache, type OperationsDef } from '../../src/index.js';
 import { QuarantinedError } from '../../src/core/errors.js';
 import { openBackend } from '../../src/core/backends/index.js';
+import type { L1Options } from '../../src/core/l1.js';
+import type { Backend } from '../../src/core/ports.js';
 import { sleep, waitUntil } from '../helpers/wait.js';
 
-/** Returns broker (and optional cache) URLs for a fresh, isolated deployment. */
+/**
+ * Returns broker (and optional cache) URLs for a fresh, isolated deployment, and optionally
+ * an open backend of it and `l1` options (the scenarios with the L1 tier on).
+ */
 /** Where the scenarios run; with `shards`, every operation of the scenarios gets that many. */
-export type Deployment = () => Promise<{ broker: string; cache?: string; prefix?: string; shards?: number }>;
+export type Deployment = () => Promise<{ broker: string; cache?: string; prefix?: string; shards?: number; l1?: L1Options; backend?: Backend }>;
 
 /** The same operations, each with `shards: n`. */
 export const withShards = (ops: OperationsDef, n: number): OperationsDef =>

@@ -150,7 +150,7 @@ describe('Dashboard at 80×24', () => {
     expect(f).toMatch(/^title\s+Esc back/m);
     expect(f).toMatch(/waiting 3\s+active 4\s+delayed 0/);
     expect(f).toMatch(/done 15\.0k \(150\/s\)\s+failed 400 \(4\.0\/s\)/);
-    expect(f).toMatch(/hits 9000\s+misses 1000\s+stale 0\s+coalesced 321\s+hit ratio 90%/);
+    expect(f).toMatch(/hits 9000\s+L1 8000\s+misses 1000\s+stale 0\s+coalesced 321\s+hit ratio 90%/);
     expect(f).toMatch(/2s completed\s+job-aaaa\s+https:\/\/example.com\/a/);
     expect(f).toMatch(/3s quarantined job-bbbb/);
     expect(f).toMatch(/QUARANTINE 7 items · r replays them/);

@@ -82,7 +82,7 @@ export function busySnapshot(at = NOW, scale = 1): Snapshot {
   const ops = [
     opStats('crawl', { waiting: 1_250_000, active: 16, delayed: 42, completed: Math.round(900_000 * scale), failed: 12, hits: 10, misses: 90, hitRatio: 0.1, coalesced: 5, p50: 850, p95: 4200, entries: 50_000 }),
     opStats('thumbnail', { waiting: 12, active: 2, paused: true, completed: Math.round(3400 * scale), hits: 800, misses: 200, hitRatio: 0.8, p50: 120, p95: 900, entries: 3000 }),
-    opStats('title', { waiting: 3, active: 4, completed: Math.round(15_000 * scale), failed: Math.round(400 * scale), quarantined: 7, hits: 9000, misses: 1000, hitRatio: 0.9, coalesced: 321, p50: 35, p95: 210, entries: 12_000 }),
+    opStats('title', { waiting: 3, active: 4, completed: Math.round(15_000 * scale), failed: Math.round(400 * scale), quarantined: 7, hits: 9000, l1Hits: 8000, misses: 1000, hitRatio: 0.9, coalesced: 321, p50: 35, p95: 210, entries: 12_000 }),
   ];
   const workers = [worker(1), worker(2, { lastSeen: NOW - 9000, ops: ['crawl'] })];
   const quarantine = [
