@@ -12,6 +12,7 @@ import { isFresh, isServable, makeEntry, toJsonValue } from './entry.js';
 import { checkWellFormed, ConfigError, NotSerializableError } from './errors.js';
 import type { Backend, CacheStore, Key, Locker, RegionSteps, StoredEntry } from './ports.js';
 import { Wakeups } from './region-wake.js';
+import { L1Cache, type L1Options } from './l1.js';
 import { checkSelection, chunks, selectIds } from './select.js';
 import type { TemplateVars } from './template.js';
 
@@ -41,6 +42,12 @@ export interface RegionOptions {
   wrap?: ((store: CacheStore) => CacheStore)[];
   /** How long a creator may hold the lock before another process may take over (default 30s; extended while it runs). */
   lockTimeout?: Duration;
+  /**
+   * An in-process LRU in front of the store (after `wrap`), kept coherent with every other
+   * process by the store's change feed (memory, sqlite, redis); off by default. Values it
+   * serves are frozen: the same object goes to every caller of this process.
+   */
+  l1?: L1Options;
 }
 
 export interface RegionEntry<T = unknown> {
@@ -101,7 +108,10 @@ export class Region {
     this.graceMs = opts.grace === undefined ? null : toMs(opts.grace, 'region grace');
     this.lockMs = opts.lockTimeout === undefined ? 30_000 : toMs(opts.lockTimeout, 'lockTimeout');
     this.wakes = new Wakeups(store.changes, this.ns);
+    this.l1 = store instanceof L1Cache ? store : undefined;
   }
+
+  private readonly l1: L1Cache | undefined;
 
   private key(k: string): Key {
     if (typeof k !== 'string') throw new ConfigError(`region keys are strings, got ${typeof k}`);
@@ -225,7 +235,11 @@ export class Region {
     } finally {
       clearInterval(keeper);
     }
-    await this.steps.storeAndRelease(k, token, entry);
+    try {
+      await this.steps.storeAndRelease(k, token, entry);
+    } finally {
+      this.l1?.forget([k]); // written past the L1: this process reads its own write at once
+    }
     return value;
   }
 
@@ -259,7 +273,9 @@ export class Region {
         mine.forEach((m, j) => (out[m.i] = values[j]));
       }
     } finally {
-      await Promise.all(mine.map((m, j) => this.steps.storeAndRelease(ks[m.i]!, m.token, stored?.[j]).catch((e) => (stored ? Promise.reject(e) : undefined))));
+      await Promise.all(mine.map((m, j) => this.steps.storeAndRelease(ks[m.i]!, m.token, stored?.[j]).catch((e) => (stored ? Promise.reject(e) : undefined)))).finally(() =>
+        this.l1?.forget(mine.map((m) => ks[m.i]!)),
+      );
     }
     await Promise.all(others.map(async (m) => (out[m.i] = await this.getOrCreate(m.k, async () => (await creator([m.k]))[0]!, o))));
     return out as T[];
@@ -359,6 +375,7 @@ export class Region {
   async close() {
     await this.settle();
     this.wakes.close();
+    this.l1?.stop();
     await this.onClose();
   }
 }
@@ -378,5 +395,13 @@ export async function createRegion(o: RegionOptions = {}): Promise<Region> {
   for (const w of o.wrap ?? []) cache = w(cache);
   // Proxies see every read and write: the steps are then composed over the wrapped store.
   if (!steps || o.wrap?.length) steps = composeRegionSteps(locker, cache);
+  if (o.l1) {
+    try {
+      cache = new L1Cache(cache, o.l1);
+    } catch (e) {
+      await close();
+      throw e;
+    }
+  }
   return new Region(cache, locker, steps, o, close);
 }

@@ -5,6 +5,7 @@ import { MemoryCacheStore, MemoryLocker } from '../../src/core/backends/memory/i
 import { describeRegion } from './scenarios.js';
 
 describeRegion('memory', async () => `memory:${randomUUID()}`);
+describeRegion('memory, with l1', async () => `memory:${randomUUID()}`, { l1: {} });
 
 describe('store registry', () => {
   it('users can register a store by scheme and regions find it by URL', async () => {

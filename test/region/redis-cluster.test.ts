@@ -10,3 +10,4 @@ afterAll(async () => cluster?.stop());
 
 // createRegion opens the store by URL; a fresh region name isolates each test.
 describeRegion('redis cluster', async () => cluster.url);
+describeRegion('redis cluster, with l1', async () => cluster.url, { l1: {} });

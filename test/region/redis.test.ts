@@ -10,3 +10,4 @@ afterAll(async () => redis?.stop());
 
 // createRegion opens the store by URL; a fresh region name isolates each test.
 describeRegion('redis', async () => redis.url);
+describeRegion('redis, with l1', async () => redis.url, { l1: {} });

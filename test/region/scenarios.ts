@@ -9,11 +9,12 @@ import { sleep } from '../helpers/wait.js';
 /** A store URL for a fresh, isolated region store. */
 export type StoreUrl = () => Promise<string>;
 
-export function describeRegion(name: string, storeUrl: StoreUrl) {
+/** `defaults`: options of every region the scenarios open (e.g. `{ l1: {} }`). */
+export function describeRegion(name: string, storeUrl: StoreUrl, defaults: Omit<RegionOptions, 'store'> = {}) {
   describe(`region: ${name}`, () => {
     const regions: Region[] = [];
     const open = async (o: Omit<RegionOptions, 'store'> = {}) => {
-      const r = await createRegion({ store: await storeUrl(), name: `t${randomUUID().slice(0, 8)}`, ...o });
+      const r = await createRegion({ store: await storeUrl(), name: `t${randomUUID().slice(0, 8)}`, ...defaults, ...o });
       regions.push(r);
       return r;
     };
@@ -222,7 +223,7 @@ export function describeRegion(name: string, storeUrl: StoreUrl) {
         lockOrRead: (...a) => (looks.n++, b.regionSteps.lockOrRead(...a)),
         storeAndRelease: (...a) => b.regionSteps.storeAndRelease(...a),
       };
-      const r = await createRegion({ store: { cache: b.cache, locker: b.locker, regionSteps: steps }, name });
+      const r = await createRegion({ store: { cache: b.cache, locker: b.locker, regionSteps: steps }, name, ...defaults });
       regions.push(r);
       // The store's feed live before the test starts (it is one subscription per store).
       let up = false;
@@ -235,7 +236,7 @@ export function describeRegion(name: string, storeUrl: StoreUrl) {
     it('a waiter is woken when the value is stored (the change feed), not by polling, and a failed creator wakes it to create', async () => {
       const url = await storeUrl();
       const name = `w${randomUUID().slice(0, 8)}`;
-      const a = await createRegion({ store: url, name });
+      const a = await createRegion({ store: url, name, ...defaults });
       regions.push(a);
       const b = await counted(url, name);
       try {

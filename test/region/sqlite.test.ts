@@ -10,6 +10,7 @@ const dir = mkdtempSync(join(tmpdir(), 'backache-region-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describeRegion('sqlite', async () => `sqlite:${join(dir, `${randomUUID()}.db`)}`);
+describeRegion('sqlite, with l1', async () => `sqlite:${join(dir, `${randomUUID()}.db`)}`, { l1: {} });
 
 describe('region on sqlite across processes', () => {
   it('two processes on one file run one creator between them', async () => {
