@@ -372,6 +372,11 @@ export class Region {
     return { invalidated: n };
   }
 
+  /** The L1 tier's figures (hits, misses, entries, bytes, evictions, whether its feed is up); undefined without `l1`. */
+  l1Stats() {
+    return this.l1?.l1Stats();
+  }
+
   async close() {
     await this.settle();
     this.wakes.close();
