@@ -5,7 +5,7 @@
  * Tables whose rows are ordered by insertion declare `seq INTEGER PRIMARY KEY`, an alias
  * of the rowid that VACUUM keeps stable.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** From the pre-release layout 1: one pending_args row per request, ordered by rowid. */
 export const MIGRATE_FROM_1 = `
@@ -71,6 +71,21 @@ CREATE TABLE IF NOT EXISTS cache (
   PRIMARY KEY (prefix, ns, id)
 );
 CREATE INDEX IF NOT EXISTS cache_gone ON cache (prefix, stale_until) WHERE stale_until IS NOT NULL;
+
+-- The cache's change log (changes.ts): one row per id written, deleted or marked stale, in
+-- the transaction that did it; ns NULL = every entry of the prefix (a clear). Watchers read
+-- what is past their last seq; rows older than a minute are trimmed. AUTOINCREMENT: a seq
+-- is never handed out twice, so a watcher can tell a gap (rows trimmed before it read them).
+-- Schema 4 added it: a file of schema 3 gets it from this CREATE, and backache versions
+-- that would write entries without it refuse the file.
+CREATE TABLE IF NOT EXISTS changes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  prefix TEXT NOT NULL,
+  ns TEXT,
+  id TEXT,
+  at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS changes_prefix ON changes (prefix, seq);
 
 CREATE TABLE IF NOT EXISTS locks (
   prefix TEXT NOT NULL,
