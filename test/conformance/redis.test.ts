@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
 import { openBackend } from '../../src/core/backends/index.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
-import { describeBackend, describeCacheStore, describeWorkerSteps } from './suites.js';
+import { describeBackend, describeCacheStore, describeChangeFeed, describeWorkerSteps } from './suites.js';
 
 // One real redis-server for this file; every open gets its own prefix (its own deployment).
 let server: RedisServer;
@@ -22,3 +23,19 @@ describeCacheStore('redis (cache only)', async () => openBackend({ broker: `memo
 
 // Redis steps (records, locks, pending lists) around a cache that lives elsewhere.
 describeWorkerSteps('redis broker, memory cache', () => openBackend({ broker: server.url, cache: `memory:${randomUUID()}`, prefix: prefix() }));
+
+// Two opens with one prefix on one server: two processes of the deployment.
+const dropSubscribers = async () => {
+  const admin = new Redis(server.port, server.host);
+  try {
+    await admin.client('KILL', 'TYPE', 'pubsub');
+  } finally {
+    admin.disconnect();
+  }
+};
+describeChangeFeed('redis', (d) => openBackend({ broker: server.url, prefix: d }), {
+  dropSubscribers,
+  childEnv: (d) => ({ BROKER: server.url, PREFIX: d }),
+});
+// The Redis cache alone (redisCache), beside brokers of their own.
+describeChangeFeed('redis (cache only)', (d) => openBackend({ broker: `memory:${randomUUID()}`, cache: server.url, prefix: d }), { dropSubscribers });
