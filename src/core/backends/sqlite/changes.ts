@@ -183,9 +183,12 @@ class FileWatcher {
 
 const watchers = new Map<string, FileWatcher>();
 
-/** A cache store's view of its file's watcher: `close` stops what was listened through it. */
+/**
+ * A cache store's view of its file's watcher: `close` stops what was listened through it,
+ * telling those that were up that they are no more (as Redis's feed does).
+ */
 export class SqliteChangeFeed implements ChangeFeed {
-  private readonly stops = new Set<() => void>();
+  private readonly stops = new Map<() => void, () => void>();
 
   constructor(
     private readonly h: SqliteHandle,
@@ -195,15 +198,23 @@ export class SqliteChangeFeed implements ChangeFeed {
   listen(l: ChangeListener) {
     let w = watchers.get(this.h.path);
     if (!w) watchers.set(this.h.path, (w = new FileWatcher(this.h)));
-    const stop = w.add(this.prefix, l);
+    let isUp = false;
+    const stop = w.add(this.prefix, { change: (c) => l.change(c), up: (u) => l.up((isUp = u)) });
     const once = () => {
       if (this.stops.delete(once)) stop();
     };
-    this.stops.add(once);
+    this.stops.set(once, () => {
+      once();
+      try {
+        if (isUp) l.up(false);
+      } catch {
+        /* the listener's own failure (change-listeners.ts) */
+      }
+    });
     return once;
   }
 
   close() {
-    for (const stop of [...this.stops]) stop();
+    for (const closing of [...this.stops.values()]) closing();
   }
 }
