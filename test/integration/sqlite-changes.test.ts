@@ -43,31 +43,80 @@ describe('sqlite change log', () => {
     expect(toChanges(rows)).toEqual([{ ns: 'a', ids: ['x', 'y'] }, { ns: 'b', ids: ['x'] }, { all: true }, { ns: 'a', ids: ['z'] }]);
   });
 
-  it('rows are written with the change, one per id, a clear as one row; trimmed past a minute', async () => {
+  it('rows are written with the change, one per id; a clear is one row and drops the earlier rows of its prefix; old rows are trimmed', async () => {
     const path = file();
     const c = (await sqliteCacheStore(`sqlite:${path}`, 'p')) as SqliteCacheStore;
     const raw = new Database(path, { readonly: true });
     const rows = () => raw.prepare('SELECT prefix, ns, id FROM changes ORDER BY seq').all();
+    const h = listen(c);
     try {
+      await waitUntil(() => h.ups.includes(true), 'up');
       await c.setMany(['x', 'y'].map((id) => ({ key: { ns: 'a', id }, entry: entry(1) })));
       await c.deleteMany([{ ns: 'a', id: 'x' }]);
       await c.markStale([{ ns: 'a', id: 'y' }], Date.now());
-      await c.clear();
       expect(rows()).toEqual([
         { prefix: 'p', ns: 'a', id: 'x' },
         { prefix: 'p', ns: 'a', id: 'y' },
         { prefix: 'p', ns: 'a', id: 'x' },
         { prefix: 'p', ns: 'a', id: 'y' },
-        { prefix: 'p', ns: null, id: null },
       ]);
-      // A minute and more later, the next thousand rows trim what is older.
-      const later = Date.now() + 61_000;
+      await c.clear();
+      expect(rows()).toEqual([{ prefix: 'p', ns: null, id: null }]);
+      // Seconds later, the next thousand rows trim what is older, and say where they trimmed.
+      const later = Date.now() + 11_000;
       vi.spyOn(Date, 'now').mockReturnValue(later);
       await c.setMany(Array.from({ length: 1000 }, (_, i) => ({ key: { ns: 'b', id: `k${i}` }, entry: entry(i) })));
-      const left = raw.prepare('SELECT count(*) AS n, min(at) AS oldest FROM changes').get() as { n: number; oldest: number };
-      expect(left).toEqual({ n: 1000, oldest: later });
+      const left = raw.prepare('SELECT count(*) AS n, min(at) AS oldest, min(seq) AS first FROM changes').get() as { n: number; oldest: number; first: number };
+      expect([left.n, left.oldest]).toEqual([1000, later]);
+      expect(raw.prepare('SELECT below FROM changes_trim').pluck().get()).toBe(left.first);
     } finally {
       raw.close();
+      await c.close();
+    }
+  });
+
+  it('nothing is logged while nobody listens to the prefix; from the registration of a listener on, everything', async () => {
+    const path = file();
+    const c = (await sqliteCacheStore(`sqlite:${path}`, 'p')) as SqliteCacheStore;
+    const other = (await sqliteCacheStore(`sqlite:${path}`, 'q')) as SqliteCacheStore;
+    const raw = new Database(path, { readonly: true });
+    const count = () => raw.prepare('SELECT count(*) FROM changes').pluck().get();
+    try {
+      await c.setMany([{ key: { ns: 'a', id: 'x' }, entry: entry(1) }]);
+      await c.clear();
+      const hq = listen(other); // another deployment's listener does not count
+      await waitUntil(() => hq.ups.includes(true), 'up');
+      await c.deleteMany([{ ns: 'a', id: 'x' }]);
+      expect(count()).toBe(0);
+      const h = listen(c);
+      expect(raw.prepare('SELECT count(*) FROM change_watchers').pluck().get()).toBe(1);
+      await waitUntil(() => h.ups.includes(true), 'up');
+      expect(raw.prepare('SELECT prefix FROM change_watchers ORDER BY prefix').pluck().all()).toEqual(['p', 'q']);
+      await c.setMany([{ key: { ns: 'a', id: 'y' }, entry: entry(1) }]);
+      expect(count()).toBe(1);
+      await waitUntil(() => h.heard.length > 0, 'told');
+      expect(h.heard).toEqual([{ ns: 'a', ids: ['y'] }]);
+      // The last listener gone, so is the registration.
+      h.stop();
+      await waitUntil(() => raw.prepare('SELECT count(*) FROM change_watchers').pluck().get() === 1, 'unregistered');
+    } finally {
+      raw.close();
+      await c.close();
+      await other.close();
+    }
+  });
+
+  it('a registration that ran out (an event loop blocked for long) is renewed, and told as everything', async () => {
+    const path = file();
+    const c = (await sqliteCacheStore(`sqlite:${path}`, 'p')) as SqliteCacheStore;
+    const h = listen(c);
+    try {
+      await waitUntil(() => h.ups.includes(true), 'up');
+      vi.spyOn(Date, 'now').mockReturnValue(Date.now() + 31_000);
+      await waitUntil(() => h.heard.length > 0, 'told');
+      expect(h.heard).toEqual([{ all: true }]);
+      expect(h.ups).toEqual([true, false, true]);
+    } finally {
       await c.close();
     }
   });
@@ -83,8 +132,9 @@ describe('sqlite change log', () => {
       raw.transaction(() => {
         const ins = raw.prepare("INSERT INTO changes (prefix, ns, id, at) VALUES ('p', 'a', ?, 0)");
         const first = ins.run('lost').lastInsertRowid;
-        ins.run('seen');
+        const next = ins.run('seen').lastInsertRowid;
         raw.prepare('DELETE FROM changes WHERE seq = ?').run(first);
+        raw.prepare('INSERT INTO changes_trim (one, below) VALUES (0, ?)').run(next);
       })();
       await waitUntil(() => h.heard.length > 0, 'told');
       expect(h.heard).toEqual([{ all: true }]);
@@ -126,7 +176,9 @@ describe('sqlite change log', () => {
     const path = file();
     const c = (await sqliteCacheStore(`sqlite:${path}`, 'p')) as SqliteCacheStore;
     const raw = new Database(path, { readonly: true });
+    const h = listen(c);
     try {
+      await waitUntil(() => h.ups.includes(true), 'up');
       const now = Date.now();
       await c.setMany([{ key: { ns: 'a', id: 'gone' }, entry: entry(1, { expiresAt: now - 20, staleUntil: now - 10 }) }]);
       const before = raw.prepare('SELECT count(*) FROM changes').pluck().get();
@@ -144,7 +196,7 @@ describe('sqlite change log', () => {
     const b0 = await sqliteBackend(`sqlite:${path}`, 'p');
     await b0.close();
     const raw = new Database(path);
-    raw.exec('DROP TABLE changes; PRAGMA user_version = 3;');
+    raw.exec('DROP TABLE changes; DROP TABLE change_watchers; DROP TABLE changes_trim; PRAGMA user_version = 3;');
     raw.close();
     const b = await sqliteBackend(`sqlite:${path}`, 'p');
     try {
