@@ -114,7 +114,7 @@ interface Group {
  */
 class FileWatcher {
   private db: Database.Database | undefined;
-  private q: { below: Database.Statement; hi: Database.Statement; rows: Database.Statement } | undefined;
+  private q: { below: Database.Statement; hi: Database.Statement; rows: Database.Statement; read: Database.Transaction<(fn: () => void) => void> } | undefined;
   private dataVersion = -1;
   private readonly groups = new Map<string, Group>();
   private readonly timer: NodeJS.Timeout;
@@ -196,6 +196,7 @@ class FileWatcher {
       // The last seq handed out (sqlite_sequence keeps it whatever trimming and clears removed).
       hi: db.prepare("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)").pluck(),
       rows: db.prepare('SELECT seq, ns, id FROM changes WHERE prefix = ? AND seq > ? AND seq <= ? ORDER BY seq'),
+      read: db.transaction((fn: () => void) => fn()),
     };
     this.dataVersion = -1;
     return (this.db = db);
@@ -215,7 +216,7 @@ class FileWatcher {
       const v = own ? -1 : (db.pragma('data_version', { simple: true }) as number);
       if (!own && v === this.dataVersion && this.failingSince === undefined) return;
       const q = this.q!;
-      db.transaction(() => {
+      q.read.deferred(() => {
         const below = q.below.get() as number;
         const hi = q.hi.get() as number;
         for (const g of this.groups.values()) {
@@ -225,7 +226,7 @@ class FileWatcher {
           told.push([g, gap ? [{ all: true }] : toChanges(q.rows.all(g.prefix, g.last, hi) as Row[])]);
           g.last = hi;
         }
-      }).deferred();
+      });
       this.dataVersion = v;
       this.failingSince = undefined;
     } catch {
