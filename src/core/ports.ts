@@ -68,7 +68,11 @@ export interface CacheStore {
   readonly changes?: ChangeFeed;
 }
 
-/** Entries of one namespace that changed, or (`all`) every entry (a `clear`). */
+/**
+ * Entries of one namespace that changed, or (`all`) every entry: a `clear`, or anything a
+ * listener may have missed (a feed that fell behind its log); an `all` may stand for the
+ * changes before it that were not told one by one.
+ */
 export type CacheChange = { ns: string; ids: string[] } | { all: true };
 
 export interface ChangeListener {
