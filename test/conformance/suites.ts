@@ -925,6 +925,11 @@ export interface ChangeFeedOptions {
   dropSubscribers?: () => Promise<void>;
   /** Environment of a child process opening the same deployment (test/fixtures/cache-writer.ts). */
   childEnv?: (deployment: string) => Record<string, string>;
+  /**
+   * Redis Cluster: only changes of one namespace (one master) come in order; a clear's `all`
+   * is published from another node than the writes after it, so it may come after them.
+   */
+  clearUnordered?: boolean;
 }
 
 interface Heard {
@@ -1059,8 +1064,9 @@ export function describeChangeFeed(name: string, open: OpenDeployment, opts: Cha
       // (A clear may stand for the changes before it that a listener has not heard yet: SQLite.)
       await a.cache.clear();
       await a.cache.setMany([{ key: k('o6'), entry: entry(6) }]);
-      await waitUntil(() => idsHeard(hb, 'a').has('o6'), 'the last change told', 10_000, 5);
-      expect(seq()).toEqual(['o1', 'o2', 'o3', 'o4', 'o5', '*', 'o6']);
+      await waitUntil(() => idsHeard(hb, 'a').has('o6') && seq().includes('*'), 'the last changes told', 10_000, 5);
+      const after = seq().slice(5);
+      expect(opts.clearUnordered ? after.sort() : after).toEqual(['*', 'o6']);
     });
 
     it('a listener is told up once the feed is live, asynchronously, and only once', async () => {

@@ -29,6 +29,8 @@ export function parseChange(msg: string): CacheChange | undefined {
  * once messages flow again. On a Cluster, PUBLISH reaches every node, so one plain
  * connection to any node will do; it is not the Cluster's own subscriber, which moves to
  * another node without telling anyone. When a node stays gone, the next one is tried.
+ * Messages of one master come in order (a namespace's, or its shard's); of several masters,
+ * and a clear's `*` (sent by the client to any node), in any order: an `all` only drops.
  */
 export class RedisChangeFeed implements ChangeFeed {
   private readonly ls = new ChangeListeners();
