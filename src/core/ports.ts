@@ -68,7 +68,11 @@ export interface CacheStore {
   readonly changes?: ChangeFeed;
 }
 
-/** Entries of one namespace that changed, or (`all`) every entry (a `clear`). */
+/**
+ * Entries of one namespace that changed, or (`all`) every entry: a `clear`, or anything a
+ * listener may have missed (a feed that fell behind its log); an `all` may stand for the
+ * changes before it that were not told one by one.
+ */
 export type CacheChange = { ns: string; ids: string[] } | { all: true };
 
 export interface ChangeListener {
@@ -85,7 +89,8 @@ export interface ChangeListener {
  * Every change of a store's entries, told to every process that listens: set, delete,
  * markStale, clear, a worker's finish (entry and aliases), RegionSteps.storeAndRelease
  * (also when it stores nothing: a released lock wakes waiters). Each change is told after
- * it is visible to readers, and at most about 100 ms after (DESIGN.md §3 `l1`).
+ * it is visible to readers, and at most about 100 ms after (DESIGN.md §3 `l1`), in the order
+ * made (on Redis Cluster: per namespace, that is per master; an `all` in any order).
  * Conformance: test/conformance/suites.ts describeChangeFeed.
  */
 export interface ChangeFeed {

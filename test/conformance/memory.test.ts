@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { openBackend } from '../../src/core/backends/index.js';
-import { describeBackend, describeWorkerSteps } from './suites.js';
 import { describeRegionSteps } from './region-steps-suite.js';
+import { describeBackend, describeChangeFeed, describeWorkerSteps } from './suites.js';
 
 describeBackend('memory', () => openBackend({ broker: `memory:${randomUUID()}` }));
 
@@ -10,3 +10,5 @@ describeWorkerSteps('memory broker, memory cache of another deployment', () => o
 
 describeRegionSteps('memory', () => openBackend({ broker: `memory:${randomUUID()}` }), { feed: true });
 describeRegionSteps('memory broker, memory cache of another deployment (composed)', () => openBackend({ broker: `memory:${randomUUID()}`, cache: `memory:${randomUUID()}` }));
+// Two opens of one memory deployment share its store, as two clients of one broker would.
+describeChangeFeed('memory', (d) => openBackend({ broker: `memory:${d}` }));

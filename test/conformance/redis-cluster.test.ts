@@ -6,8 +6,8 @@ import { BackendUnavailableError, ConfigError } from '../../src/core/errors.js';
 import { createRegion } from '../../src/index.js';
 import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js';
 import { freePort, startRedisServer } from '../helpers/redis-server.js';
-import { describeBackend, describeCacheStore, describeWorkerSteps } from './suites.js';
 import { describeRegionSteps } from './region-steps-suite.js';
+import { describeBackend, describeCacheStore, describeChangeFeed, describeWorkerSteps } from './suites.js';
 
 // One real 3-master Redis Cluster for this file; every open gets its own prefix.
 let cluster: RedisCluster;
@@ -25,6 +25,17 @@ describeBackend('redis cluster', () => openBackend({ broker: cluster.url, prefix
 describeCacheStore('redis cluster (cache only)', async () => openBackend({ broker: `memory:${randomUUID()}`, cache: cluster.url, prefix: prefix() }));
 
 describeWorkerSteps('redis cluster broker, memory cache', () => openBackend({ broker: cluster.url, cache: `memory:${randomUUID()}`, prefix: prefix() }));
+
+// PUBLISH (from a script on any master, or a client) reaches every node: the subscriber is
+// on one of them. Messages of one master come in order; of several, in any order.
+describeChangeFeed('redis cluster', (d) => openBackend({ broker: cluster.url, prefix: d }), {
+  dropSubscribers: async () => {
+    for (const n of cluster.nodes) if (n.alive()) cluster.cli(n.port, 'CLIENT', 'KILL', 'TYPE', 'pubsub');
+  },
+  childEnv: (d) => ({ BROKER: cluster.url, PREFIX: d }),
+  clearUnordered: true,
+});
+describeChangeFeed('redis cluster (cache only)', (d) => openBackend({ broker: `memory:${randomUUID()}`, cache: cluster.url, prefix: d }), { clearUnordered: true });
 
 // The same suites with every namespace they use spread over 6 shards (2 tags per master).
 const SUITE_NAMESPACES = ['a', 'b', 'op', 'op2', 'odd', 'other', 'big'];

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe } from 'vitest';
 import { openBackend } from '../../src/core/backends/index.js';
-import { describeBackend, describeCacheStore, describeLocker, describePendingSet } from './suites.js';
 import { describeRegionSteps } from './region-steps-suite.js';
+import { describeBackend, describeCacheStore, describeChangeFeed, describeLocker, describePendingSet } from './suites.js';
 
 const dir = join(tmpdir(), `backache-sqlite-conformance-${randomUUID()}`);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -23,3 +23,9 @@ describe('sqlite (a file per test)', () => {
 });
 
 describeRegionSteps('sqlite', () => openBackend({ broker: `sqlite:${shared}`, prefix: `t-${randomUUID()}` }), { feed: true });
+// Two opens of one file and prefix: in this process they share its connection, and the
+// watcher (its own connection) still sees their commits; the child is a process of its own.
+describeChangeFeed('sqlite', (d) => openBackend({ broker: `sqlite:${shared}`, prefix: d }), {
+  childEnv: (d) => ({ BROKER: `sqlite:${shared}`, PREFIX: d }),
+});
+describeChangeFeed('sqlite cache beside a memory broker', (d) => openBackend({ broker: `memory:${d}`, cache: `sqlite:${shared}`, prefix: d }));

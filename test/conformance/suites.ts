@@ -1,10 +1,14 @@
 /**
  * One conformance suite per port, written once and run against every backend
  * (memory.test.ts, sqlite.test.ts, redis.test.ts, mongodb.test.ts call these).
+ * describeChangeFeed opens two backends of one deployment instead (OpenDeployment).
  * `open` must return a fresh, isolated deployment (a unique prefix or file) each time.
  */
+import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Backend, CacheStore, JobOutcome, ClaimedJob, NewJob, QuarantineItem, StoredEntry } from '../../src/core/ports.js';
+import type { Backend, CacheChange, CacheStore, JobOutcome, ClaimedJob, Key, NewJob, QuarantineItem, StoredEntry } from '../../src/core/ports.js';
+import { startFixture } from '../helpers/processes.js';
+import { waitUntil } from '../helpers/wait.js';
 
 export type OpenBackend = () => Promise<Backend>;
 
@@ -911,4 +915,220 @@ export function describeBackend(name: string, open: OpenBackend) {
   describeJobQueue(name, open);
   describeQuarantineStore(name, open);
   describeRegistry(name, open);
+}
+
+/** Opens a backend of the deployment named `deployment` (a prefix, or a memory name): twice = two processes of it. */
+export type OpenDeployment = (deployment: string) => Promise<Backend>;
+
+export interface ChangeFeedOptions {
+  /** Drop every subscriber connection of the server(s) (Redis: CLIENT KILL TYPE pubsub). */
+  dropSubscribers?: () => Promise<void>;
+  /** Environment of a child process opening the same deployment (test/fixtures/cache-writer.ts). */
+  childEnv?: (deployment: string) => Record<string, string>;
+  /**
+   * Redis Cluster: only changes of one namespace (one master) come in order; a clear's `all`
+   * is published from another node than the writes after it, so it may come after them.
+   */
+  clearUnordered?: boolean;
+}
+
+interface Heard {
+  changes: CacheChange[];
+  ups: boolean[];
+  /** Per change, what the listener's own backend read when it heard it (see listenTo). */
+  reads: Promise<(StoredEntry | undefined)[]>[];
+  stop: () => void;
+}
+
+/** Ids of `ns` in the changes heard from index `from` on. */
+const idsHeard = (h: Heard, ns: string, from = 0) => new Set(h.changes.slice(from).flatMap((c) => ('ns' in c && c.ns === ns ? c.ids : [])));
+
+/**
+ * Listen on `b`'s feed. On each change, `b` reads at once (before anything else runs) the
+ * ids told, or `probe` for an `all`, so a test can check the change was readable when told.
+ */
+function listenTo(b: Backend, probe: Key[] = []): Heard {
+  const h = { changes: [], ups: [], reads: [] } as unknown as Heard;
+  h.stop = b.cache.changes!.listen({
+    change: (c) => {
+      h.changes.push(c);
+      const read = b.cache.getMany('ns' in c ? c.ids.map((id) => ({ ns: c.ns, id })) : probe);
+      read.catch(() => {}); // awaited by the tests that look; others may close the backend first
+      h.reads.push(read);
+    },
+    up: (u) => h.ups.push(u),
+  });
+  return h;
+}
+
+export function describeChangeFeed(name: string, open: OpenDeployment, opts: ChangeFeedOptions = {}) {
+  describe(`ChangeFeed conformance: ${name}`, () => {
+    // Two backends of one deployment: two processes of it, as far as the store can tell.
+    const ref = {} as { a: Backend; b: Backend; d: string };
+    beforeEach(async () => {
+      ref.d = `cf-${randomUUID().slice(0, 8)}`;
+      ref.a = await open(ref.d);
+      ref.b = await open(ref.d);
+    });
+    afterEach(async () => {
+      await ref.a.close();
+      await ref.b.close();
+    });
+    const up = (h: Heard, what = 'the feed up') => waitUntil(() => h.ups.at(-1) === true, what, 10_000, 5);
+    /** Wait until `h` heard every id of `ids` (from change `from` on); the entries it read then, by id. */
+    async function told(h: Heard, ns: string, ids: string[], from: number) {
+      await waitUntil(() => ids.every((id) => idsHeard(h, ns, from).has(id)), `${ns} ${ids.join(', ')} told`, 10_000, 5);
+      const got = new Map<string, StoredEntry | undefined>();
+      for (let i = from; i < h.changes.length; i++) {
+        const c = h.changes[i]!;
+        if (!('ns' in c) || c.ns !== ns) continue;
+        const read = await h.reads[i]!;
+        c.ids.forEach((id, j) => got.has(id) || got.set(id, read[j]));
+      }
+      return got;
+    }
+
+    it('tells another process of each set, delete, markStale, worker finish and clear, once it can read it', async () => {
+      const { a, b } = ref;
+      expect(b.cache.changes).toBeDefined();
+      const x = { ns: 'a', id: 'https://x/ü 1' };
+      const y = { ns: 'a', id: 'y' };
+      const job = { ns: 'op', id: 'u1' };
+      const alias = { ns: 'op', id: 'u1-alias' };
+      const hb = listenTo(b, [y, job]);
+      const ha = listenTo(a); // a process hears its own changes too
+      await up(hb);
+      await up(ha);
+
+      let from = hb.changes.length;
+      await a.cache.setMany([
+        { key: x, entry: entry('v1') },
+        { key: y, entry: entry('v2') },
+      ]);
+      let got = await told(hb, 'a', [x.id, y.id], from);
+      expect([got.get(x.id)?.value, got.get(y.id)?.value]).toEqual(['v1', 'v2']);
+
+      from = hb.changes.length;
+      await a.cache.deleteMany([x]);
+      got = await told(hb, 'a', [x.id], from);
+      expect(got.get(x.id)).toBeUndefined();
+
+      from = hb.changes.length;
+      const now = Date.now();
+      await a.cache.markStale([y], now);
+      got = await told(hb, 'a', [y.id], from);
+      expect(got.get(y.id)?.value).toBe('v2');
+      expect(got.get(y.id)!.expiresAt).toBeLessThanOrEqual(now);
+
+      from = hb.changes.length;
+      const begun = await a.steps.begin(job, 'j1', 'run', 5000, false);
+      expect(begun).toHaveProperty('token');
+      await a.steps.finish(
+        job,
+        'j1',
+        [
+          { key: job, entry: entry(42) },
+          { key: alias, entry: entry(42, { uri: job.id }) },
+        ],
+        (begun as { token: string }).token,
+      );
+      got = await told(hb, 'op', [job.id, alias.id], from);
+      expect([got.get(job.id)?.value, got.get(alias.id)?.value]).toEqual([42, 42]);
+
+      from = hb.changes.length;
+      await a.cache.clear();
+      await waitUntil(() => hb.changes.slice(from).some((c) => 'all' in c), 'the clear told', 10_000, 5);
+      const i = hb.changes.findIndex((c, j) => j >= from && 'all' in c);
+      expect(await hb.reads[i]).toEqual([undefined, undefined]);
+
+      // A heard the same, itself.
+      await waitUntil(() => ha.changes.some((c) => 'all' in c), 'the clear told to the writer', 10_000, 5);
+      expect([...idsHeard(ha, 'a')].sort()).toEqual([x.id, y.id].sort());
+      expect([...idsHeard(ha, 'op')].sort()).toEqual([job.id, alias.id].sort());
+      expect(hb.ups).toEqual([true]);
+    });
+
+    it('tells changes in the order they were made', async () => {
+      const { a, b } = ref;
+      const hb = listenTo(b);
+      await up(hb);
+      const k = (id: string) => ({ ns: 'a', id });
+      await a.cache.setMany([{ key: k('o1'), entry: entry(1) }]);
+      await a.cache.deleteMany([k('o2')]);
+      await a.cache.markStale([k('o3')], Date.now());
+      await a.steps.finish(k('o4'), 'j4', [{ key: k('o4'), entry: entry(4) }], null);
+      await a.cache.setMany([{ key: k('o5'), entry: entry(5) }]);
+      const seq = () => hb.changes.flatMap((c) => ('all' in c ? ['*'] : c.ids));
+      await waitUntil(() => idsHeard(hb, 'a').has('o5'), 'o5 told', 10_000, 5);
+      expect(seq()).toEqual(['o1', 'o2', 'o3', 'o4', 'o5']);
+      // (A clear may stand for the changes before it that a listener has not heard yet: SQLite.)
+      await a.cache.clear();
+      await a.cache.setMany([{ key: k('o6'), entry: entry(6) }]);
+      await waitUntil(() => idsHeard(hb, 'a').has('o6') && seq().includes('*'), 'the last changes told', 10_000, 5);
+      const after = seq().slice(5);
+      expect(opts.clearUnordered ? after.sort() : after).toEqual(['*', 'o6']);
+    });
+
+    it('a listener is told up once the feed is live, asynchronously, and only once', async () => {
+      const h1 = listenTo(ref.b);
+      expect(h1.ups).toEqual([]); // starts down
+      await up(h1);
+      const h2 = listenTo(ref.b); // joins a live feed
+      expect(h2.ups).toEqual([]);
+      await up(h2);
+      await sleep(50);
+      expect([h1.ups, h2.ups]).toEqual([[true], [true]]);
+    });
+
+    it('a listener that stopped hears nothing more; the others still do', async () => {
+      const { a, b } = ref;
+      const gone = listenTo(b);
+      const stays = listenTo(b);
+      await up(gone);
+      await up(stays);
+      gone.stop();
+      gone.stop(); // twice is harmless
+      await a.cache.setMany([{ key: { ns: 'a', id: 'x' }, entry: entry(1) }]);
+      await a.cache.clear();
+      await waitUntil(() => stays.changes.some((c) => 'all' in c), 'the clear told', 10_000, 5);
+      await sleep(50);
+      expect(gone.changes).toEqual([]);
+      // A listener added afterwards starts from now.
+      const late = listenTo(b);
+      await up(late);
+      await a.cache.setMany([{ key: { ns: 'a', id: 'late' }, entry: entry(2) }]);
+      await waitUntil(() => idsHeard(late, 'a').has('late'), 'the late change told', 10_000, 5);
+      expect(late.changes).toEqual([{ ns: 'a', ids: ['late'] }]);
+    });
+
+    if (opts.dropSubscribers) {
+      const drop = opts.dropSubscribers;
+      it('a lost subscriber connection is told (down, then up once subscribed again), and changes flow again', async () => {
+        const { a, b } = ref;
+        const hb = listenTo(b);
+        await up(hb);
+        await drop();
+        await waitUntil(() => hb.ups.includes(false), 'the feed down', 10_000, 5);
+        await up(hb, 'the feed up again');
+        expect(hb.ups).toEqual([true, false, true]);
+        await a.cache.setMany([{ key: { ns: 'a', id: 'after' }, entry: entry('back') }]);
+        const got = await told(hb, 'a', ['after'], 0);
+        expect(got.get('after')?.value).toBe('back');
+      });
+    }
+
+    if (opts.childEnv) {
+      const env = opts.childEnv;
+      it('tells a change made by another OS process', async () => {
+        const hb = listenTo(ref.b);
+        await up(hb);
+        const child = await startFixture('cache-writer.ts', env(ref.d), false);
+        expect(await child.exited, child.output()).toBe(0);
+        const got = await told(hb, 'op', ['from-child'], 0);
+        expect(got.get('from-child')?.value).toEqual({ pid: child.child.pid });
+        await waitUntil(() => hb.changes.some((c) => 'ns' in c && c.ids.includes('gone')), 'the child delete told', 10_000, 5);
+        expect(hb.changes.flatMap((c) => ('ns' in c ? c.ids : ['*']))).toEqual(['from-child', 'gone']);
+      });
+    }
+  });
 }

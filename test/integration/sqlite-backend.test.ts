@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openBackend } from '../../src/core/backends/index.js';
 import { acquireHandle, releaseHandle } from '../../src/core/backends/sqlite/db.js';
+import { SCHEMA_VERSION } from '../../src/core/backends/sqlite/schema.js';
 import { prefixEnd, sqliteBackend, sqliteCacheStore, sqlitePath, SqliteJobQueue } from '../../src/core/backends/sqlite/index.js';
 import { BackendUnavailableError } from '../../src/core/errors.js';
 import type { ClaimedJob, StoredEntry } from '../../src/core/ports.js';
@@ -118,7 +119,7 @@ describe('sqlite: opening', () => {
 
     const b = await sqliteBackend(`sqlite:${path}`, 'p');
     const check = new Database(path, { readonly: true });
-    expect(check.pragma('user_version', { simple: true })).toBe(3);
+    expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect((check.pragma('table_info(jobs)') as { name: string }[]).map((c) => c.name)).toContain('stalls');
     check.close();
     expect((await b.cache.getMany([{ ns: 'op', id: 'u0' }]))[0]?.value).toBe('kept');

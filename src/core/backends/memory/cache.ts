@@ -1,10 +1,44 @@
-import type { CacheStore, Key, StoredEntry } from '../../ports.js';
+import type { CacheChange, CacheStore, ChangeFeed, ChangeListener, Key, StoredEntry } from '../../ports.js';
+import { ChangeListeners } from '../change-listeners.js';
 
 const k = (key: Key) => `${key.ns}\u0000${key.id}`;
 const live = (e: StoredEntry | undefined, now: number) => (e && (e.staleUntil === null || e.staleUntil > now) ? e : undefined);
 
+/**
+ * The change feed of one memory deployment (all of it lives in this process): live from the
+ * start, and told after each write, which is visible at once (writes are synchronous).
+ */
+export class MemoryChangeFeed implements ChangeFeed {
+  private readonly ls = new ChangeListeners();
+  constructor() {
+    this.ls.setLive(true);
+  }
+
+  listen(l: ChangeListener) {
+    return this.ls.add(l);
+  }
+
+  /** Tell the listeners, asynchronously (a listener never runs inside the writer's call). */
+  tell(c: CacheChange) {
+    if (this.ls.size > 0) queueMicrotask(() => this.ls.tell(c));
+  }
+
+  /** Tell the keys' ids, one change per namespace. */
+  tellKeys(keys: Key[]) {
+    if (this.ls.size === 0 || keys.length === 0) return;
+    const byNs = new Map<string, string[]>();
+    for (const { ns, id } of keys) {
+      const ids = byNs.get(ns);
+      if (ids) ids.push(id);
+      else byNs.set(ns, [id]);
+    }
+    for (const [ns, ids] of byNs) this.tell({ ns, ids });
+  }
+}
+
 export class MemoryCacheStore implements CacheStore {
   readonly kind = 'memory';
+  readonly changes = new MemoryChangeFeed();
   private entries = new Map<string, StoredEntry>();
   private byNs = new Map<string, Set<string>>();
 
@@ -30,6 +64,7 @@ export class MemoryCacheStore implements CacheStore {
       if (!ids) this.byNs.set(key.ns, (ids = new Set()));
       ids.add(key.id);
     }
+    this.changes.tellKeys(items.map((it) => it.key));
   }
 
   async deleteMany(keys: Key[]) {
@@ -38,6 +73,7 @@ export class MemoryCacheStore implements CacheStore {
       if (this.entries.delete(k(key))) n++;
       this.byNs.get(key.ns)?.delete(key.id);
     }
+    this.changes.tellKeys(keys);
     return n;
   }
 
@@ -49,6 +85,7 @@ export class MemoryCacheStore implements CacheStore {
       e.expiresAt = e.expiresAt === null ? now : Math.min(e.expiresAt, now);
       n++;
     }
+    this.changes.tellKeys(keys);
     return n;
   }
 
@@ -69,6 +106,7 @@ export class MemoryCacheStore implements CacheStore {
   async clear() {
     this.entries.clear();
     this.byNs.clear();
+    this.changes.tell({ all: true });
   }
 
   async close() {}

@@ -19,8 +19,9 @@ export class MemoryRegionSteps implements RegionSteps {
   }
 
   async storeAndRelease(key: Key, token: string, entry: StoredEntry | undefined) {
-    if (entry) this.cache.write([{ key, entry }]);
     const ours = this.locker.drop(key, token);
+    if (entry) this.cache.write([{ key, entry }]); // told on the feed by the write
+    else this.cache.changes.tellKeys([key]); // waiters wake: one of them takes the lock
     return ours;
   }
 }

@@ -1,6 +1,7 @@
 import type { ChainableCommander } from 'ioredis';
 import { closeRedis, isCluster, readerConnection, type RedisClient } from './connection.js';
 import type { CacheStore, Key, StoredEntry } from '../../ports.js';
+import { RedisChangeFeed } from './changes.js';
 import { idHash, type RedisKeys } from './keys.js';
 import { ReadBatcher } from './read-batcher.js';
 import { clearArea, TagBatch } from './scan.js';
@@ -96,6 +97,8 @@ export class RedisCacheStore implements CacheStore {
 
   /** Reads go on a connection of their own (connection.ts readerConnection). */
   private readonly reader: RedisClient;
+  /** Every write below publishes on its channel (changes.ts); subscribed on the first listen. */
+  readonly changes: RedisChangeFeed;
 
   constructor(
     private readonly client: RedisClient,
@@ -105,6 +108,7 @@ export class RedisCacheStore implements CacheStore {
     this.reader = readerConnection(client);
     this.cluster = isCluster(client);
     this.batch = isCluster(this.reader) ? (keys) => this.reader.mget(keys) : ((b) => (keys: string[]) => b.mget(keys))(new ReadBatcher(this.reader));
+    this.changes = new RedisChangeFeed(client, keys.changes());
   }
 
   private readonly cluster: boolean;
@@ -168,7 +172,7 @@ export class RedisCacheStore implements CacheStore {
       namespaces.add(group[0]!.key.ns);
       for (const part of chunks(group)) {
         const keys = [this.keys.cacheIndex(tag)];
-        const args: (string | number)[] = [now];
+        const args: (string | number)[] = [now, this.keys.changes(), group[0]!.key.ns];
         for (const { hash, i } of part) {
           const { key, entry } = items[i]!;
           const json = JSON.stringify(entry.value);
@@ -208,14 +212,14 @@ export class RedisCacheStore implements CacheStore {
 
   async deleteMany(keys: Key[]) {
     const r = await this.everywhere(keys, (p, tag, part) =>
-      queueScript(p, 'cache-delete-n', [this.keys.cacheIndex(tag), ...part.map((k) => this.keys.entry(tag, k.hash))], part.map((k) => k.key.id)),
+      queueScript(p, 'cache-delete-n', [this.keys.cacheIndex(tag), ...part.map((k) => this.keys.entry(tag, k.hash))], [this.keys.changes(), part[0]!.key.ns, ...part.map((k) => k.key.id)]),
     );
     return r.reduce<number>((a, b) => a + Number(b), 0);
   }
 
   async markStale(keys: Key[], now: number) {
     const r = await this.everywhere(keys, (p, tag, part) =>
-      queueScript(p, 'cache-mark-stale-n', part.map((k) => this.keys.entry(tag, k.hash)), [now]),
+      queueScript(p, 'cache-mark-stale-n', part.map((k) => this.keys.entry(tag, k.hash)), [now, this.keys.changes(), part[0]!.key.ns, ...part.map((k) => k.key.id)]),
     );
     return r.reduce<number>((a, b) => a + Number(b), 0);
   }
@@ -276,9 +280,11 @@ export class RedisCacheStore implements CacheStore {
   async clear() {
     await clearArea(this.client, this.keys, 'c');
     await this.client.del(this.keys.namespaces('cache'));
+    await this.client.publish(this.keys.changes(), '*'); // once everything is gone: "drop all you hold"
   }
 
   async close() {
+    await this.changes.close();
     await closeRedis(this.reader);
     await this.onClose();
   }

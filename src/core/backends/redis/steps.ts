@@ -187,7 +187,7 @@ export class RedisWorkerSteps implements WorkerSteps {
   }
 
   private async finishMany(tag: string, reqs: FinishReq[]): Promise<Delivery[]> {
-    const args: string[] = [String(Date.now()), tag, String(RECORD_GUARD_MS)];
+    const args: string[] = [String(Date.now()), tag, String(RECORD_GUARD_MS), this.keys.changes(), reqs[0]!.key.ns];
     for (const r of reqs) {
       args.push(r.hash, hashId(r.jobId), r.token ?? '', JSON.stringify({ deliveryId: newId(), kind: 'result' }), String(r.items.length / 4));
       for (const a of r.items) args.push(a);

@@ -1,4 +1,5 @@
 import type { CacheStore, Key, StoredEntry } from '../../ports.js';
+import { recordChanges, SqliteChangeFeed } from './changes.js';
 import { fromJson, prefixEnd, SqliteStore, toJson } from './db.js';
 
 export interface Row {
@@ -24,8 +25,14 @@ const wellFormed = (s: string) => ((s as unknown as { isWellFormed(): boolean })
 const SWEEP_EVERY = 1000;
 const SWEEP_BATCH = 1000;
 
+/**
+ * Every write of entries also logs the ids it changed (changes.ts), in its transaction. The
+ * deletions of entries past their grace period (`forget`, the sweep in `write`) log nothing:
+ * readers already take those entries for misses, so no reader sees a change.
+ */
 export class SqliteCacheStore extends SqliteStore implements CacheStore {
   readonly kind = 'sqlite';
+  readonly changes = new SqliteChangeFeed(this.h, this.prefix);
   private writes = 0;
 
   async getMany(keys: Key[]) {
@@ -110,6 +117,7 @@ export class SqliteCacheStore extends SqliteStore implements CacheStore {
       params,
       8,
     );
+    recordChanges(this.h, this.prefix, items.map((it) => it.key));
     if ((this.writes += items.length) >= SWEEP_EVERY) {
       this.writes = 0;
       this.h
@@ -120,7 +128,11 @@ export class SqliteCacheStore extends SqliteStore implements CacheStore {
 
   async deleteMany(keys: Key[]) {
     const del = this.h.stmt('DELETE FROM cache WHERE prefix = ? AND ns = ? AND id = ?');
-    return this.h.writeSoon(() => keys.reduce((n, k) => n + del.run(this.prefix, k.ns, k.id).changes, 0));
+    return this.h.writeSoon(() => {
+      const n = keys.reduce((n, k) => n + del.run(this.prefix, k.ns, k.id).changes, 0);
+      recordChanges(this.h, this.prefix, keys); // every id asked for: a process may hold a copy of one gone here already
+      return n;
+    });
   }
 
   async markStale(keys: Key[], now: number) {
@@ -128,7 +140,11 @@ export class SqliteCacheStore extends SqliteStore implements CacheStore {
       `UPDATE cache SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > @now THEN @now ELSE expires_at END
        WHERE prefix = @p AND ns = @ns AND id = @id AND (stale_until IS NULL OR stale_until > @now)`,
     );
-    return this.h.writeSoon(() => keys.reduce((n, k) => n + mark.run({ p: this.prefix, ns: k.ns, id: k.id, now }).changes, 0));
+    return this.h.writeSoon(() => {
+      const n = keys.reduce((n, k) => n + mark.run({ p: this.prefix, ns: k.ns, id: k.id, now }).changes, 0);
+      recordChanges(this.h, this.prefix, keys);
+      return n;
+    });
   }
 
   async *scan(ns: string, prefix: string, opts: { batchSize?: number } = {}) {
@@ -169,7 +185,25 @@ export class SqliteCacheStore extends SqliteStore implements CacheStore {
     return (this.h.stmt('SELECT count(*) AS n FROM cache WHERE prefix = ? AND ns = ?').get(this.prefix, ns) as { n: number }).n;
   }
 
+  /**
+   * Log that entries of `ns` changed, inside the caller's write transaction (a step of
+   * another store over this file, e.g. a region's lock released without storing, so that
+   * waiters in other processes wake).
+   */
+  recordChanges(ns: string, ids: string[]) {
+    recordChanges(this.h, this.prefix, ids.map((id) => ({ ns, id })));
+  }
+
   async clear() {
-    await this.clearPrefix('cache');
+    await this.h.writeSoon(() => {
+      this.h.stmt('DELETE FROM cache WHERE prefix = ?').run(this.prefix);
+      recordChanges(this.h, this.prefix, null); // one row: "everything"
+    });
+    await this.h.compactSoon();
+  }
+
+  override async close() {
+    this.changes.close();
+    await super.close();
   }
 }

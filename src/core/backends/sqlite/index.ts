@@ -40,7 +40,7 @@ export async function sqliteBackend(url: string, prefix: string, settings: Sqlit
   return {
     ...parts,
     steps: new SqliteWorkerSteps(handle, prefix, parts.cache, parts.locker, parts.pending),
-    regionSteps: new SqliteRegionSteps(handle, parts.cache, parts.locker),
+    regionSteps: new SqliteRegionSteps(handle, prefix, parts.cache, parts.locker),
     close: async () => {
       await Promise.all(Object.values(parts).map((s) => s.close()));
     },

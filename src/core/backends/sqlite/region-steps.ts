@@ -4,11 +4,13 @@ import type { Key, RegionSteps, StoredEntry } from '../../ports.js';
 import { toEntry, type SqliteCacheStore } from './cache.js';
 import type { SqliteHandle } from './db.js';
 import type { SqliteLocker } from './locker.js';
+import { recordChanges } from './changes.js';
 
 /** A region's steps on SQLite: a fresh entry is read without a write transaction; the rest is one. */
 export class SqliteRegionSteps implements RegionSteps {
   constructor(
     private readonly h: SqliteHandle,
+    private readonly prefix: string,
     private readonly cache: SqliteCacheStore,
     private readonly locker: SqliteLocker,
   ) {}
@@ -32,7 +34,8 @@ export class SqliteRegionSteps implements RegionSteps {
 
   async storeAndRelease(key: Key, token: string, entry: StoredEntry | undefined) {
     return this.h.writeSoon(() => {
-      if (entry) this.cache.write([{ key, entry }]);
+      if (entry) this.cache.write([{ key, entry }]); // logged on the feed by the write
+      else recordChanges(this.h, this.prefix, [key]); // waiters wake: one of them takes the lock
       return this.locker.drop(key, token);
     });
   }

@@ -5,7 +5,7 @@
  * Tables whose rows are ordered by insertion declare `seq INTEGER PRIMARY KEY`, an alias
  * of the rowid that VACUUM keeps stable.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** From the pre-release layout 1: one pending_args row per request, ordered by rowid. */
 export const MIGRATE_FROM_1 = `
@@ -71,6 +71,32 @@ CREATE TABLE IF NOT EXISTS cache (
   PRIMARY KEY (prefix, ns, id)
 );
 CREATE INDEX IF NOT EXISTS cache_gone ON cache (prefix, stale_until) WHERE stale_until IS NOT NULL;
+
+-- The cache's change log (changes.ts): while a process listens to a prefix (its row in
+-- change_watchers), one row per id written, deleted or marked stale, in the transaction
+-- that did it; ns NULL = every entry of the prefix (a clear, which also drops the prefix's
+-- earlier rows). Watchers read the rows past their last seq (a rowid range: no index); rows
+-- older than a few seconds are trimmed, and changes_trim.below says where trimming reached,
+-- so a watcher that fell behind it knows it missed rows. AUTOINCREMENT: a seq is never
+-- handed out twice. Schema 4 added these tables: a file of schema 3 gets them from these
+-- CREATEs, and a backache that would write entries without logging them refuses the file.
+CREATE TABLE IF NOT EXISTS changes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  prefix TEXT NOT NULL,
+  ns TEXT,
+  id TEXT,
+  at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS change_watchers (
+  prefix TEXT NOT NULL,
+  id TEXT NOT NULL,           -- one per process and prefix listened to
+  until INTEGER NOT NULL,     -- renewed while it listens; writers log for it until then
+  PRIMARY KEY (prefix, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS changes_trim (
+  one INTEGER PRIMARY KEY CHECK (one = 0),
+  below INTEGER NOT NULL      -- every row with a seq below this one is trimmed
+);
 
 CREATE TABLE IF NOT EXISTS locks (
   prefix TEXT NOT NULL,

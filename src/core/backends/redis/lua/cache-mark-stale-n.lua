@@ -1,15 +1,20 @@
 --[[
   Soft invalidation: end the fresh lifetime of live entries (expiresAt = min(expiresAt, now)),
-  keeping their values and their expiry.
+  keeping their values and their expiry; tell the change feed every id asked for (one
+  PUBLISH, as cache-delete-n.lua).
 
   Input:
     KEYS[1..]     entry keys (STRING, cache.ts encodeEntry) of one namespace
     ARGV[1]       now, epoch ms
+    ARGV[2]       the change feed's channel (keys.ts changes)
+    ARGV[3]       the namespace (for the feed's message)
+    ARGV[4..]     the raw ids, in KEYS order
 
   Output:
     how many live entries were found
 ]]
 local rcall = redis.call
+--- @include "publishChanges"
 local now = tonumber(ARGV[1])
 local found = 0
 for i = 1, #KEYS do
@@ -38,4 +43,9 @@ for i = 1, #KEYS do
     end
   end
 end
+local ids = {}
+for i = 4, #ARGV do
+  ids[i - 3] = ARGV[i]
+end
+publishChanges(ARGV[2], ARGV[3], ids)
 return found

@@ -1,6 +1,7 @@
 --[[
   Lazy index cleanup during a scan: say which ids still have an entry, and remove the
-  others from the index (their entries expired past staleUntil or were lost).
+  others from the index (their entries expired past staleUntil or were lost). Nothing for
+  the change feed: no entry changes here, readers missed those already.
 
   Input:
     KEYS[1]       the namespace's id index (ZSET)
