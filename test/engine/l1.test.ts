@@ -22,11 +22,11 @@ afterEach(async () => {
   await Promise.all(apps.splice(0).map((a) => a.close()));
 });
 
-/** A memory deployment whose cache counts its reads; `latencyMs`: how late the test's feed tells. */
+/** A memory deployment whose cache counts its reads; with `latencyMs`, a feed that tells that late instead of the store's own. */
 async function deployment(latencyMs = 0) {
   const real = await openBackend({ broker: `memory:${randomUUID()}` });
   const mem = real.cache as MemoryCacheStore;
-  const store = new FeedStore(mem, real.cache.changes ?? feedOfMemoryStore(mem, { latencyMs }));
+  const store = new FeedStore(mem, latencyMs > 0 ? feedOfMemoryStore(mem, { latencyMs }) : real.cache.changes);
   const backend: Backend = { ...real, cache: store };
   return { backend, store };
 }
@@ -190,14 +190,7 @@ describe('engine with l1 (memory)', () => {
     const mem = (await openBackend({ broker: `memory:${randomUUID()}` })).cache;
     const noFeed = { ...backend, cache: { ...stripFeed(mem), kind: 'custom' } };
     await expect(createBackache({ operations: opsOf(), backend: noFeed, l1: {} })).rejects.toThrow('l1 needs a cache store with a change feed (memory:, sqlite:, redis:); custom has none');
-    // Until the memory store has its own feed (the other half of issue 14), l1 over memory: is refused.
-    const broker = `memory:${randomUUID()}`;
-    const opening = createBackache({ operations: opsOf(), broker, l1: {} });
-    if (!mem.changes) {
-      await expect(opening).rejects.toThrow('memory has none');
-      return;
-    }
-    const app = await opening;
+    const app = await createBackache({ operations: opsOf(), broker: `memory:${randomUUID()}`, l1: {} });
     apps.push(app);
     await vi.waitUntil(() => app.l1Stats()?.up, { timeout: 2000 });
     await app.get('upper', 'n');

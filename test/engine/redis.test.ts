@@ -20,6 +20,7 @@ afterAll(async () => {
 
 // Unique prefixes per test: one server, no flushing.
 describeEngineScenarios('redis', async () => ({ broker: redis.url, prefix: `t${randomUUID().slice(0, 8)}` }));
+describeEngineScenarios('redis with l1', async () => ({ broker: redis.url, prefix: `l${randomUUID().slice(0, 8)}`, l1: {} }));
 
 let n = 0;
 describe('engine on redis across processes', () => {

@@ -11,6 +11,7 @@ const dir = mkdtempSync(join(tmpdir(), 'backache-engine-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describeEngineScenarios('sqlite', async () => ({ broker: `sqlite:${join(dir, `${randomUUID()}.db`)}` }));
+describeEngineScenarios('sqlite with l1', async () => ({ broker: `sqlite:${join(dir, `${randomUUID()}.db`)}`, l1: {} }));
 
 let n = 0;
 describe('engine on sqlite across processes', () => {

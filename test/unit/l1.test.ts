@@ -235,8 +235,9 @@ describe('L1Cache', () => {
   });
 
   it('needs a store with a change feed', () => {
-    expect(() => new L1Cache(new MemoryCacheStore())).toThrow(ConfigError);
-    expect(() => new L1Cache(new MemoryCacheStore())).toThrow('l1 needs a cache store with a change feed (memory:, sqlite:, redis:); memory has none');
+    const noFeed = Object.assign(Object.create(new MemoryCacheStore()) as MemoryCacheStore, { changes: undefined, kind: 'custom' });
+    expect(() => new L1Cache(noFeed)).toThrow(ConfigError);
+    expect(() => new L1Cache(noFeed)).toThrow('l1 needs a cache store with a change feed (memory:, sqlite:, redis:); custom has none');
     expect(() => new L1Cache(new FeedStore(new MemoryCacheStore()), { maxBytes: '64XB' })).toThrow(`l1.maxBytes "64XB": use a number of bytes or a size such as '64MB'`);
   });
 
