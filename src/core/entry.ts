@@ -30,5 +30,14 @@ export function toJsonValue(value: unknown): unknown {
   });
   if (text === undefined) throw new TypeError(`the value is ${value === undefined ? 'undefined' : typeof value}`);
   if (bad.length) throw new TypeError(bad.slice(0, 3).join(', '));
-  return JSON.parse(text);
+  const out: unknown = JSON.parse(text);
+  if (typeof out === 'object' && out !== null) texts.set(out, text);
+  return out;
 }
+
+/** The JSON text toJsonValue made each object from, so a store writing it need not stringify it again. */
+const texts = new WeakMap<object, string>();
+
+/** JSON.stringify(value), from what toJsonValue kept when it made this value. */
+export const jsonText = (value: unknown): string | undefined =>
+  (typeof value === 'object' && value !== null && texts.get(value)) || JSON.stringify(value);

@@ -197,43 +197,66 @@ export class Region {
 
   private async fly<T>(k: Key, creator: () => Promise<T> | T, o: { ttl?: Duration; shouldCache?: (value: T) => boolean }, meta: Meta): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      // Registered first: the holder's storeAndRelease may be told before lockOrRead answers.
-      const wake = this.wakes.wait(k.id, attempt);
+      // Watched first: the holder's storeAndRelease may be told before lockOrRead answers.
+      const w = this.wakes.watch(k.id);
       let got: Awaited<ReturnType<RegionSteps['lockOrRead']>>;
       try {
         got = await this.steps.lockOrRead(k, this.lockMs, since(meta));
       } catch (err) {
-        wake.cancel();
+        this.wakes.unwatch(w);
         throw err;
       }
       if (got.token) {
-        wake.cancel();
+        this.wakes.unwatch(w);
         return this.create(k, got.token, creator, o);
       }
       const v = view(got.entry, meta, Date.now());
       if (v) {
-        wake.cancel();
+        this.wakes.unwatch(w);
         return v.value as T; // fresh, or stale while another caller recreates it
       }
-      await wake.promise;
+      await this.wakes.wait(w, k.id, attempt);
     }
   }
 
   /** Run the creator under our lock (kept extended), then store and release in one step. */
+  /** Locks of running creators, extended together every lockTimeout / 3 (one timer, not one per creation). */
+  private held = new Set<{ k: Key; token: string }>();
+  private keeper: NodeJS.Timeout | undefined;
+
+  private hold(k: Key, token: string) {
+    const h = { k, token };
+    this.held.add(h);
+    if (!this.keeper) {
+      this.keeper = setInterval(() => {
+        for (const x of this.held) void this.locker.extend(x.k, x.token, this.lockMs).catch(() => {});
+      }, Math.max(100, this.lockMs / 3));
+      this.keeper.unref();
+    }
+    return h;
+  }
+
+  private unhold(h: { k: Key; token: string }) {
+    this.held.delete(h);
+    if (this.held.size === 0) {
+      clearInterval(this.keeper);
+      this.keeper = undefined;
+    }
+  }
+
   private async create<T>(k: Key, token: string, creator: () => Promise<T> | T, o: { ttl?: Duration; shouldCache?: (value: T) => boolean }) {
-    const keeper = setInterval(() => void this.locker.extend(k, token, this.lockMs).catch(() => {}), Math.max(100, this.lockMs / 3));
-    keeper.unref();
+    const held = this.hold(k, token);
     let value: T;
     let entry: StoredEntry | undefined;
     try {
       value = await creator();
       if (!o.shouldCache || o.shouldCache(value)) entry = this.entryFor(value, o.ttl);
     } catch (err) {
-      clearInterval(keeper);
+      this.unhold(held);
       await this.steps.storeAndRelease(k, token, undefined).catch(() => {}); // waiters wake; one takes over
       throw err;
     } finally {
-      clearInterval(keeper);
+      this.unhold(held);
     }
     try {
       await this.steps.storeAndRelease(k, token, entry);

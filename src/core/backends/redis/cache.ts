@@ -1,4 +1,5 @@
 import type { ChainableCommander } from 'ioredis';
+import { jsonText } from '../../entry.js';
 import { closeRedis, isCluster, readerConnection, type RedisClient } from './connection.js';
 import type { CacheStore, Key, StoredEntry } from '../../ports.js';
 import { RedisChangeFeed } from './changes.js';
@@ -175,7 +176,7 @@ export class RedisCacheStore implements CacheStore {
         const args: (string | number)[] = [now, this.keys.changes(), group[0]!.key.ns];
         for (const { hash, i } of part) {
           const { key, entry } = items[i]!;
-          const json = JSON.stringify(entry.value);
+          const json = jsonText(entry.value);
           if (json === undefined) throw new TypeError(`cache value for ${key.ns} is not JSON-serialisable`);
           keys.push(this.keys.entry(tag, hash));
           args.push(key.id, encodeEntry(entry, key.id, json), entry.staleUntil === null ? '' : String(Math.ceil(entry.staleUntil)));

@@ -343,14 +343,3 @@ export function readerConnection(client: RedisClient): RedisClient {
   return reader;
 }
 
-/**
- * A connection for a region's get-or-create steps: only their two scripts defined, and
- * auto-pipelining on, so the steps of concurrent callers in one tick go out in one write
- * (each pipeline copies the connection's scripts: two, not all of them).
- */
-export function regionConnection(client: RedisClient): RedisClient {
-  const c = isCluster(client) ? client.duplicate([], { enableAutoPipelining: true, lazyConnect: true }) : client.duplicate({ enableAutoPipelining: true, lazyConnect: true });
-  c.on('error', () => {});
-  defineScripts(c, ['region-lock-or-read-2', 'region-store-release-3']);
-  return c;
-}

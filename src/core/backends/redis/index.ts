@@ -70,7 +70,6 @@ export async function redisBackend(url: string, prefix: string, settings: RedisB
       await queue.close();
       steps.flush(); // settled records gathered for one DEL: sent before the connection goes
       await cache.close(); // its reader connection
-      await regionSteps.close();
       await closeRedis(client);
       unmute();
     },

@@ -31,8 +31,8 @@ export type ScriptName =
   | 'quarantine-put-5'
   | 'quarantine-delete-5'
   | 'layouts-declare-1'
-  | 'region-lock-or-read-2'
-  | 'region-store-release-3';
+  | 'region-lock-or-read-n'
+  | 'region-store-release-n';
 
 interface Script {
   command: string;
@@ -66,11 +66,11 @@ function scripts() {
 
 const defined = new WeakSet<RedisClient>();
 
-/** Register every script (or only `only`) on a connection (once). */
-export function defineScripts(client: RedisClient, only?: ScriptName[]) {
+/** Register every script on a connection (once). */
+export function defineScripts(client: RedisClient) {
   if (defined.has(client)) return;
   // numberOfKeys omitted: callers pass numkeys first, which serves fixed and variable scripts alike.
-  for (const [name, s] of scripts()) if (!only || only.includes(name as ScriptName)) client.defineCommand(s.command, { lua: s.lua });
+  for (const s of scripts().values()) client.defineCommand(s.command, { lua: s.lua });
   defined.add(client);
 }
 

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync } from 'node:fs';
+import { jsonText } from '../../entry.js';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { BackendUnavailableError, NoStoreError } from '../../errors.js';
@@ -357,5 +358,5 @@ export abstract class SqliteStore {
   }
 }
 
-export const toJson = (v: unknown) => (v === undefined ? null : JSON.stringify(v) ?? null);
+export const toJson = (v: unknown) => (v === undefined ? null : (jsonText(v) ?? null));
 export const fromJson = (s: string | null): unknown => (s === null ? undefined : JSON.parse(s));
