@@ -13,7 +13,6 @@ const CHUNK = 500;
 /** Keys per MGET (one MGET serves a 1,000-request batch). */
 const GET_CHUNK = 1000;
 
-const num = (s: string) => (s === '' ? null : Number(s));
 const str = (n: number | null) => (n === null ? '' : String(n));
 
 /**
@@ -32,6 +31,21 @@ export function encodeEntry(e: StoredEntry, id: string, json: string) {
   return `${e.createdAt},${str(e.expiresAt)},${str(e.staleUntil)},${id.length},${u}|${id}${u === '' || u === '=' ? '' : e.uri}${json}`;
 }
 
+/**
+ * The number of digits `raw` holds from `from` up to `to` (no allocation: this runs once
+ * per field of every entry read); null when empty, NaN when not digits.
+ */
+function digits(raw: string, from: number, to: number): number | null {
+  if (from === to) return null;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const c = raw.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return Number(raw.slice(from, to)); // not a plain integer: let Number judge
+    n = n * 10 + c;
+  }
+  return n;
+}
+
 /** The entry of `id` in a stored string; undefined for a miss, a collision, or past staleUntil. */
 export function decodeEntry(raw: string | null | undefined, id: string, now: number): StoredEntry | undefined {
   if (raw === null || raw === undefined) return undefined;
@@ -41,20 +55,20 @@ export function decodeEntry(raw: string | null | undefined, id: string, now: num
   const d = raw.indexOf(',', c + 1);
   const bar = raw.indexOf('|', d + 1);
   if (a < 0 || b < 0 || c < 0 || d < 0 || bar < 0) return undefined; // not an entry (an older layout)
-  if (Number(raw.slice(c + 1, d)) !== id.length || !raw.startsWith(id, bar + 1)) return undefined;
-  const staleUntil = num(raw.slice(b + 1, c));
+  if (digits(raw, c + 1, d) !== id.length || !raw.startsWith(id, bar + 1)) return undefined;
+  const staleUntil = digits(raw, b + 1, c);
   if (staleUntil !== null && staleUntil <= now) return undefined;
   let at = bar + 1 + id.length;
   let uri: string | undefined;
   if (bar > d + 1) {
     if (raw.charCodeAt(d + 1) === 61 /* = */) uri = id;
     else {
-      const n = Number(raw.slice(d + 1, bar));
+      const n = digits(raw, d + 1, bar) ?? 0;
       uri = raw.slice(at, at + n);
       at += n;
     }
   }
-  const entry: StoredEntry = { value: JSON.parse(raw.slice(at)), createdAt: Number(raw.slice(0, a)), expiresAt: num(raw.slice(a + 1, b)), staleUntil };
+  const entry: StoredEntry = { value: JSON.parse(at === 0 ? raw : raw.slice(at)), createdAt: digits(raw, 0, a) ?? 0, expiresAt: digits(raw, a + 1, b), staleUntil };
   if (uri !== undefined) entry.uri = uri;
   return entry;
 }
