@@ -27,6 +27,12 @@ export interface TcpProxy {
    * reply is swallowed and that client's connection is closed. Resolves with the command.
    */
   dropAfterReply(match: CommandMatch): Promise<Command>;
+  /**
+   * From now on, connections that sent a command matching `match` (e.g. SUBSCRIBE) get
+   * nothing more from Redis, and stay open: a connection dropped silently (a NAT or load
+   * balancer forgetting it). Returns how many connections went silent.
+   */
+  silence(match: CommandMatch): number;
   /** How many commands matching `match` the proxy passed to Redis so far. */
   count(match: CommandMatch): number;
   /** Client connections open now. */
@@ -82,9 +88,13 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   const rules: { match: CommandMatch; resolve: (c: Command) => void }[] = [];
   const seen: Command[] = [];
   const open = new Set<Socket>();
+  /** Each open client connection's commands so far, and whether it went silent. */
+  const conns = new Map<Socket, { sent: Command[]; silent: boolean }>();
 
   const server = createServer((client) => {
     open.add(client);
+    const state = { sent: [] as Command[], silent: false };
+    conns.set(client, state);
     const upstream = connect(targetPort, targetHost);
     const inflight: { cmd: Command; drop?: (c: Command) => void }[] = [];
     let fromClient = Buffer.alloc(0);
@@ -96,6 +106,7 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
       client.destroy();
       upstream.destroy();
       open.delete(client);
+      conns.delete(client);
     };
     client.on('data', (d) => {
       fromClient = Buffer.concat([fromClient, d]);
@@ -105,6 +116,7 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
         if (end < 0) break;
         const cmd = parseCommand(fromClient, at);
         seen.push(cmd);
+        state.sent.push(cmd);
         const i = rules.findIndex((r) => r.match(cmd));
         const entry: (typeof inflight)[number] = { cmd };
         if (i >= 0) entry.drop = rules.splice(i, 1)[0]!.resolve;
@@ -115,6 +127,7 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
       fromClient = fromClient.subarray(at);
     });
     upstream.on('data', (d) => {
+      if (state.silent) return;
       fromServer = Buffer.concat([fromServer, d]);
       let at = 0;
       for (;;) {
@@ -147,6 +160,11 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     url: `redis://127.0.0.1:${port}`,
     port,
     dropAfterReply: (match) => new Promise<Command>((resolve) => rules.push({ match, resolve })),
+    silence(match) {
+      let n = 0;
+      for (const c of conns.values()) if (!c.silent && c.sent.some(match)) (c.silent = true), n++;
+      return n;
+    },
     count: (match) => seen.filter(match).length,
     connections: () => open.size,
     async close() {

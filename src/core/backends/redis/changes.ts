@@ -3,6 +3,14 @@ import type { CacheChange, ChangeFeed, ChangeListener } from '../../ports.js';
 import { ChangeListeners } from '../change-listeners.js';
 import { closeRedis, isCluster, type RedisClient } from './connection.js';
 
+/**
+ * The subscriber is pinged this often, and counted lost when a ping has had no answer for
+ * DEAD_MS: a connection that dies without closing (a NAT or load balancer dropping it
+ * silently) would otherwise keep every L1 tier "up" while changes no longer arrive.
+ */
+const BEAT_MS = 200;
+const DEAD_MS = 600;
+
 /** Between two tries to open a subscriber (a node gone, a server down): growing up to 2 s. */
 const reopenDelay = (tries: number) => Math.min(100 * 2 ** tries, 2000);
 
@@ -39,6 +47,7 @@ export class RedisChangeFeed implements ChangeFeed {
   private tries = 0;
   private node = 0;
   private closed = false;
+  private heart: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly client: RedisClient,
@@ -54,6 +63,7 @@ export class RedisChangeFeed implements ChangeFeed {
   async close() {
     this.closed = true;
     clearTimeout(this.timer);
+    clearInterval(this.heart);
     this.ls.clear();
     const sub = this.sub;
     this.sub = undefined;
@@ -67,7 +77,11 @@ export class RedisChangeFeed implements ChangeFeed {
     this.sub = sub;
     const mine = () => this.sub === sub && !this.closed;
     sub.on('error', () => {}); // it reconnects (or ends, and the next node is tried)
-    sub.on('close', () => mine() && this.ls.setLive(false));
+    sub.on('close', () => {
+      if (!mine()) return;
+      clearInterval(this.heart);
+      this.ls.setLive(false);
+    });
     sub.on('ready', () => {
       if (!mine()) return;
       sub.subscribe(this.channel).then(
@@ -93,7 +107,30 @@ export class RedisChangeFeed implements ChangeFeed {
   private subscribed(sub: Redis) {
     if (this.sub !== sub || this.closed) return;
     this.tries = 0;
+    if (!this.ls.live) this.beat(sub);
     this.ls.setLive(true);
+  }
+
+  /** Ping the subscriber while it is live; no answer for DEAD_MS: down, and a new connection. */
+  private beat(sub: Redis) {
+    clearInterval(this.heart);
+    let asked: number | undefined;
+    this.heart = setInterval(() => {
+      if (this.sub !== sub || this.closed || !this.ls.live) return void clearInterval(this.heart);
+      if (asked !== undefined) {
+        if (Date.now() - asked < DEAD_MS) return;
+        clearInterval(this.heart);
+        this.ls.setLive(false);
+        sub.disconnect(true); // reconnects: 'ready' subscribes again
+        return;
+      }
+      asked = Date.now();
+      sub.ping().then(
+        () => (asked = undefined),
+        () => {},
+      );
+    }, BEAT_MS);
+    this.heart.unref();
   }
 
   private reopen() {

@@ -334,12 +334,13 @@ export async function closeRedis(client: RedisClient) {
 /**
  * A second connection for cache reads: no scripts defined on it (ioredis copies every
  * defined script into each pipeline it makes). On a single server the cache merges the
- * reads of one tick itself (read-batcher.ts); on a cluster auto-pipelining groups them per
- * node. It connects lazily, on the first read; commands wait for it.
+ * reads of one tick itself (read-batcher.ts). Never auto-pipelined: on a cluster, ioredis's
+ * auto-pipelines group commands by node, and after a failover a pipeline of two slots that
+ * both answer MOVED is neither retried nor followed by a slot refresh (redis/ioredis#2075),
+ * so every later read would fail. It connects lazily, on the first read; commands wait for it.
  */
 export function readerConnection(client: RedisClient): RedisClient {
-  const reader = isCluster(client) ? client.duplicate([], { enableAutoPipelining: true, lazyConnect: true }) : client.duplicate({ lazyConnect: true });
+  const reader = isCluster(client) ? client.duplicate([], { lazyConnect: true }) : client.duplicate({ lazyConnect: true });
   reader.on('error', () => {}); // reconnects by itself; callers see failed commands
   return reader;
 }
-
