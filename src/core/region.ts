@@ -62,7 +62,13 @@ interface Meta {
   softAt?: number;
 }
 
-const META_ID = 'invalidated';
+/**
+ * A region's invalidation markers: one entry for hard and one for soft invalidation, each
+ * written without reading (two processes invalidating at once never undo one another), and
+ * the marker of earlier versions (both times in one entry), still honoured. Read with every
+ * lookup of the region, in the same call.
+ */
+const MARKER_IDS = ['invalidated', 'invalidated:hard', 'invalidated:soft'] as const;
 
 export interface CachedFunction<A extends unknown[], R> {
   (...args: A): Promise<R>;
@@ -86,7 +92,7 @@ const since = (meta: Meta) => Math.max(meta.hardAt ?? -Infinity, meta.softAt ?? 
 
 export class Region {
   readonly ns: string;
-  private metaKey: Key;
+  private markers: Key[];
   private ttlMs: number | null;
   private graceMs: number | null;
   private lockMs: number;
@@ -103,7 +109,7 @@ export class Region {
     private onClose: () => Promise<void>,
   ) {
     this.ns = `region.${opts.name ?? 'default'}`;
-    this.metaKey = { ns: `${this.ns}.meta`, id: META_ID };
+    this.markers = MARKER_IDS.map((id) => ({ ns: `${this.ns}.meta`, id }));
     this.ttlMs = opts.ttl === undefined ? null : toMs(opts.ttl, 'region ttl');
     this.graceMs = opts.grace === undefined ? null : toMs(opts.grace, 'region grace');
     this.lockMs = opts.lockTimeout === undefined ? 30_000 : toMs(opts.lockTimeout, 'lockTimeout');
@@ -127,10 +133,16 @@ export class Region {
   }
 
   private async read(keys: Key[]) {
-    const got = await this.store.getMany([this.metaKey, ...keys]);
-    const meta = (got[0]?.value ?? {}) as Meta;
+    const got = await this.store.getMany([...this.markers, ...keys]);
+    const meta = { ...((got[0]?.value ?? {}) as Meta) };
+    const hard = (got[1]?.value as { at?: number } | undefined)?.at;
+    const soft = (got[2]?.value as { at?: number } | undefined)?.at;
+    if (hard !== undefined && !(meta.hardAt! >= hard)) meta.hardAt = hard;
+    if (soft !== undefined && !(meta.softAt! >= soft)) meta.softAt = soft;
     const now = Date.now();
-    return { meta, out: got.slice(1).map((e) => view(e, meta, now)) };
+    const out: (RegionEntry | undefined)[] = new Array(keys.length);
+    for (let i = 0; i < keys.length; i++) out[i] = view(got[i + 3], meta, now);
+    return { meta, out };
   }
 
   async getEntry<T = unknown>(key: string): Promise<RegionEntry<T> | undefined> {
@@ -371,12 +383,8 @@ export class Region {
    */
   async invalidate(o: { soft?: boolean; template?: string; vars?: TemplateVars; match?: string } = {}) {
     if (o.template === undefined && o.match === undefined) {
-      const [cur] = await this.store.getMany([this.metaKey]);
-      const meta = { ...((cur?.value as Meta) ?? {}) };
       const now = Date.now();
-      if (o.soft) meta.softAt = now;
-      else meta.hardAt = now;
-      await this.store.setMany([{ key: this.metaKey, entry: makeEntry(meta, now, null, null) }]);
+      await this.store.setMany([{ key: this.markers[o.soft ? 2 : 1]!, entry: makeEntry({ at: now }, now, null, null) }]);
       // Entries written in this same millisecond must count as newer than the marker.
       await sleep(1);
       return { invalidated: -1 };

@@ -215,6 +215,37 @@ export function describeRegion(name: string, storeUrl: StoreUrl, defaults: Omit<
       expect(seen).not.toContain('hello');
     });
 
+    it('a hard and a soft invalidation of the whole region at once, from two processes, both hold', async () => {
+      const url = await storeUrl();
+      const name = `i${randomUUID().slice(0, 8)}`;
+      const a = await createRegion({ store: url, name, ...defaults });
+      const b = await createRegion({ store: url, name, ...defaults });
+      regions.push(a, b);
+      for (let round = 0; round < 5; round++) {
+        await a.set('k', `old${round}`);
+        await Promise.all([a.invalidate(), b.invalidate({ soft: true })]);
+        expect(await a.getEntry('k')).toBeUndefined(); // hard wins over the soft one made at the same time
+        for (let i = 0; i < 200 && (await b.getEntry('k')) !== undefined; i++) await sleep(5); // b's L1 hears of a's marker
+        expect(await b.getEntry('k')).toBeUndefined();
+      }
+      await a.set('k', 'new');
+      await b.invalidate({ soft: true });
+      for (let i = 0; i < 200 && !(await a.getEntry('k'))?.stale; i++) await sleep(5);
+      expect(await a.getEntry('k')).toMatchObject({ value: 'new', stale: true });
+    });
+
+    it('the invalidation marker of earlier versions (both times in one entry) is still honoured', async () => {
+      const r = await open();
+      await r.set('k', 'old');
+      await sleep(2);
+      const now = Date.now();
+      await r.store.setMany([{ key: { ns: `${r.ns}.meta`, id: 'invalidated' }, entry: { value: { hardAt: now }, createdAt: now, expiresAt: null, staleUntil: null } }]);
+      expect(await r.getEntry('k')).toBeUndefined();
+      await sleep(2);
+      await r.set('k', 'new');
+      expect(await r.get('k')).toBe('new');
+    });
+
     /** A second region on the same store and name (another process's, as far as the store can tell), its lookups counted. */
     async function counted(url: string, name: string) {
       const b: Backend = await openBackend({ broker: url });
