@@ -27,9 +27,15 @@ export class Wakeups {
   private live = false;
   private idle?: NodeJS.Timeout;
 
+  /**
+   * `quietRelease`: a release without a stored value is not told on the feed (steps
+   * composed from a separate cache and locker), so waiters keep the short backoff even
+   * while the feed is live, and a failed creator is taken over as soon.
+   */
   constructor(
     private readonly feed: ChangeFeed | undefined,
     private readonly ns: string,
+    private readonly quietRelease = false,
   ) {}
 
   /**
@@ -58,7 +64,7 @@ export class Wakeups {
     try {
       if (w.changed) return;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.live ? SAFETY_MS : pollMs(attempt));
+        const timer = setTimeout(resolve, this.live && !this.quietRelease ? SAFETY_MS : pollMs(attempt));
         w.wake = () => {
           clearTimeout(timer);
           resolve();

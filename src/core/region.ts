@@ -12,7 +12,7 @@ import { isFresh, isServable, makeEntry, toJsonValue } from './entry.js';
 import { checkWellFormed, ConfigError, NotSerializableError } from './errors.js';
 import type { Backend, CacheStore, Key, Locker, RegionSteps, StoredEntry } from './ports.js';
 import { Wakeups } from './region-wake.js';
-import { L1Cache, type L1Options } from './l1.js';
+import { L1Cache, resolveL1Options, type L1Options } from './l1.js';
 import { checkSelection, chunks, selectIds } from './select.js';
 import type { TemplateVars } from './template.js';
 
@@ -107,13 +107,15 @@ export class Region {
     private steps: RegionSteps,
     private opts: RegionOptions,
     private onClose: () => Promise<void>,
+    /** The steps are composed (composeRegionSteps): a release without a value is not told on the feed. */
+    composedSteps = false,
   ) {
     this.ns = `region.${opts.name ?? 'default'}`;
     this.markers = MARKER_IDS.map((id) => ({ ns: `${this.ns}.meta`, id }));
     this.ttlMs = opts.ttl === undefined ? null : toMs(opts.ttl, 'region ttl');
     this.graceMs = opts.grace === undefined ? null : toMs(opts.grace, 'region grace');
     this.lockMs = opts.lockTimeout === undefined ? 30_000 : toMs(opts.lockTimeout, 'lockTimeout');
-    this.wakes = new Wakeups(store.changes, this.ns);
+    this.wakes = new Wakeups(store.changes, this.ns, composedSteps);
     this.l1 = store instanceof L1Cache ? store : undefined;
   }
 
@@ -417,6 +419,7 @@ export class Region {
 }
 
 export async function createRegion(o: RegionOptions = {}): Promise<Region> {
+  if (o.l1 !== undefined) resolveL1Options(o.l1); // a bad option fails before any connection
   let cache: CacheStore;
   let locker: Locker;
   let steps: RegionSteps | undefined;
@@ -430,8 +433,9 @@ export async function createRegion(o: RegionOptions = {}): Promise<Region> {
   }
   for (const w of o.wrap ?? []) cache = w(cache);
   // Proxies see every read and write: the steps are then composed over the wrapped store.
-  if (!steps || o.wrap?.length) steps = composeRegionSteps(locker, cache);
-  if (o.l1) {
+  const composed = !steps || !!o.wrap?.length;
+  if (composed) steps = composeRegionSteps(locker, cache);
+  if (o.l1 !== undefined) {
     try {
       cache = new L1Cache(cache, o.l1);
     } catch (e) {
@@ -439,5 +443,5 @@ export async function createRegion(o: RegionOptions = {}): Promise<Region> {
       throw e;
     }
   }
-  return new Region(cache, locker, steps, o, close);
+  return new Region(cache, locker, steps!, o, close, composed);
 }

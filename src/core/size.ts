@@ -9,7 +9,7 @@ const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 
 export function toBytes(v: Size, what = 'size'): number {
   const hint = "use a number of bytes or a size such as '64MB'";
   if (typeof v === 'number') {
-    if (!Number.isFinite(v) || v <= 0) throw new ConfigError(`${what} ${v}: ${hint}`);
+    if (!Number.isFinite(v) || v < 1) throw new ConfigError(`${what} ${v}: ${hint}`);
     return Math.floor(v);
   }
   const m = typeof v === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*([kmg]?b)?\s*$/i.exec(v) : null;

@@ -22,3 +22,12 @@ describe('store registry', () => {
     await expect(createRegion({ store: 'nope://x' })).rejects.toThrow(/no broker driver for "nope:"; use one of memory:, sqlite:/);
   });
 });
+
+describe('region l1 options', () => {
+  it('a bad l1 option is refused before the store opens, as by createBackache: null, false, 0 bytes, half a byte', async () => {
+    for (const l1 of [null, false, 0, 'yes', []]) await expect(createRegion({ store: 'redis://127.0.0.1:1', l1: l1 as never })).rejects.toThrow(/^l1 must be an object \{ maxEntries\?, maxBytes\? \}, got /);
+    await expect(createRegion({ store: 'redis://127.0.0.1:1', l1: { maxBytes: 0.5 } })).rejects.toThrow(`l1.maxBytes 0.5: use a number of bytes or a size such as '64MB'`);
+    await expect(createRegion({ store: 'redis://127.0.0.1:1', l1: { maxEntries: 0 } })).rejects.toThrow('l1.maxEntries 0: use a positive integer');
+  });
+});
+
