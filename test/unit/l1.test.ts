@@ -24,6 +24,16 @@ function setup(o: L1Options = {}, up = true) {
 
 const values = (es: (StoredEntry | undefined)[]) => es.map((e) => e?.value);
 
+/** A read through the tier whose store reply is held back until `release()` (a reply still on its way). */
+async function readHeldBack(store: FeedStore, l1: L1Cache, keys: Key[]) {
+  let release!: () => void;
+  store.gate = new Promise((r) => (release = r));
+  const before = store.reads;
+  const reading = l1.getMany(keys);
+  await vi.waitUntil(() => store.reads === before + 1);
+  return { reading, release };
+}
+
 afterEach(() => vi.restoreAllMocks());
 
 describe('L1Cache', () => {
@@ -68,10 +78,7 @@ describe('L1Cache', () => {
   it('a read in flight when a change of its key is told does not fill it (it may be the old value); its other keys fill', async () => {
     const { mem, feed, store, l1 } = setup();
     await mem.setMany([{ key: k('a'), entry: entry('old a') }, { key: k('b'), entry: entry('b') }]);
-    let release!: () => void;
-    store.gate = new Promise((r) => (release = r));
-    const reading = l1.getMany([k('a'), k('b')]);
-    await vi.waitUntil(() => store.reads === 1);
+    const { reading, release } = await readHeldBack(store, l1, [k('a'), k('b')]);
     // Another process wrote a and told the feed while our reply was on its way.
     await mem.setMany([{ key: k('a'), entry: entry('new a') }]);
     feed.change({ ns: 'op', ids: ['a'] });
@@ -86,10 +93,7 @@ describe('L1Cache', () => {
     for (const told of ['many', 'all'] as const) {
       const { mem, feed, store, l1 } = setup();
       await mem.setMany([{ key: k('a'), entry: entry('a') }]);
-      let release!: () => void;
-      store.gate = new Promise((r) => (release = r));
-      const reading = l1.getMany([k('a')]);
-      await vi.waitUntil(() => store.reads === 1);
+      const { reading, release } = await readHeldBack(store, l1, [k('a')]);
       if (told === 'all') feed.change({ all: true });
       else feed.change({ ns: 'op', ids: Array.from({ length: 5000 }, (_, i) => `x${i}`) });
       release();
@@ -127,10 +131,7 @@ describe('L1Cache', () => {
   it('a write through the tier that is in flight when a read starts leaves no old value behind', async () => {
     const { mem, store, l1 } = setup();
     await mem.setMany([{ key: k('a'), entry: entry('old') }]);
-    let release!: () => void;
-    store.gate = new Promise((r) => (release = r));
-    const reading = l1.getMany([k('a')]);
-    await vi.waitUntil(() => store.reads === 1);
+    const { reading, release } = await readHeldBack(store, l1, [k('a')]);
     await l1.setMany([{ key: k('a'), entry: entry('new') }]);
     release();
     store.gate = undefined;
@@ -164,10 +165,7 @@ describe('L1Cache', () => {
   it('a read in flight while the feed goes down and up again fills nothing', async () => {
     const { mem, feed, store, l1 } = setup();
     await mem.setMany([{ key: k('a'), entry: entry('a') }]);
-    let release!: () => void;
-    store.gate = new Promise((r) => (release = r));
-    const reading = l1.getMany([k('a')]);
-    await vi.waitUntil(() => store.reads === 1);
+    const { reading, release } = await readHeldBack(store, l1, [k('a')]);
     feed.up(false);
     feed.up(true);
     release();

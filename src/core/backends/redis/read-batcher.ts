@@ -31,11 +31,6 @@ export class ReadBatcher {
   private flush() {
     const reads = this.queued;
     this.queued = [];
-    if (reads.length === 1) {
-      const r = reads[0]!;
-      this.reader.mget(r.keys).then(r.resolve, r.reject);
-      return;
-    }
     // Reads packed into MGETs of at most MAX_KEYS keys (a read larger than that goes alone).
     let group: Read[] = [];
     let size = 0;
